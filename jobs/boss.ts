@@ -1,0 +1,60 @@
+import { PgBoss, type Queue, type SendOptions } from 'pg-boss'
+import type { Logger } from '../lib/logger.ts'
+import type { Knex, Tx } from '../lib/db.ts'
+import type { Config } from '../lib/config.ts'
+import { QUEUES } from './queues.ts'
+
+export type { PgBoss }
+
+export interface BossOptions {
+  connectionString: string
+  logger: Logger
+  /** Workers run pg-boss's scheduler and maintenance; web processes only send. */
+  role: 'web' | 'worker'
+  poolMax?: number
+  queues?: readonly Queue[]
+}
+
+/** The one place that starts pg-boss (as the application role, schema already migrated by the owner). */
+export async function startBoss(options: BossOptions): Promise<PgBoss> {
+  const isWorker = options.role === 'worker'
+  const boss = new PgBoss({
+    connectionString: options.connectionString,
+    application_name: `freshplan-${options.role}-boss`,
+    max: options.poolMax ?? (isWorker ? 10 : 4),
+    migrate: false,
+    createSchema: false,
+    schedule: isWorker,
+    supervise: isWorker,
+    reindex: false, // the app role does not own pg-boss's indexes; operators reindex as owner
+    useListenNotify: isWorker,
+  })
+  boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'))
+  boss.on('warning', (warning) => options.logger.warn({ warning }, 'pg-boss warning'))
+  await boss.start({ attempts: 3 })
+  for (const queue of options.queues ?? Object.values(QUEUES)) {
+    await boss.createQueue(queue.name, queue)
+  }
+  return boss
+}
+
+/**
+ * Sends a job inside the caller's transaction. pg-boss answers null when it did not create a
+ * job; that is only legitimate when a singletonKey deduplicated it, otherwise it is an error.
+ */
+export async function enqueue(boss: PgBoss, tx: Tx, queue: string, data: object, options: Omit<SendOptions, 'db'> = {}): Promise<string | null> {
+  const id = await boss.send(queue, data, { ...options, db: tx.db })
+  if (id === null && options.singletonKey === undefined) {
+    throw new Error(`pg-boss did not create a job on queue "${queue}"`)
+  }
+  return id
+}
+
+/**
+ * The last step of a graceful shutdown: pg-boss stops fetching and waits for running jobs (what
+ * does not finish in time is retried by pg-boss on another worker), then the pool closes.
+ */
+export async function releaseResources(deps: { config: Pick<Config, 'shutdownTimeoutMs'>; knex: Knex; boss: PgBoss }): Promise<void> {
+  await deps.boss.stop({ graceful: true, close: true, timeout: deps.config.shutdownTimeoutMs })
+  await deps.knex.destroy()
+}

@@ -1,0 +1,6 @@
+import type { Queue } from 'pg-boss'
+
+// Every queue the code sends to or works on, with its options. Start-up creates them all (see
+// boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.
+// Later issues add their queues here.
+export const QUEUES: Record<string, Queue> = {}

@@ -1,0 +1,56 @@
+import { loadConfigOrExit } from '../lib/config.ts'
+import { createLogger } from '../lib/logger.ts'
+import { createKnex } from '../lib/db.ts'
+import { systemClock } from '../lib/clock.ts'
+import type { Deps } from '../lib/deps.ts'
+import { releaseResources, startBoss } from './boss.ts'
+import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from './registry.ts'
+
+export async function startWorker(
+  deps: Deps,
+  jobs: readonly JobDefinition<any>[] = JOBS,
+  schedules: readonly ScheduleDefinition[] = SCHEDULES,
+): Promise<void> {
+  for (const job of jobs) {
+    await deps.boss.work(job.queue, { batchSize: 1, ...job.work }, async (batch) => {
+      const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
+      try {
+        return await job.handle(deps, batch)
+      } catch (error) {
+        log.warn({ err: error }, 'job failed; pg-boss will retry it')
+        throw error
+      }
+    })
+  }
+  for (const schedule of schedules) await deps.boss.schedule(schedule.queue, schedule.cron, schedule.data ?? {})
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit()
+  const logger = createLogger(config, 'worker')
+  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
+  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
+  await startWorker({ config, knex, boss, logger, clock: systemClock })
+  logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
+  let shuttingDown = false
+  // A second signal (the process group's and a supervisor's) must not cut the drain short.
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return
+    shuttingDown = true
+    logger.info({ signal }, 'worker shutting down')
+    releaseResources({ config, knex, boss }).then(
+      () => {
+        logger.info('worker stopped')
+        process.exit(0)
+      },
+      (error) => {
+        logger.error({ err: error }, 'worker shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+if (import.meta.main) await main()

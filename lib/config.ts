@@ -1,0 +1,187 @@
+// The one place that reads process.env. Every value is parsed and checked here, so a bad value
+// stops start-up with one line naming the variable instead of failing later somewhere deep.
+
+export class ConfigError extends Error {
+  readonly variable: string
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`)
+    this.name = 'ConfigError'
+    this.variable = variable
+  }
+}
+
+export type NodeEnv = 'development' | 'test' | 'production'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export type AuthConfig =
+  | { kind: 'hs256'; secret: Uint8Array; issuer?: string; audience?: string }
+  | { kind: 'jwks'; jwksUrl: URL; issuer: string; audience: string }
+
+export interface Config {
+  nodeEnv: NodeEnv
+  port: number
+  /** Owner connection: migrations and the pg-boss schema. */
+  databaseUrl: string
+  /** Runtime connection of `web` and `worker`: the application role (no ownership, NOBYPASSRLS). */
+  appDatabaseUrl: string
+  appDbUser: string
+  appDbPassword: string
+  dbPoolMax: number
+  auth: AuthConfig
+  smtpUrl?: string
+  mailFrom: string
+  publicBaseUrl: string
+  logLevel: LogLevel
+  emailStripPlusTag: boolean
+  idempotencyTtlHours: number
+  outboxRetentionDays: number
+  allowUnauthenticatedPublisher: boolean
+  shutdownTimeoutMs: number
+}
+
+/** A well-known secret so that `npm start` and `npm run token` work out of the box; refused in production. */
+export const DEVELOPMENT_JWT_SECRET = 'freshplan-development-secret-not-for-production-use'
+
+type Env = Record<string, string | undefined>
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim()
+  return value === undefined || value === '' ? undefined : value
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = text(env, name) ?? fallback
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`)
+  }
+  return value as T
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`)
+  }
+  return value
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)
+  if (raw === undefined) return fallback
+  if (raw === 'true' || raw === '1') return true
+  if (raw === 'false' || raw === '0') return false
+  throw new ConfigError(name, `must be true or false (got "${raw}")`)
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): URL | undefined {
+  const raw = text(env, name)
+  if (raw === undefined) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL')
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got "${parsed.protocol}")`)
+  }
+  return parsed
+}
+
+const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:']
+
+/** The application role's name; migrations create it, the runtime logs in as it. */
+export function appRoleName(env: Env = process.env): string {
+  const name = text(env, 'APP_DB_USER') ?? 'freshplan_app'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new ConfigError('APP_DB_USER', 'must be a lower-case SQL identifier')
+  return name
+}
+
+export function appRolePassword(env: Env = process.env): string {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'], 'development')
+  const password = text(env, 'APP_DB_PASSWORD')
+  if (password === undefined && nodeEnv === 'production') throw new ConfigError('APP_DB_PASSWORD', 'is required in production')
+  return password ?? 'freshplan_app'
+}
+
+/** DATABASE_URL with the application role's credentials, unless APP_DATABASE_URL says otherwise. */
+function deriveAppUrl(ownerUrl: URL, user: string, password: string): string {
+  const derived = new URL(ownerUrl.href)
+  derived.username = encodeURIComponent(user)
+  derived.password = encodeURIComponent(password)
+  return derived.href
+}
+
+function loadAuth(env: Env, nodeEnv: NodeEnv): AuthConfig {
+  const jwksUrl = url(env, 'AUTH_JWKS_URL', ['https:', 'http:'])
+  const issuer = text(env, 'AUTH_ISSUER')
+  const audience = text(env, 'AUTH_AUDIENCE')
+  if (jwksUrl) {
+    if (!issuer) throw new ConfigError('AUTH_ISSUER', 'is required with AUTH_JWKS_URL')
+    if (!audience) throw new ConfigError('AUTH_AUDIENCE', 'is required with AUTH_JWKS_URL')
+    return { kind: 'jwks', jwksUrl, issuer, audience }
+  }
+  const secret = text(env, 'AUTH_JWT_SECRET')
+  if (secret === undefined && nodeEnv === 'production') {
+    throw new ConfigError('AUTH_JWKS_URL', 'or AUTH_JWT_SECRET is required in production')
+  }
+  if (secret !== undefined && secret.length < 32) throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 characters')
+  if (secret === DEVELOPMENT_JWT_SECRET && nodeEnv === 'production') {
+    throw new ConfigError('AUTH_JWT_SECRET', 'must not be the development secret in production')
+  }
+  return { kind: 'hs256', secret: new TextEncoder().encode(secret ?? DEVELOPMENT_JWT_SECRET), issuer, audience }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'] as const, 'development')
+  const databaseUrl = url(env, 'DATABASE_URL', POSTGRES_PROTOCOLS)
+  if (!databaseUrl) throw new ConfigError('DATABASE_URL', 'is required (postgres://owner:password@host:5432/database)')
+  const appDbUser = appRoleName(env)
+  const appDbPassword = appRolePassword(env)
+  const appDatabaseUrl = url(env, 'APP_DATABASE_URL', POSTGRES_PROTOCOLS)?.href ?? deriveAppUrl(databaseUrl, appDbUser, appDbPassword)
+  const port = integer(env, 'PORT', 3000, 0, 65535)
+  const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:'])
+  if (!smtpUrl && nodeEnv === 'production') throw new ConfigError('SMTP_URL', 'is required in production')
+  const allowUnauthenticatedPublisher = bool(env, 'SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER', false)
+  if (allowUnauthenticatedPublisher && nodeEnv === 'production') {
+    throw new ConfigError('SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER', 'must not be true in production')
+  }
+  const publicBaseUrl = url(env, 'PUBLIC_BASE_URL', ['http:', 'https:'])?.href.replace(/\/$/, '') ?? `http://localhost:${port}`
+  return {
+    nodeEnv,
+    port,
+    databaseUrl: databaseUrl.href,
+    appDatabaseUrl,
+    appDbUser,
+    appDbPassword,
+    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
+    auth: loadAuth(env, nodeEnv),
+    smtpUrl: smtpUrl?.href,
+    mailFrom: text(env, 'MAIL_FROM') ?? 'FreshPlan <noreply@freshplan.example>',
+    publicBaseUrl,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    emailStripPlusTag: bool(env, 'EMAIL_STRIP_PLUS_TAG', false),
+    idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    outboxRetentionDays: integer(env, 'OUTBOX_RETENTION_DAYS', 7, 1, 3650),
+    allowUnauthenticatedPublisher,
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+  }
+}
+
+/**
+ * For entry points: load the configuration or exit with one line naming the variable.
+ * Other errors are not caught here; they are bugs and deserve their stack.
+ */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw error
+  }
+}

@@ -1,0 +1,57 @@
+// `npm test`: type check, lint, then ava against a real PostgreSQL: TEST_DATABASE_URL if set,
+// else the server at 127.0.0.1:5432 if one answers, else an embedded one under .data/.
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import pg from 'pg'
+import { startEmbeddedPostgres, type EmbeddedServer } from '../lib/embedded-postgres.ts'
+
+const root = path.resolve(import.meta.dirname, '..')
+const bin = (name: string) => path.join(root, 'node_modules', '.bin', name)
+const avaArgs = process.argv.slice(2)
+
+function run(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  console.log(`\n> ${label}`)
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, env })
+  if (result.status !== 0) {
+    console.error(`${label} failed (exit ${result.status ?? result.signal})`)
+    process.exitCode = result.status || 1
+    throw new Error(`${label} failed`)
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 })
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+let embedded: EmbeddedServer | undefined
+const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' }
+try {
+  run('type check', bin('tsc'), ['--noEmit', '-p', root])
+  run('lint', bin('eslint'), ['.'])
+  if (!env.TEST_DATABASE_URL) {
+    const local = 'postgres://postgres@127.0.0.1:5432/postgres'
+    if (await answers(local)) env.TEST_DATABASE_URL = local
+    else {
+      console.log('\nNo PostgreSQL at 127.0.0.1:5432: starting an embedded one under .data/test-postgres')
+      embedded = await startEmbeddedPostgres({ dataDir: path.join(root, '.data', 'test-postgres'), port: Number(env.EMBEDDED_TEST_PG_PORT ?? 54330) })
+      env.TEST_DATABASE_URL = embedded.url
+    }
+  }
+  run('tests (ava)', bin('ava'), avaArgs, env)
+} catch (error) {
+  if (!process.exitCode) {
+    console.error(error)
+    process.exitCode = 1
+  }
+} finally {
+  await embedded?.stop()
+}

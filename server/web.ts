@@ -1,0 +1,70 @@
+import http from 'node:http'
+import type { Router } from '@koa/router'
+import { loadConfigOrExit } from '../lib/config.ts'
+import { createLogger } from '../lib/logger.ts'
+import { createKnex } from '../lib/db.ts'
+import { systemClock } from '../lib/clock.ts'
+import type { Deps } from '../lib/deps.ts'
+import { releaseResources, startBoss } from '../jobs/boss.ts'
+import { createApp } from './app.ts'
+import type { Lifecycle } from './routes/health.ts'
+
+export interface WebProcess {
+  server: http.Server
+  port: number
+  /** Stop accepting and let in-flight requests finish (the caller then releases pg-boss and the pool). */
+  drain(): Promise<void>
+}
+
+export async function startWeb(deps: Deps, extraRouters: readonly Router[] = []): Promise<WebProcess> {
+  const lifecycle: Lifecycle = { draining: false }
+  const app = createApp(deps, lifecycle, extraRouters)
+  const server = http.createServer(app.callback())
+  server.keepAliveTimeout = 5_000
+  await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))
+  const port = (server.address() as { port: number }).port
+  let draining: Promise<void> | undefined
+  const drain = () =>
+    (draining ??= (async () => {
+      lifecycle.draining = true
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const timer = setTimeout(() => server.closeAllConnections(), deps.config.shutdownTimeoutMs)
+      await closed
+      clearTimeout(timer)
+    })())
+  return { server, port, drain }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit()
+  const logger = createLogger(config, 'web')
+  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-web' })
+  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web' })
+  const web = await startWeb({ config, knex, boss, logger, clock: systemClock })
+  logger.info({ port: web.port }, 'web listening')
+  let shuttingDown = false
+  // A second signal (the process group's and a supervisor's) must not cut the drain short.
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return
+    shuttingDown = true
+    logger.info({ signal }, 'web shutting down')
+    web
+      .drain()
+      .then(() => releaseResources({ config, knex, boss }))
+      .then(
+      () => {
+        logger.info('web stopped')
+        process.exit(0)
+      },
+      (error) => {
+        logger.error({ err: error }, 'web shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+if (import.meta.main) await main()

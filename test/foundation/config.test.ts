@@ -1,0 +1,63 @@
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { ConfigError, loadConfig } from '../../lib/config.ts'
+
+const root = path.resolve(import.meta.dirname, '../..')
+const base = { DATABASE_URL: 'postgres://owner:pw@db.example:5432/leads' }
+
+test('defaults give a working development configuration', (t) => {
+  const config = loadConfig(base)
+  t.is(config.nodeEnv, 'development')
+  t.is(config.port, 3000)
+  t.is(config.auth.kind, 'hs256')
+  t.is(config.idempotencyTtlHours, 24)
+  t.is(config.outboxRetentionDays, 7)
+  t.is(config.appDatabaseUrl, 'postgres://freshplan_app:freshplan_app@db.example:5432/leads')
+})
+
+test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_URL is given', (t) => {
+  t.is(loadConfig({ ...base, APP_DB_USER: 'leads_rt', APP_DB_PASSWORD: 'p@ss' }).appDatabaseUrl, 'postgres://leads_rt:p%40ss@db.example:5432/leads')
+  t.is(loadConfig({ ...base, APP_DATABASE_URL: 'postgres://x:y@other/z' }).appDatabaseUrl, 'postgres://x:y@other/z')
+})
+
+const bad: [Record<string, string | undefined>, string][] = [
+  [{ DATABASE_URL: undefined }, 'DATABASE_URL'],
+  [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL'],
+  [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+  [{ PORT: 'eighty' }, 'PORT'],
+  [{ PORT: '70000' }, 'PORT'],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+  [{ AUTH_JWT_SECRET: 'short' }, 'AUTH_JWT_SECRET'],
+  [{ AUTH_JWKS_URL: 'https://sso.example/certs' }, 'AUTH_ISSUER'],
+  [{ AUTH_JWKS_URL: 'https://sso.example/certs', AUTH_ISSUER: 'https://sso.example' }, 'AUTH_AUDIENCE'],
+  [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
+  [{ EMAIL_STRIP_PLUS_TAG: 'yes' }, 'EMAIL_STRIP_PLUS_TAG'],
+  [{ IDEMPOTENCY_TTL_HOURS: '0' }, 'IDEMPOTENCY_TTL_HOURS'],
+  [{ NODE_ENV: 'production', SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x' }, 'AUTH_JWKS_URL'],
+  [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), APP_DB_PASSWORD: 'x' }, 'SMTP_URL'],
+  [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m' }, 'APP_DB_PASSWORD'],
+  [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x', SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER: 'true' }, 'SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER'],
+]
+
+for (const [override, variable] of bad) {
+  test(`bad config ${JSON.stringify(override)} names ${variable}`, (t) => {
+    const error = t.throws(() => loadConfig({ ...base, ...override }), { instanceOf: ConfigError })
+    t.is(error?.variable, variable)
+  })
+}
+
+for (const entry of ['server/web.ts', 'jobs/worker.ts', 'scripts/migrate.ts']) {
+  test(`${entry} with bad config exits non-zero with one line naming the variable`, (t) => {
+    const result = spawnSync(process.execPath, [path.join(root, entry)], {
+      env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://localhost/x', PORT: 'eighty' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    })
+    t.not(result.status, 0)
+    const lines = result.stderr.trim().split('\n')
+    t.is(lines.length, 1, result.stderr)
+    t.regex(lines[0]!, /^Invalid configuration: PORT /)
+  })
+}

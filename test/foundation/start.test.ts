@@ -1,0 +1,74 @@
+import test from 'ava'
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import net from 'node:net'
+
+const root = path.resolve(import.meta.dirname, '../..')
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function postgresProcessesFor(dataDir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', dataDir], { encoding: 'utf8' }).trim().split('\n').filter((line) => line.includes('postgres'))
+  } catch {
+    return [] // pgrep exits 1 when nothing matches
+  }
+}
+
+function groupProcesses(pgid: number): string[] {
+  try {
+    return execFileSync('pgrep', ['-a', '-g', String(pgid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)
+  } catch {
+    return []
+  }
+}
+
+test('npm start without DATABASE_URL: embedded PostgreSQL, ready within 30 s, clean stop on SIGTERM', async (t) => {
+  t.timeout(120_000)
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'freshplan-start-'))
+  const [port, pgPort] = [await freePort(), await freePort()]
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), FRESHPLAN_DATA_DIR: dataDir, LOG_LEVEL: 'info' }
+  const started = Date.now()
+  // Its own process group, like a terminal session: SIGTERM goes to the group, as systemd,
+  // `timeout` or Ctrl-C deliver it (npm itself does not forward signals to its script).
+  const child = spawn('npm', ['start'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let output = ''
+  child.stdout.on('data', (chunk) => (output += chunk))
+  child.stderr.on('data', (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  try {
+    let ready = false
+    while (!ready && Date.now() - started < 30_000) {
+      ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false)
+      if (!ready) await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    t.true(ready, `not ready within 30 s:\n${output}`)
+    t.log(`ready after ${Date.now() - started} ms`)
+    t.regex(output, /npm run token/)
+    t.true(postgresProcessesFor(dataDir).length > 0, 'the embedded server runs from the data dir')
+    process.kill(-child.pid!, 'SIGTERM')
+    await exited
+    const until = Date.now() + 20_000
+    while (groupProcesses(child.pid!).length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 200))
+    t.deepEqual(groupProcesses(child.pid!), [], output)
+    t.deepEqual(postgresProcessesFor(dataDir), [])
+    t.regex(output, /web stopped|"msg":"web stopped"/)
+    t.notRegex(output, /shutdown failed|exited \(code [1-9]/)
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {
+      // the group is gone, as it should be
+    }
+    await rm(dataDir, { recursive: true, force: true })
+  }
+})

@@ -1,0 +1,85 @@
+// A whole service for a test file: its own database, the app role's knex and pg-boss, the web
+// edge on a free port and (optionally) workers — the same pieces `npm start` wires, in-process.
+import type { Queue } from 'pg-boss'
+import type { Router } from '@koa/router'
+import { loadConfig, type Config } from '../../lib/config.ts'
+import { createKnex, type Knex } from '../../lib/db.ts'
+import { createLogger } from '../../lib/logger.ts'
+import { ManualClock, systemClock, type Clock } from '../../lib/clock.ts'
+import type { Deps } from '../../lib/deps.ts'
+import { releaseResources, startBoss } from '../../jobs/boss.ts'
+import { QUEUES } from '../../jobs/queues.ts'
+import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from '../../jobs/registry.ts'
+import { startWorker } from '../../jobs/worker.ts'
+import { startWeb, type WebProcess } from '../../server/web.ts'
+import { createTestDatabase, type TestDatabase } from './database.ts'
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
+
+export interface StackOptions {
+  env?: Record<string, string>
+  clock?: Clock
+  web?: boolean
+  worker?: boolean
+  jobs?: readonly JobDefinition<any>[]
+  schedules?: readonly ScheduleDefinition[]
+  queues?: readonly Queue[]
+  /** Extra routes for tests of the edge itself (a route that throws, a slow route). */
+  routers?: readonly Router[]
+}
+
+export interface Stack {
+  db: TestDatabase
+  config: Config
+  deps: Deps
+  /** Owner connection for set-up and assertions that must see through RLS. */
+  owner: Knex
+  web?: WebProcess
+  baseUrl: string
+  stop(): Promise<void>
+}
+
+export function testConfig(db: TestDatabase, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: db.ownerUrl,
+    APP_DATABASE_URL: db.appUrl,
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...env,
+  })
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const db = await createTestDatabase()
+  const config = testConfig(db, options.env)
+  const logger = createLogger(config, 'test')
+  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
+  const owner = createKnex(db.ownerUrl, { poolMax: 4 })
+  const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
+  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
+  const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
+  const web = options.web === false ? undefined : await startWeb(deps, options.routers)
+  if (options.worker) await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES)
+  let stopped = false
+  return {
+    db,
+    config,
+    deps,
+    owner,
+    web,
+    baseUrl: web ? `http://127.0.0.1:${web.port}` : '',
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await web?.drain()
+      await releaseResources(deps)
+      await owner.destroy()
+      await db.drop()
+    },
+  }
+}
+
+export { ManualClock }
