@@ -1,0 +1,105 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import type { Middleware } from 'koa'
+import type { AuthConfig } from '../lib/config.ts'
+import type { Role, SecurityContext, Territory } from '../lib/db.ts'
+import { problems } from './problem.ts'
+
+/** The caller, as its verified token says. */
+export interface Principal {
+  id: string
+  name: string
+  role: Exclude<Role, 'SYSTEM'>
+  territories: Territory[]
+  tenantId: string
+}
+
+export const ACCESS_TOKEN_COOKIE = 'fp_access_token'
+const USER_ROLES = ['ADMIN', 'MANAGER', 'SALES'] as const // strongest first
+const TERRITORY_CODES: readonly string[] = ['DE', 'CH']
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
+
+export type TokenVerifier = (token: string) => Promise<Principal>
+
+class InvalidToken extends Error {}
+
+/** HS256 with a shared secret (development, tests) or an OIDC issuer's JWKS (production). */
+export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
+  const key: Uint8Array | JWTVerifyGetKey = auth.kind === 'hs256' ? auth.secret : createRemoteJWKSet(auth.jwksUrl)
+  const options = {
+    algorithms: auth.kind === 'hs256' ? ['HS256'] : ASYMMETRIC_ALGORITHMS,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    requiredClaims: ['sub', 'exp'],
+    clockTolerance: 5,
+  }
+  return async (token) => {
+    const { payload } = await jwtVerify(token, key as Uint8Array, options)
+    return principalFrom(payload)
+  }
+}
+
+/** Reads the claims of §2; anything malformed makes the whole token invalid rather than half-trusted. */
+export function principalFrom(payload: JWTPayload): Principal {
+  const sub = payload.sub
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255) throw new InvalidToken('sub')
+  const realmAccess = payload.realm_access as { roles?: unknown } | undefined
+  const roles = stringArray(payload.roles ?? realmAccess?.roles, 'roles')
+  const role = USER_ROLES.find((r) => roles.includes(r))
+  if (!role) throw new InvalidToken('roles')
+  const territories = stringArray(payload.territories, 'territories')
+  if (!territories.every((t) => TERRITORY_CODES.includes(t))) throw new InvalidToken('territories')
+  const tenant = payload.tenant ?? 'default'
+  if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) throw new InvalidToken('tenant')
+  const name = typeof payload.name === 'string' ? payload.name : sub
+  return { id: sub, name, role, territories: [...new Set(territories)] as Territory[], tenantId: tenant }
+}
+
+function stringArray(value: unknown, claim: string): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new InvalidToken(claim)
+  return value
+}
+
+export function securityContext(principal: Principal): SecurityContext {
+  return { tenantId: principal.tenantId, userId: principal.id, role: principal.role, territories: principal.territories }
+}
+
+function tokenFrom(authorization: string, cookie: string | undefined, query: unknown): string | undefined {
+  const bearer = /^Bearer ([A-Za-z0-9\-_.~+/]+=*)$/i.exec(authorization)
+  if (bearer) return bearer[1]
+  if (authorization) return '' // some other scheme or garbage: invalid, not anonymous
+  if (cookie) return cookie
+  return typeof query === 'string' ? query : undefined
+}
+
+/**
+ * Verifies the caller's token and puts `ctx.state.user` (Principal) and `ctx.state.auth`
+ * (SecurityContext for the transaction helper). Tokens come from the Authorization header, the
+ * HttpOnly cookie the board login sets, or — only where `allowQueryToken`, i.e. for EventSource,
+ * which cannot send headers — an `access_token` query parameter.
+ */
+export function authenticate(verify: TokenVerifier, options: { allowQueryToken?: boolean } = {}): Middleware {
+  return async (ctx, next) => {
+    const token = tokenFrom(ctx.get('Authorization'), ctx.cookies.get(ACCESS_TOKEN_COOKIE), options.allowQueryToken ? ctx.query.access_token : undefined)
+    if (token === undefined) throw problems.unauthorized()
+    let principal: Principal
+    try {
+      principal = await verify(token)
+    } catch {
+      throw problems.unauthorized('The bearer token is invalid or expired.')
+    }
+    ctx.state.user = principal
+    ctx.state.auth = securityContext(principal)
+    await next()
+  }
+}
+
+/** 403 unless the authenticated caller has one of the roles. */
+export function requireRole(...roles: Principal['role'][]): Middleware {
+  return async (ctx, next) => {
+    const user = ctx.state.user as Principal | undefined
+    if (!user) throw problems.unauthorized()
+    if (!roles.includes(user.role)) throw problems.forbidden(`This needs one of the roles ${roles.join(', ')}.`)
+    await next()
+  }
+}
