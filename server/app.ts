@@ -6,6 +6,10 @@ import { accessLog } from './middleware/access-log.ts'
 import { problemResponses } from './middleware/problems.ts'
 import { jsonBody } from './middleware/json-body.ts'
 import { healthRoutes, type Lifecycle } from './routes/health.ts'
+import { leadRoutes } from './routes/leads.ts'
+import { territoryRoutes } from './routes/territories.ts'
+import { openApiRoutes } from './openapi.ts'
+import { authenticate, createTokenVerifier } from './auth.ts'
 
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
 export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = []): Koa {
@@ -15,7 +19,10 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
   app.use(jsonBody())
-  for (const router of [healthRoutes(deps, lifecycle), ...extraRouters]) {
+  const authenticated = authenticate(createTokenVerifier(deps.config.auth))
+  // Everything under /api needs a token; health, metrics and docs do not.
+  app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
+  for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }

@@ -1,0 +1,126 @@
+import { Model, snakeCaseMappers } from 'objection'
+import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
+
+// Objection models: column names are snake_case in PostgreSQL and camelCase here and on the wire.
+// Queries always go through a transaction from lib/db.ts inTransaction (`Lead.query(tx.trx)`), so
+// row-level security sees who asks.
+
+export class Territory extends Model {
+  static tableName = 'territories'
+  static idColumn = 'code'
+  static columnNameMappers = snakeCaseMappers()
+  declare code: TerritoryCode
+  declare name: string
+  declare currency: string
+  declare vatRate: string
+  declare locale: string
+  declare timeZone: string
+}
+
+export class Lead extends Model {
+  static tableName = 'leads'
+  static columnNameMappers = snakeCaseMappers()
+  declare id: string
+  declare tenantId: string
+  declare territory: TerritoryCode
+  declare companyName: string
+  declare contactName: string | null
+  declare email: string | null
+  declare phone: string | null
+  declare website: string | null
+  declare street: string | null
+  declare postalCode: string | null
+  declare city: string | null
+  declare countryCode: string
+  declare source: LeadSource
+  declare sourceCampaign: string | null
+  declare businessType: BusinessType | null
+  declare kitchenSize: KitchenSize | null
+  declare employeeCount: number | null
+  declare estimatedVolume: string | null
+  declare emailConsent: boolean
+  declare notes: string | null
+  declare status: LeadStatus
+  declare stage: LeadStage
+  declare ownerUserId: string
+  declare collaboratorUserIds: string[]
+  declare registeredAt: Date
+  declare lastActivityAt: Date | null
+  declare t3SentAt: Date | null
+  declare t7SentAt: Date | null
+  declare version: number
+  declare createdAt: Date
+  declare createdBy: string
+  declare updatedAt: Date
+  declare deletedAt: Date | null
+}
+
+export class LeadActivity extends Model {
+  static tableName = 'lead_activities'
+  static columnNameMappers = snakeCaseMappers()
+  declare id: string
+  declare tenantId: string
+  declare leadId: string
+  declare type: ActivityType
+  declare occurredAt: Date
+  declare summary: string
+  declare outcome: ActivityOutcome | null
+  declare userId: string
+  declare metadata: Record<string, unknown>
+  declare createdAt: Date
+}
+
+const iso = (value: Date | null) => (value === null ? null : value.toISOString())
+
+/** The wire form of a lead (§3). */
+export function leadResource(lead: Lead, warnings?: string[]): Record<string, unknown> {
+  return {
+    id: lead.id,
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    companyName: lead.companyName,
+    contactName: lead.contactName,
+    email: lead.email,
+    phone: lead.phone,
+    website: lead.website,
+    street: lead.street,
+    postalCode: lead.postalCode,
+    city: lead.city,
+    countryCode: lead.countryCode,
+    source: lead.source,
+    sourceCampaign: lead.sourceCampaign,
+    businessType: lead.businessType,
+    kitchenSize: lead.kitchenSize,
+    employeeCount: lead.employeeCount,
+    estimatedVolume: lead.estimatedVolume === null ? null : Number(lead.estimatedVolume),
+    emailConsent: lead.emailConsent,
+    notes: lead.notes,
+    status: lead.status,
+    stage: lead.stage,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: lead.collaboratorUserIds,
+    registeredAt: iso(lead.registeredAt),
+    lastActivityAt: iso(lead.lastActivityAt),
+    followUp: { t3SentAt: iso(lead.t3SentAt), t7SentAt: iso(lead.t7SentAt) },
+    version: lead.version,
+    createdAt: iso(lead.createdAt),
+    createdBy: lead.createdBy,
+    updatedAt: iso(lead.updatedAt),
+    deletedAt: iso(lead.deletedAt),
+    ...(warnings !== undefined && { warnings }),
+  }
+}
+
+export function activityResource(activity: LeadActivity): Record<string, unknown> {
+  return {
+    id: activity.id,
+    leadId: activity.leadId,
+    type: activity.type,
+    occurredAt: iso(activity.occurredAt),
+    summary: activity.summary,
+    outcome: activity.outcome,
+    userId: activity.userId,
+    metadata: activity.metadata,
+    createdAt: iso(activity.createdAt),
+  }
+}

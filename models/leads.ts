@@ -1,0 +1,369 @@
+// The lead service: every read and change of a lead, inside the caller's transaction (lib/db.ts
+// inTransaction), so row-level security filters it and its jobs and events commit with it.
+import type { Deps } from '../lib/deps.ts'
+import type { Tx } from '../lib/db.ts'
+import { problems } from '../server/problem.ts'
+import { Lead, LeadActivity } from './lead.ts'
+import {
+  checkStageChange,
+  checkStatusTransition,
+  initialStage,
+  isMeaningfulActivity,
+  isTerminalStatus,
+  requiresFirstContact,
+  statusAfterActivity,
+  statusChangeSummary,
+  territoryForCountry,
+  type ActivityOutcome,
+  type ActivityType,
+  type BusinessType,
+  type KitchenSize,
+  type LeadSource,
+  type LeadStage,
+  type LeadStatus,
+  type UserActivityType,
+  type UserRole,
+} from './lead-rules.ts'
+
+export interface Actor {
+  id: string
+  role: UserRole
+}
+
+export interface ActivityInput {
+  type: UserActivityType
+  occurredAt?: string
+  summary: string
+  outcome?: ActivityOutcome | null
+  metadata?: Record<string, unknown>
+}
+
+export interface LeadFields {
+  companyName: string
+  contactName?: string | null
+  email?: string | null
+  phone?: string | null
+  website?: string | null
+  street?: string | null
+  postalCode?: string | null
+  city?: string | null
+  countryCode?: string
+  source?: LeadSource
+  sourceCampaign?: string | null
+  businessType?: BusinessType | null
+  kitchenSize?: KitchenSize | null
+  employeeCount?: number | null
+  estimatedVolume?: number | null
+  emailConsent?: boolean
+  notes?: string | null
+}
+
+export interface LeadCreateInput extends LeadFields {
+  ownerUserId?: string
+  activities?: ActivityInput[]
+}
+
+export type LeadPatchInput = Partial<LeadFields> & { status?: LeadStatus; stage?: LeadStage }
+
+/** `*` matches any version (RFC 9110 If-Match: *). */
+export type ExpectedVersion = number | '*'
+
+const OPTIONAL_TEXT = ['contactName', 'email', 'phone', 'website', 'street', 'postalCode', 'city', 'sourceCampaign', 'notes'] as const
+const MANAGERS: readonly string[] = ['MANAGER', 'ADMIN']
+
+/** Blank optional text is no value: store null, not ''. */
+function withoutBlanks<T extends Partial<LeadFields>>(fields: T): T {
+  const copy: Record<string, unknown> = { ...fields }
+  for (const key of OPTIONAL_TEXT) if (copy[key] === '') copy[key] = null
+  if (typeof copy.countryCode === 'string') copy.countryCode = copy.countryCode.toUpperCase()
+  return copy as T
+}
+
+const invalidTransition = (detail: string) => problems.conflict('invalid-status-transition', 'Invalid status transition', detail)
+
+function assertTerritoryAccess(tx: Tx, territory: string): void {
+  if (!(tx.ctx.territories as readonly string[]).includes(territory)) {
+    throw problems.forbidden(`You have no access to territory ${territory}.`)
+  }
+}
+
+async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
+  return LeadActivity.query(tx.trx).insertAndFetch({
+    tenantId: lead.tenantId,
+    leadId: lead.id,
+    type: activity.type,
+    summary: activity.summary,
+    userId: activity.userId,
+    occurredAt: activity.occurredAt ?? new Date(),
+    outcome: activity.outcome ?? null,
+    metadata: activity.metadata ?? {},
+  })
+}
+
+export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
+  const fields = withoutBlanks(input)
+  const { activities = [], ownerUserId, ...leadFields } = fields
+  const source = leadFields.source ?? 'WEB_FORMULAR'
+  if (requiresFirstContact(source) && !activities.some((a) => a.type === 'FIRST_CONTACT_DOCUMENTED')) {
+    throw problems.validation(
+      [{ pointer: '/activities', message: `source ${source} requires an activity of type FIRST_CONTACT_DOCUMENTED` }],
+      'Leads from trade fairs and phone calls need a documented first contact.',
+    )
+  }
+  if (ownerUserId !== undefined && ownerUserId !== actor.id && !MANAGERS.includes(actor.role)) {
+    throw problems.forbidden('Only managers and admins may create leads for someone else.')
+  }
+  const countryCode = leadFields.countryCode ?? 'DE'
+  const territory = territoryForCountry(countryCode)
+  assertTerritoryAccess(tx, territory)
+  const now = deps.clock.now()
+  const lead = await Lead.query(tx.trx).insertAndFetch({
+    ...leadFields,
+    countryCode,
+    source,
+    tenantId: tx.ctx.tenantId,
+    territory,
+    stage: initialStage(source),
+    status: 'REGISTERED',
+    ownerUserId: ownerUserId ?? actor.id,
+    createdBy: actor.id,
+    registeredAt: now,
+  } as Partial<Lead>)
+  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
+  let current = lead
+  for (const activity of activities) current = (await applyActivity(tx, current, actor, activity)).lead
+  return { lead: current, warnings: [] }
+}
+
+export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
+  if (!isUuid(id)) return undefined
+  return Lead.query(tx.trx).findById(id)
+}
+
+export async function requireLead(tx: Tx, id: string): Promise<Lead> {
+  const lead = await findLead(tx, id)
+  if (!lead) throw problems.notFound(`No lead ${id}.`)
+  return lead
+}
+
+/** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
+async function lockLead(tx: Tx, id: string): Promise<Lead> {
+  const lead = isUuid(id) ? await Lead.query(tx.trx).findById(id).forUpdate() : undefined
+  if (!lead) throw problems.notFound(`No lead ${id}.`)
+  return lead
+}
+
+function assertVersion(lead: Lead, expected: ExpectedVersion): void {
+  if (expected !== '*' && lead.version !== expected) {
+    throw problems.preconditionFailed(`The lead is at version ${lead.version}, not ${expected}; reload it and try again.`)
+  }
+}
+
+async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
+  return lead.$query(tx.trx).patchAndFetch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
+}
+
+export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
+  const lead = await lockLead(tx, id)
+  if (actor.role === 'SALES' && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner may change this lead.')
+  assertVersion(lead, expected)
+  if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be changed.')
+  const { status, stage, ...fields } = withoutBlanks(patch)
+  const changes: Partial<Lead> = { ...(fields as Partial<Lead>) }
+  if (fields.countryCode !== undefined) {
+    changes.territory = territoryForCountry(fields.countryCode)
+    assertTerritoryAccess(tx, changes.territory)
+  }
+  if (stage !== undefined) {
+    const check = checkStageChange(lead.stage, stage)
+    if (!check.ok) throw problems.conflict('invalid-stage-transition', 'Invalid stage transition', check.reason)
+  }
+  let statusChanged = false
+  if (status !== undefined) {
+    const check = checkStatusTransition(lead.status, status, actor.role)
+    if (!check.ok) throw invalidTransition(check.reason)
+    statusChanged = !check.noop
+  }
+  if (statusChanged) changes.status = status
+  const updated = await updateLead(tx, lead, changes)
+  if (statusChanged) await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
+  return { lead: updated, warnings: [] }
+}
+
+export async function deleteLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  assertVersion(lead, expected)
+  if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead cannot be deleted.`)
+  const deleted = await updateLead(tx, lead, { status: 'DELETED', deletedAt: new Date() })
+  await insertActivity(tx, deleted, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, 'DELETED'), userId: actor.id, metadata: { from: lead.status, to: 'DELETED' } })
+  await insertActivity(tx, deleted, { type: 'DELETED', summary: 'Lead deleted', userId: actor.id })
+  return deleted
+}
+
+/** Writes a user activity and its consequences: lastActivityAt, and ACTIVE after a meaningful contact. */
+async function applyActivity(tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
+  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : new Date()
+  const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
+  if (!isMeaningfulActivity(input.type)) return { lead, activity }
+  const changes: Partial<Lead> = {}
+  if (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt) changes.lastActivityAt = occurredAt
+  const next = statusAfterActivity(lead.status, input.type)
+  if (next !== null) changes.status = next
+  if (Object.keys(changes).length === 0) return { lead, activity }
+  const updated = await updateLead(tx, lead, changes)
+  if (next !== null) {
+    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type } })
+  }
+  return { lead: updated, activity }
+}
+
+export async function addActivity(_deps: Deps, tx: Tx, actor: Actor, id: string, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
+  const lead = await lockLead(tx, id)
+  if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead takes no new activities.`)
+  return applyActivity(tx, lead, actor, input)
+}
+
+export async function reassignOwner(_deps: Deps, tx: Tx, actor: Actor, id: string, ownerUserId: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be reassigned.')
+  if (lead.ownerUserId === ownerUserId) return lead
+  const updated = await updateLead(tx, lead, { ownerUserId })
+  await insertActivity(tx, updated, { type: 'ASSIGNED', summary: `Owner changed from ${lead.ownerUserId} to ${ownerUserId}`, userId: actor.id, metadata: { change: 'owner', from: lead.ownerUserId, to: ownerUserId } })
+  return updated
+}
+
+export async function setCollaborator(_deps: Deps, tx: Tx, actor: Actor, id: string, userId: string, present: boolean): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (!MANAGERS.includes(actor.role) && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner, managers and admins manage collaborators.')
+  if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be changed.')
+  const has = lead.collaboratorUserIds.includes(userId)
+  if (has === present) return lead
+  const collaboratorUserIds = present ? [...lead.collaboratorUserIds, userId] : lead.collaboratorUserIds.filter((u) => u !== userId)
+  const updated = await updateLead(tx, lead, { collaboratorUserIds })
+  await insertActivity(tx, updated, {
+    type: 'ASSIGNED',
+    summary: present ? `Collaborator ${userId} added` : `Collaborator ${userId} removed`,
+    userId: actor.id,
+    metadata: { change: present ? 'collaborator_added' : 'collaborator_removed', collaborator: userId },
+  })
+  return updated
+}
+
+// ---- lists ------------------------------------------------------------------------------------
+
+export interface LeadListQuery {
+  status?: LeadStatus
+  territory?: string
+  ownerUserId?: string
+  source?: LeadSource
+  businessType?: BusinessType
+  q?: string
+  createdFrom?: string
+  createdTo?: string
+  sort?: string
+  limit?: number
+  cursor?: string
+  includeTotal?: boolean
+}
+
+/** Sort keys and the SQL expression each is ordered by (each has an index; see V0002). */
+const SORT_EXPRESSIONS: Record<string, string> = {
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  companyName: 'company_name',
+  status: 'status',
+  lastActivityAt: `coalesce(last_activity_at, '-infinity'::timestamptz)`,
+}
+const SORT_CASTS: Record<string, string> = { createdAt: 'timestamptz', updatedAt: 'timestamptz', companyName: 'text', status: 'text', lastActivityAt: 'timestamptz' }
+const SEARCH_EXPRESSION = `(coalesce(company_name, '') || ' ' || coalesce(contact_name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(city, ''))`
+
+interface Cursor {
+  s: string // sort the cursor was made for
+  v: string // sort value of the last row, as PostgreSQL's text
+  id: string
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url')
+}
+
+function decodeCursor(raw: string, sort: string): Cursor {
+  try {
+    const cursor = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor
+    if (cursor.s === sort && typeof cursor.v === 'string' && isUuid(cursor.id)) return cursor
+  } catch {
+    // fall through
+  }
+  throw problems.validation([{ pointer: '/query/cursor', message: 'is not a cursor of this list and sort' }])
+}
+
+/** `\`, `%` and `_` are LIKE wildcards; escaped, the search is a plain substring search. */
+export function likePattern(text: string): string {
+  return `%${text.replaceAll(/[\\%_]/g, (c) => `\\${c}`)}%`
+}
+
+export async function listLeads(tx: Tx, query: LeadListQuery): Promise<{ data: Lead[]; nextCursor: string | null; total?: number }> {
+  const sort = query.sort ?? '-createdAt'
+  const descending = sort.startsWith('-')
+  const key = descending ? sort.slice(1) : sort
+  const expression = SORT_EXPRESSIONS[key]!
+  const limit = query.limit ?? 50
+  const filtered = () => {
+    // objection maps row data to camelCase, not identifiers in queries: columns are snake_case here.
+    const builder = Lead.query(tx.trx).where('tenant_id', tx.ctx.tenantId)
+    if (query.status) builder.where('status', query.status)
+    else builder.whereNot('status', 'DELETED')
+    if (query.territory) builder.where('territory', query.territory)
+    if (query.ownerUserId) builder.where('owner_user_id', query.ownerUserId)
+    if (query.source) builder.where('source', query.source)
+    if (query.businessType) builder.where('business_type', query.businessType)
+    if (query.createdFrom) builder.where('created_at', '>=', new Date(query.createdFrom))
+    if (query.createdTo) builder.where('created_at', '<', new Date(query.createdTo))
+    if (query.q) builder.whereRaw(`${SEARCH_EXPRESSION} ilike ? escape '\\'`, [likePattern(query.q)])
+    return builder
+  }
+  const page = filtered().select('leads.*', tx.trx.raw(`(${expression})::text as sort_value`))
+  if (query.cursor) {
+    const cursor = decodeCursor(query.cursor, sort)
+    page.whereRaw(`(${expression}, id) ${descending ? '<' : '>'} (?::${SORT_CASTS[key]}, ?::uuid)`, [cursor.v, cursor.id])
+  }
+  const direction = descending ? 'desc' : 'asc'
+  const rows = (await page.orderByRaw(`${expression} ${direction}, id ${direction}`).limit(limit + 1)) as (Lead & { sortValue: string })[]
+  const data = rows.slice(0, limit)
+  const last = data.at(-1)
+  const nextCursor = rows.length > limit && last ? encodeCursor({ s: sort, v: last.sortValue, id: last.id }) : null
+  const result: { data: Lead[]; nextCursor: string | null; total?: number } = { data, nextCursor }
+  if (query.includeTotal) result.total = Number(((await filtered().count('* as count').first()) as unknown as { count: number }).count)
+  return result
+}
+
+interface ActivityCursor {
+  at: string
+  id: string
+}
+
+export async function listActivities(tx: Tx, leadId: string, page: { limit?: number; cursor?: string }): Promise<{ data: LeadActivity[]; nextCursor: string | null }> {
+  await requireLead(tx, leadId)
+  const limit = page.limit ?? 50
+  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select('lead_activities.*', tx.trx.raw(`occurred_at::text as sort_value`))
+  if (page.cursor) {
+    let cursor: ActivityCursor
+    try {
+      cursor = JSON.parse(Buffer.from(page.cursor, 'base64url').toString('utf8'))
+      if (typeof cursor.at !== 'string' || !isUuid(cursor.id)) throw new Error('shape')
+    } catch {
+      throw problems.validation([{ pointer: '/query/cursor', message: 'is not a cursor of this list' }])
+    }
+    builder.whereRaw('(occurred_at, id) < (?::timestamptz, ?::uuid)', [cursor.at, cursor.id])
+  }
+  const rows = (await builder.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1)) as (LeadActivity & { sortValue: string })[]
+  const data = rows.slice(0, limit)
+  const last = data.at(-1)
+  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ at: last.sortValue, id: last.id })).toString('base64url') : null
+  return { data, nextCursor }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export function isUuid(value: string): boolean {
+  return UUID.test(value)
+}

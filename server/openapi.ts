@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { Router } from '@koa/router'
+import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
+
+// The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
+// documentation and validation cannot drift apart. /docs serves Swagger UI from the npm package.
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` })
+const json = (schema: object) => ({ content: { 'application/json': { schema } } })
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } })
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }
+const ifMatch = { name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'ETag of the version being changed ("<version>")' }
+const idempotencyKey = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 } }
+const queryParams = (schema: { properties: Record<string, unknown> }) =>
+  Object.entries(schema.properties).map(([name, s]) => ({ name, in: 'query', required: false, schema: s }))
+const errors = { 400: problem('invalid request'), 401: problem('missing or invalid token'), 403: problem('role not allowed'), 404: problem('not found or not visible') }
+
+/** Turns our `$ref: 'ActivityCreate'` ($id references) into OpenAPI component references. */
+function componentRefs(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(componentRefs)
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== '$id')
+        .map(([key, v]) => [key, key === '$ref' && typeof v === 'string' && !v.startsWith('#') ? `#/components/schemas/${v}` : componentRefs(v)]),
+    )
+  }
+  return value
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  const schemas: Record<string, unknown> = Object.fromEntries(leadSchemas.map((s) => [s.$id, componentRefs(s)]))
+  schemas.Problem = {
+    type: 'object',
+    properties: {
+      type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, instance: { type: 'string' },
+      errors: { type: 'array', items: { type: 'object', properties: { pointer: { type: 'string' }, message: { type: 'string' } } } },
+    },
+  }
+  schemas.LeadPage = { type: 'object', properties: { data: { type: 'array', items: ref('Lead') }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } } }
+  schemas.ActivityPage = { type: 'object', properties: { data: { type: 'array', items: ref('Activity') }, nextCursor: { type: ['string', 'null'] } } }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'freshplan-leads', version: '1.0.0', description: 'Lead acquisition API of FreshPlan (Modul 02 Neukundengewinnung).' },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    paths: {
+      '/api/leads': {
+        post: { summary: 'Create a lead', parameters: [idempotencyKey], requestBody: { required: true, ...json(ref('LeadCreate')) }, responses: { 201: { description: 'created', ...json(ref('Lead')) }, 409: problem('duplicate lead'), ...errors } },
+        get: { summary: 'List leads (cursor pagination)', parameters: queryParams(leadListQuerySchema), responses: { 200: { description: 'a page', ...json(ref('LeadPage')) }, ...errors } },
+      },
+      '/api/leads/{id}': {
+        get: { summary: 'Get a lead', parameters: [idParam], responses: { 200: { description: 'the lead; ETag header', ...json(ref('Lead')) }, 304: { description: 'not modified' }, ...errors } },
+        patch: { summary: 'Change a lead (JSON merge patch)', parameters: [idParam, ifMatch, idempotencyKey], requestBody: { required: true, content: { 'application/merge-patch+json': { schema: ref('LeadPatch') }, 'application/json': { schema: ref('LeadPatch') } } }, responses: { 200: { description: 'changed', ...json(ref('Lead')) }, 409: problem('invalid status transition or duplicate'), 412: problem('version mismatch'), 428: problem('If-Match missing'), ...errors } },
+        delete: { summary: 'Soft-delete a lead (MANAGER, ADMIN)', parameters: [idParam, ifMatch], responses: { 204: { description: 'deleted' }, 412: problem('version mismatch'), 428: problem('If-Match missing'), ...errors } },
+      },
+      '/api/leads/{id}/activities': {
+        post: { summary: 'Add an activity', parameters: [idParam, idempotencyKey], requestBody: { required: true, ...json(ref('ActivityCreate')) }, responses: { 201: { description: 'added', ...json(ref('Activity')) }, ...errors } },
+        get: { summary: 'Activities, newest first', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('ActivityPage')) }, ...errors } },
+      },
+      '/api/leads/{id}/owner': {
+        put: { summary: 'Reassign the owner (MANAGER, ADMIN)', parameters: [idParam], requestBody: { required: true, ...json(ref('OwnerAssignment')) }, responses: { 200: { description: 'reassigned', ...json(ref('Lead')) }, ...errors } },
+      },
+      '/api/leads/{id}/collaborators/{userId}': {
+        put: { summary: 'Add a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'added', ...json(ref('Lead')) }, ...errors } },
+        delete: { summary: 'Remove a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'removed', ...json(ref('Lead')) }, ...errors } },
+      },
+      '/api/territories': { get: { summary: 'Territories the caller may see', responses: { 200: { description: 'territories' }, 401: errors[401] } } },
+      '/health/live': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'up' } } } },
+      '/health/ready': { get: { summary: 'Readiness (database, pg-boss)', security: [], responses: { 200: { description: 'ready' }, 503: { description: 'not ready' } } } },
+    },
+  }
+}
+
+const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))
+const DOCS_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>freshplan-leads API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>`
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui' })`
+const DOCS_ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'application/javascript' }
+
+export function openApiRoutes(): Router {
+  const router = new Router()
+  const document = openApiDocument()
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = document
+  })
+  router.get('/docs', (ctx) => {
+    ctx.type = 'text/html'
+    ctx.body = DOCS_PAGE
+  })
+  router.get('/docs/init.js', (ctx) => {
+    ctx.type = 'application/javascript'
+    ctx.body = DOCS_INIT
+  })
+  router.get('/docs/:asset', async (ctx) => {
+    const type = DOCS_ASSETS[ctx.params.asset!]
+    if (!type) return
+    ctx.type = type
+    ctx.set('Cache-Control', 'public, max-age=86400')
+    ctx.body = await readFile(path.join(swaggerDir, ctx.params.asset!))
+  })
+  return router
+}

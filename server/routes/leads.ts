@@ -1,0 +1,113 @@
+import { Router } from '@koa/router'
+import type { Context } from 'koa'
+import type { Deps } from '../../lib/deps.ts'
+import type { Principal } from '../auth.ts'
+import { requireRole } from '../auth.ts'
+import { problems } from '../problem.ts'
+import { etagFor, matchesIfNoneMatch, requiredIfMatch } from '../etag.ts'
+import { transact } from '../transaction.ts'
+import { validBody, validQuery } from '../validation.ts'
+import { activityResource, leadResource, type Lead } from '../../models/lead.ts'
+import {
+  addActivity,
+  createLead,
+  deleteLead,
+  listActivities,
+  listLeads,
+  patchLead,
+  reassignOwner,
+  requireLead,
+  setCollaborator,
+  type ActivityInput,
+  type Actor,
+  type LeadCreateInput,
+  type LeadListQuery,
+  type LeadPatchInput,
+} from '../../models/leads.ts'
+
+const actor = (ctx: Context): Actor => {
+  const user = ctx.state.user as Principal
+  return { id: user.id, role: user.role }
+}
+
+function sendLead(ctx: Context, lead: Lead, status = 200, warnings?: string[]): void {
+  ctx.status = status
+  ctx.set('ETag', etagFor(lead.version))
+  ctx.body = leadResource(lead, warnings)
+}
+
+const USER_ID = /^[A-Za-z0-9._@:|-]{1,255}$/
+
+/** The lead resources of §4; all of them behind authenticate (mounted in server/app.ts). */
+export function leadRoutes(deps: Deps): Router {
+  const router = new Router({ prefix: '/api/leads' })
+  const managers = requireRole('MANAGER', 'ADMIN')
+
+  router.post('/', async (ctx) => {
+    const input = validBody<LeadCreateInput>('LeadCreate', ctx.state.body)
+    const { lead, warnings } = await transact(deps, ctx, (tx) => createLead(deps, tx, actor(ctx), input))
+    ctx.set('Location', `/api/leads/${lead.id}`)
+    sendLead(ctx, lead, 201, warnings)
+  })
+
+  router.get('/', async (ctx) => {
+    const query = validQuery<LeadListQuery>('LeadListQuery', ctx.query)
+    const page = await transact(deps, ctx, (tx) => listLeads(tx, query))
+    ctx.body = { data: page.data.map((lead) => leadResource(lead)), nextCursor: page.nextCursor, ...(page.total !== undefined && { total: page.total }) }
+  })
+
+  router.get('/:id', async (ctx) => {
+    const lead = await transact(deps, ctx, (tx) => requireLead(tx, ctx.params.id!))
+    if (matchesIfNoneMatch(ctx, lead.version)) {
+      ctx.status = 304
+      ctx.set('ETag', etagFor(lead.version))
+      return
+    }
+    sendLead(ctx, lead)
+  })
+
+  router.patch('/:id', async (ctx) => {
+    const expected = requiredIfMatch(ctx)
+    const patch = validBody<LeadPatchInput>('LeadPatch', ctx.state.body)
+    const { lead, warnings } = await transact(deps, ctx, (tx) => patchLead(deps, tx, actor(ctx), ctx.params.id!, expected, patch))
+    sendLead(ctx, lead, 200, warnings)
+  })
+
+  router.delete('/:id', managers, async (ctx) => {
+    const expected = requiredIfMatch(ctx)
+    await transact(deps, ctx, (tx) => deleteLead(deps, tx, actor(ctx), ctx.params.id!, expected))
+    ctx.status = 204
+  })
+
+  router.post('/:id/activities', async (ctx) => {
+    const input = validBody<ActivityInput>('ActivityCreate', ctx.state.body)
+    const { lead, activity } = await transact(deps, ctx, (tx) => addActivity(deps, tx, actor(ctx), ctx.params.id!, input))
+    ctx.status = 201
+    ctx.set('Location', `/api/leads/${lead.id}/activities`)
+    ctx.set('ETag', etagFor(lead.version))
+    ctx.body = activityResource(activity)
+  })
+
+  router.get('/:id/activities', async (ctx) => {
+    const page = validQuery<{ limit?: number; cursor?: string }>('PageQuery', ctx.query)
+    const result = await transact(deps, ctx, (tx) => listActivities(tx, ctx.params.id!, page))
+    ctx.body = { data: result.data.map(activityResource), nextCursor: result.nextCursor }
+  })
+
+  router.put('/:id/owner', managers, async (ctx) => {
+    const { ownerUserId } = validBody<{ ownerUserId: string }>('OwnerAssignment', ctx.state.body)
+    const lead = await transact(deps, ctx, (tx) => reassignOwner(deps, tx, actor(ctx), ctx.params.id!, ownerUserId))
+    sendLead(ctx, lead)
+  })
+
+  const collaborator = (present: boolean) => async (ctx: Context & { params: Record<string, string> }) => {
+    const userId = ctx.params.userId!
+    if (!USER_ID.test(userId)) throw problems.validation([{ pointer: '/path/userId', message: 'is not a user id' }])
+    const lead = await transact(deps, ctx, (tx) => setCollaborator(deps, tx, actor(ctx), ctx.params.id!, userId, present))
+    sendLead(ctx, lead)
+  }
+  router.put('/:id/collaborators/:userId', collaborator(true))
+  router.delete('/:id/collaborators/:userId', collaborator(false))
+
+  return router
+}

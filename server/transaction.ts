@@ -1,0 +1,11 @@
+import type { Context } from 'koa'
+import { inTransaction, type Tx } from '../lib/db.ts'
+import type { Deps } from '../lib/deps.ts'
+
+/**
+ * A request's unit of work: one transaction under the caller's RLS context (set by authenticate).
+ * Everything a handler writes, and every job it enqueues through `tx.db`, commits or rolls back here.
+ */
+export function transact<T>(deps: Pick<Deps, 'knex'>, ctx: Context, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(deps.knex, ctx.state.auth, work)
+}
