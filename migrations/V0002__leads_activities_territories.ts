@@ -7,7 +7,7 @@ import { appRoleName } from '../lib/config.ts'
 // territory always; within a territory SALES sees own leads and leads they collaborate on, MANAGER,
 // ADMIN and SYSTEM all. Collaborators are an array on the lead, so the policy needs no join (and no
 // second table whose policy would have to reference this one). A trigger keeps what SALES may not do
-// (delete, reassign, change collaborators, move a lead between tenants) out of reach even if the
+// (delete, reassign, change collaborators of someone else's lead, move a lead between tenants) out of reach even if the
 // application forgot a check. The application role may not DELETE rows: deletion is soft.
 
 const STATUSES = ['REGISTERED', 'ACTIVE', 'REMINDER', 'GRACE_PERIOD', 'QUALIFIED', 'CONVERTED', 'LOST', 'EXPIRED', 'DELETED']
@@ -139,9 +139,12 @@ export async function up(knex: Knex): Promise<void> {
         raise exception 'lead identity columns are immutable' using errcode = 'check_violation';
       end if;
       if app_role() not in ('MANAGER', 'ADMIN', 'SYSTEM') then
-        if new.deleted_at is distinct from old.deleted_at or new.owner_user_id <> old.owner_user_id
-           or new.collaborator_user_ids <> old.collaborator_user_ids then
-          raise exception 'role % may not delete, reassign or change collaborators', app_role() using errcode = 'insufficient_privilege';
+        if new.deleted_at is distinct from old.deleted_at or new.owner_user_id <> old.owner_user_id then
+          raise exception 'role % may not delete or reassign leads', app_role() using errcode = 'insufficient_privilege';
+        end if;
+        -- Collaborators are managed by managers and by the lead's owner (§4).
+        if new.collaborator_user_ids <> old.collaborator_user_ids and old.owner_user_id <> app_user() then
+          raise exception 'only the owner may change collaborators' using errcode = 'insufficient_privilege';
         end if;
       end if;
       return new;

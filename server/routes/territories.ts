@@ -7,7 +7,7 @@ import { transact } from '../transaction.ts'
 export function territoryRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/api/territories' })
   router.get('/', async (ctx) => {
-    const territories = await transact(deps, ctx, (tx) => Territory.query(tx.trx).orderBy('code'))
+    const territories = await transact(deps, ctx, async (tx) => await Territory.query(tx.trx).orderBy('code'))
     ctx.body = {
       data: territories.map((t) => ({ code: t.code, name: t.name, currency: t.currency, vatRate: Number(t.vatRate), locale: t.locale, timeZone: t.timeZone })),
     }
