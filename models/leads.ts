@@ -160,7 +160,8 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
-  return lead.$query(tx.trx).patchAndFetch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
+  // patchAndFetchById returns a new instance: `lead` stays the before-image callers describe changes with.
+  return Lead.query(tx.trx).patchAndFetchById(lead.id, { ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
 }
 
 export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
@@ -177,6 +178,7 @@ export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, e
   if (stage !== undefined) {
     const check = checkStageChange(lead.stage, stage)
     if (!check.ok) throw problems.conflict('invalid-stage-transition', 'Invalid stage transition', check.reason)
+    if (!check.noop) changes.stage = stage
   }
   let statusChanged = false
   if (status !== undefined) {
