@@ -109,6 +109,9 @@ export const leadSchema = {
     createdBy: { type: 'string' },
     updatedAt: timestamp,
     deletedAt: nullableTimestamp,
+    emailNormalized: { type: ['string', 'null'] },
+    nameNormalized: { type: ['string', 'null'] },
+    phoneE164: { type: ['string', 'null'] },
     warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
   },
 } as const
