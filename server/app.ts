@@ -8,6 +8,7 @@ import { jsonBody } from './middleware/json-body.ts'
 import { healthRoutes, type Lifecycle } from './routes/health.ts'
 import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
+import { backfillRoutes } from './routes/backfills.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier } from './auth.ts'
 
@@ -22,7 +23,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   const authenticated = authenticate(createTokenVerifier(deps.config.auth))
   // Everything under /api needs a token; health, metrics and docs do not.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
-  for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }
