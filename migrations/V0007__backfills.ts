@@ -3,8 +3,10 @@ import { appRoleName } from '../lib/config.ts'
 
 // Normalization backfills (§5). A backfill belongs to one tenant, because row-level security scopes
 // every transaction to one tenant: the job works through that tenant's stale leads with a SYSTEM
-// context, never with RLS off. `last_lead_id` is the keyset position; it and the counters change in
-// the same transaction as the leads of a batch, so a crash resumes exactly there.
+// context, never with RLS off. The keyset position is (last_created_at, last_lead_id), the last
+// lead a committed batch handled, in creation order (models/backfills.ts says why not uuid order);
+// it and the counters change in the same transaction as the leads of a batch, so a crash resumes
+// exactly there.
 //
 // Leads whose normalized e-mail collides with another live lead keep their row (email_normalized
 // stays NULL, so the unique index holds) and are listed in backfill_collisions.
@@ -43,6 +45,7 @@ export async function up(knex: Knex): Promise<void> {
       status text not null default 'RUNNING' check (status in ('RUNNING', 'COMPLETED', 'FAILED')),
       batch_size integer not null check (batch_size between 1 and 10000),
       last_lead_id uuid,
+      last_created_at timestamptz,
       processed bigint not null default 0 check (processed >= 0),
       total bigint check (total >= 0),
       duplicates_found bigint not null default 0 check (duplicates_found >= 0),
@@ -52,7 +55,8 @@ export async function up(knex: Knex): Promise<void> {
       started_at timestamptz not null default now(),
       updated_at timestamptz not null default now(),
       finished_at timestamptz,
-      constraint backfills_finished check ((status = 'RUNNING') = (finished_at is null))
+      constraint backfills_finished check ((status = 'RUNNING') = (finished_at is null)),
+      constraint backfills_position check ((last_lead_id is null) = (last_created_at is null))
     );
     -- One running backfill of a kind per tenant: a second start finds and resumes it.
     create unique index backfills_one_running on backfills (tenant_id, kind) where status = 'RUNNING';

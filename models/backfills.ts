@@ -24,6 +24,8 @@ export interface Backfill {
   status: BackfillStatus
   batchSize: number
   lastLeadId: string | null
+  /** created_at of lastLeadId, as PostgreSQL's text (microseconds; a JS Date would round them away). */
+  lastCreatedAt: string | null
   processed: number
   total: number | null
   duplicatesFound: number
@@ -57,6 +59,7 @@ interface BackfillRow {
   status: BackfillStatus
   batch_size: number
   last_lead_id: string | null
+  last_created_at: string | null
   processed: number
   total: number | null
   duplicates_found: number
@@ -68,6 +71,10 @@ interface BackfillRow {
   finished_at: Date | null
 }
 
+// The keyset timestamp as text, so its microseconds survive the trip through JavaScript.
+const BACKFILL_COLUMNS = `id, tenant_id, kind, target_version, status, batch_size, last_lead_id, last_created_at::text as last_created_at,
+  processed, total, duplicates_found, failed, last_error, created_by, started_at, updated_at, finished_at`
+
 function fromRow(row: BackfillRow): Backfill {
   return {
     id: row.id,
@@ -77,6 +84,7 @@ function fromRow(row: BackfillRow): Backfill {
     status: row.status,
     batchSize: row.batch_size,
     lastLeadId: row.last_lead_id,
+    lastCreatedAt: row.last_created_at,
     processed: row.processed,
     total: row.total,
     duplicatesFound: row.duplicates_found,
@@ -112,7 +120,7 @@ export async function startNormalizationBackfill(
     `insert into backfills (tenant_id, kind, target_version, batch_size, created_by)
      values (?, 'NORMALIZATION', ?, ?, ?)
      on conflict (tenant_id, kind) where status = 'RUNNING' do nothing
-     returning *`,
+     returning ${BACKFILL_COLUMNS}`,
     [tx.ctx.tenantId, NORMALIZATION_VERSION, options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
   )
   let backfill: Backfill
@@ -121,7 +129,7 @@ export async function startNormalizationBackfill(
   else {
     created = false
     const running = await tx.trx.raw<{ rows: BackfillRow[] }>(
-      `select * from backfills where tenant_id = ? and kind = 'NORMALIZATION' and status = 'RUNNING'`,
+      `select ${BACKFILL_COLUMNS} from backfills where tenant_id = ? and kind = 'NORMALIZATION' and status = 'RUNNING'`,
       [tx.ctx.tenantId],
     )
     // The conflicting row committed before our insert gave up, so this statement's snapshot sees it.
@@ -132,13 +140,7 @@ export async function startNormalizationBackfill(
 }
 
 export async function findBackfill(tx: Tx, id: string): Promise<Backfill | undefined> {
-  const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(`select * from backfills where id = ?`, [id])
-  return rows[0] ? fromRow(rows[0]) : undefined
-}
-
-/** The running backfill of this tenant, if any. */
-export async function findRunningBackfill(tx: Tx, kind: BackfillKind = 'NORMALIZATION'): Promise<Backfill | undefined> {
-  const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(`select * from backfills where tenant_id = ? and kind = ? and status = 'RUNNING'`, [tx.ctx.tenantId, kind])
+  const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(`select ${BACKFILL_COLUMNS} from backfills where id = ?`, [id])
   return rows[0] ? fromRow(rows[0]) : undefined
 }
 
@@ -169,6 +171,8 @@ export interface BatchResult {
 
 interface StaleLead {
   id: string
+  /** created_at as text: with id the keyset position. */
+  position: string
   email: string | null
   company_name: string
   phone: string | null
@@ -200,7 +204,7 @@ export interface BatchOptions extends EmailNormalizationOptions {
 
 /**
  * One batch of a backfill, in the caller's (SYSTEM) transaction: lock the backfill row, take the
- * next `batch_size` stale leads after its keyset position, recompute their columns with
+ * next `batch_size` stale leads after its keyset position (created_at, id), recompute their columns with
  * normalizeLead, write them with one statement, record collisions, and advance position and
  * counters. All of it commits together or not at all, which is what makes a crash resumable with
  * no lead skipped or counted twice. The row lock also serializes two runners of one backfill.
@@ -212,7 +216,7 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   // A batch lost in a database crash (its commit not yet flushed) is lost whole, position and
   // counters included, and simply redone: waiting for every batch's WAL flush buys nothing here.
   await tx.trx.raw(`select set_config('synchronous_commit', 'off', true)`)
-  const locked = await tx.trx.raw<{ rows: BackfillRow[] }>(`select * from backfills where id = ? for update`, [backfillId])
+  const locked = await tx.trx.raw<{ rows: BackfillRow[] }>(`select ${BACKFILL_COLUMNS} from backfills where id = ? for update`, [backfillId])
   if (!locked.rows[0]) return { backfill: undefined, processed: 0 }
   const backfill = fromRow(locked.rows[0])
   if (backfill.status !== 'RUNNING') return { backfill, processed: 0 }
@@ -255,37 +259,35 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   }
   const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(
     `update backfills
-        set last_lead_id = ?, processed = processed + ?, duplicates_found = duplicates_found + ?, failed = failed + ?,
+        set last_lead_id = ?, last_created_at = ?::timestamptz, processed = processed + ?, duplicates_found = duplicates_found + ?, failed = failed + ?,
             last_error = coalesce(?, last_error), updated_at = now()
       where id = ?
-      returning *`,
-    [leads.at(-1)!.id, leads.length, collisions.length, failures.length, failures.length > 0 ? `lead ${failures[0]!.leadId}: ${failures[0]!.error}` : null, backfillId],
+      returning ${BACKFILL_COLUMNS}`,
+    [leads.at(-1)!.id, leads.at(-1)!.position, leads.length, collisions.length, failures.length, failures.length > 0 ? `lead ${failures[0]!.leadId}: ${failures[0]!.error}` : null, backfillId],
   )
   return { backfill: fromRow(rows[0]!), processed: leads.length }
 }
 
 /**
- * The next batch after the keyset position, in id order. One index range scan per stale version on
- * leads_normalization_version_idx (normalization_version, id), merged by id: `version < target`
- * would let the planner pick a plan that reads every remaining stale lead and sorts them, per
- * batch. Read without row locks (locking thousands of rows costs a WAL record each); the UPDATE
- * only writes a lead whose inputs are still the ones read here (see writeColumns).
+ * The next batch after the keyset position (created_at, id). Both are immutable (leads_guard) and
+ * the pair is unique, so every lead comes exactly once. Ordered by creation rather than by the
+ * random uuid, a batch reads and rewrites neighbouring rows: in an append-mostly table those share
+ * heap pages, which cuts the pages a batch dirties (and their WAL images) to a fraction. Read
+ * without row locks (locking thousands of rows costs a WAL record each); the UPDATE only writes a
+ * lead whose inputs are still the ones read here (see writeColumns).
  */
 async function nextStaleLeads(tx: Tx, backfill: Backfill): Promise<StaleLead[]> {
-  const after = backfill.lastLeadId ?? '00000000-0000-0000-0000-000000000000'
-  const versions = Array.from({ length: backfill.targetVersion }, (_, version) => version)
-  const branch = `(select id, email, company_name, phone, country_code, deleted_at, email_normalized
-                     from leads
-                    where tenant_id = ? and normalization_version = ? and id > ?::uuid
-                    order by id
-                    limit ?)`
-  // The RLS quals make the planner guess that few leads qualify; near the end of the keyset it then
-  // prefers a bitmap scan of everything after the position plus a sort. For SYSTEM they are all
-  // true, so the ordered index scan is right: say so for this statement.
+  // The RLS quals make the planner guess that few leads qualify, and then prefer reading everything
+  // after the position and sorting it. For SYSTEM they are all true, so the ordered scan of
+  // leads_created_at_idx (tenant_id, created_at, id) is right: say so for this statement.
   await tx.trx.raw(`select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`)
   const { rows } = await tx.trx.raw<{ rows: StaleLead[] }>(
-    `select * from (${versions.map(() => branch).join(' union all ')}) as stale order by id limit ?`,
-    [...versions.flatMap((version) => [tx.ctx.tenantId, version, after, backfill.batchSize]), backfill.batchSize],
+    `select id, created_at::text as position, email, company_name, phone, country_code, deleted_at, email_normalized
+       from leads
+      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version < ?
+      order by created_at, id
+      limit ?`,
+    [tx.ctx.tenantId, backfill.lastCreatedAt ?? '-infinity', backfill.lastLeadId ?? '00000000-0000-0000-0000-000000000000', backfill.targetVersion, backfill.batchSize],
   )
   await tx.trx.raw(`select set_config('enable_bitmapscan', 'on', true), set_config('enable_seqscan', 'on', true)`)
   return rows
@@ -296,8 +298,9 @@ type Collision = { leadId: string; emailNormalized: string; existingLeadId: stri
 
 /**
  * Which leads of the batch keep their normalized e-mail. A live lead may not take an address that
- * another live lead of the tenant holds (one outside this batch, or one earlier in it); it keeps its
- * row with email_normalized NULL instead, and the collision names the holder. Mutates `computed`.
+ * another live lead of the tenant holds (one outside this batch, or an older one in it: the oldest
+ * keeps the address); it keeps its row with email_normalized NULL instead, and the collision names
+ * the holder. Mutates `computed`.
  */
 async function resolveCollisions(tx: Tx, computed: Computed[]): Promise<Collision[]> {
   const candidates = computed.filter(({ lead, columns }) => lead.deleted_at === null && columns.emailNormalized !== null)
@@ -321,7 +324,7 @@ async function resolveCollisions(tx: Tx, computed: Computed[]): Promise<Collisio
     const email = candidate.columns.emailNormalized!
     const existing = holders.get(email)
     if (existing === undefined) {
-      holders.set(email, candidate.lead.id) // first in id order keeps it; later ones of the batch collide
+      holders.set(email, candidate.lead.id) // the batch is in creation order: later ones collide with it
       continue
     }
     collisions.push({ leadId: candidate.lead.id, emailNormalized: email, existingLeadId: existing })
@@ -397,7 +400,7 @@ async function writeLeadByLead(tx: Tx, computed: Computed[], collisions: Collisi
 
 async function finish(tx: Tx, backfillId: string, status: 'COMPLETED' | 'FAILED', error: string | null): Promise<Backfill> {
   const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(
-    `update backfills set status = ?, finished_at = now(), updated_at = now(), last_error = coalesce(?, last_error) where id = ? returning *`,
+    `update backfills set status = ?, finished_at = now(), updated_at = now(), last_error = coalesce(?, last_error) where id = ? returning ${BACKFILL_COLUMNS}`,
     [status, error, backfillId],
   )
   return fromRow(rows[0]!)
@@ -406,7 +409,7 @@ async function finish(tx: Tx, backfillId: string, status: 'COMPLETED' | 'FAILED'
 /** Gives up on a backfill (its job used up its retries); a new start processes what is still stale. */
 export async function failBackfill(tx: Tx, backfillId: string, error: string): Promise<Backfill | undefined> {
   const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(
-    `update backfills set status = 'FAILED', finished_at = now(), updated_at = now(), last_error = ? where id = ? and status = 'RUNNING' returning *`,
+    `update backfills set status = 'FAILED', finished_at = now(), updated_at = now(), last_error = ? where id = ? and status = 'RUNNING' returning ${BACKFILL_COLUMNS}`,
     [error.slice(0, 1000), backfillId],
   )
   return rows[0] ? fromRow(rows[0]) : undefined

@@ -124,10 +124,10 @@ test.serial('leads from before V0003 are normalized by the backfill job exactly 
   }
 
   const rows = (
-    await owner.raw(`select id, tenant_id, company_name, email, phone, country_code, deleted_at, email_normalized, name_normalized, phone_e164, normalization_version from leads order by id`)
+    await owner.raw(`select id, tenant_id, company_name, email, phone, country_code, deleted_at, email_normalized, name_normalized, phone_e164, normalization_version from leads order by created_at, id`)
   ).rows as { id: string; tenant_id: string; company_name: string; email: string | null; phone: string | null; country_code: string; deleted_at: Date | null; email_normalized: string | null; name_normalized: string | null; phone_e164: string | null; normalization_version: number }[]
-  // Expected: normalizeLead's columns; of live leads of one tenant sharing an address, the first by
-  // id keeps it and the others collide with it.
+  // Expected: normalizeLead's columns; of live leads of one tenant sharing an address, the oldest
+  // (by created_at, then id: the backfill's order) keeps it and the others collide with it.
   const keeper = new Map<string, string>()
   const expectedCollisions = new Map<string, { email: string; existing: string }>()
   let mismatches = 0
@@ -152,6 +152,7 @@ test.serial('leads from before V0003 are normalized by the backfill job exactly 
   t.deepEqual(
     collisions.map((c) => [c.lead_id, c.email_normalized, c.existing_lead_id]),
     [...expectedCollisions].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, c]) => [id, c.email, c.existing]),
+    'exactly the expected leads collide, each with the lead that keeps the address',
   )
   t.is(expectedCollisions.size, 2 + GENERATED / 100, 'the two John Does and every 100th generated lead collide')
   t.true(collisions.every((c) => c.backfill_id === results.default!.id))

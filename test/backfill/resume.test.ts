@@ -33,12 +33,14 @@ test.before(async () => {
 })
 test.after.always(() => stack?.stop())
 
+/** Created over time with microsecond timestamps, two leads per timestamp (the keyset's id tie-break). */
 async function insertStaleLeads(tenant: string, count: number): Promise<void> {
   await stack.owner.raw(
-    `insert into leads (tenant_id, territory, company_name, email, phone, country_code, stage, owner_user_id, created_by, normalization_version)
+    `insert into leads (tenant_id, territory, company_name, email, phone, country_code, stage, owner_user_id, created_by, created_at, normalization_version)
      select ?, 'DE', 'Firma ' || g || ' GmbH',
             case when g % ? = 0 then 'LEAD.' || (g - 1) || '@EXAMPLE.DE' else 'lead.' || g || '@example.de' end,
-            '030 ' || (100000 + g), 'DE', 'VORMERKUNG', 'u1', 'import', 0
+            '030 ' || (100000 + g), 'DE', 'VORMERKUNG', 'u1', 'import',
+            now() - interval '1 year' + (g / 2) * interval '1.000123 seconds', 0
        from generate_series(1, ?::int) g`,
     [tenant, DUPLICATE_EVERY, count],
   )
@@ -88,9 +90,10 @@ test.serial('npm run backfill killed with SIGKILL mid-way resumes where it stopp
   t.is(killed.status, 'RUNNING')
   t.true(killed.processed >= 3 * BATCH_SIZE && killed.processed < LEADS, `stopped mid-way at ${killed.processed}`)
   t.is(killed.processed % BATCH_SIZE, 0, 'only whole batches count')
-  const written = await stack.owner.raw(`select count(*)::int as n, max(lead_id::text) as last from backfill_audit`)
+  const written = await stack.owner.raw(`select count(*)::int as n from backfill_audit`)
   t.is(written.rows[0].n, killed.processed, 'what was written is exactly what the counters say, nothing of the lost batch')
-  t.is(written.rows[0].last, killed.last_lead_id, 'and it ends at the stored keyset position')
+  const last = await stack.owner.raw(`select a.lead_id from backfill_audit a join leads l on l.id = a.lead_id order by l.created_at desc, l.id desc limit 1`)
+  t.is(last.rows[0].lead_id, killed.last_lead_id, 'and it ends at the stored keyset position')
   const killedAt = (await stack.owner.raw(`select clock_timestamp() as at`)).rows[0].at as Date
 
   const second = startCli()
@@ -100,11 +103,13 @@ test.serial('npm run backfill killed with SIGKILL mid-way resumes where it stopp
 
   const done = (await backfillRow())!
   t.like(done, { id: killed.id, status: 'COMPLETED', processed: LEADS, total: LEADS, duplicates_found: LEADS / DUPLICATE_EVERY, failed: 0 })
+  // The keyset is (created_at, id): what lies up to the position was written before the kill, the rest after it.
   const audit = await stack.owner.raw(`
-    select count(*)::int as writes, count(distinct lead_id)::int as leads,
-           count(*) filter (where written_at > ? and lead_id <= ?::uuid)::int as rewritten_before_position,
-           count(*) filter (where written_at < ? and lead_id > ?::uuid)::int as written_after_position_before_kill
-      from backfill_audit`, [killedAt, killed.last_lead_id, killedAt, killed.last_lead_id])
+    with position as (select created_at, id from leads where id = ?)
+    select count(*)::int as writes, count(distinct a.lead_id)::int as leads,
+           count(*) filter (where a.written_at > ? and (l.created_at, l.id) <= (p.created_at, p.id))::int as rewritten_before_position,
+           count(*) filter (where a.written_at < ? and (l.created_at, l.id) > (p.created_at, p.id))::int as written_after_position_before_kill
+      from backfill_audit a join leads l on l.id = a.lead_id cross join position p`, [killed.last_lead_id, killedAt, killedAt])
   t.deepEqual(audit.rows[0], { writes: LEADS, leads: LEADS, rewritten_before_position: 0, written_after_position_before_kill: 0 })
   const stale = await stack.owner.raw(`select count(*)::int as n from leads where normalization_version <> ?`, [NORMALIZATION_VERSION])
   t.is(stale.rows[0].n, 0)
