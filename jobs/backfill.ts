@@ -10,8 +10,14 @@ import { backfillProgress, enqueueBackfill, failBackfill, isRetryableBatchError,
 import { BACKFILL_QUEUE } from './queues.ts'
 import type { JobDefinition } from './registry.ts'
 
-/** How long one job runs before it hands over to its continuation (well below expireInSeconds). */
-export const SLICE_MS = 2 * 60_000
+/**
+ * How long one job runs before it hands over to its continuation: well below expireInSeconds, and
+ * short enough that a graceful shutdown (SHUTDOWN_TIMEOUT_MS) sees the slice end on its own, so a
+ * deploy never has to fail a backfill job (a batch may run past the deadline by about a second).
+ */
+export function sliceMs(config: Pick<Deps['config'], 'shutdownTimeoutMs'>): number {
+  return Math.min(120_000, Math.max(1000, Math.floor(config.shutdownTimeoutMs * 0.8)))
+}
 const BATCH_ATTEMPTS = 5
 
 export interface RunOptions {
@@ -91,7 +97,7 @@ async function handle(deps: Deps, [job]: Job<BackfillRef>[]): Promise<Record<str
   const log = deps.logger.child({ backfillId: ref.backfillId, tenantId: ref.tenantId, jobId: job!.id })
   const started = Date.now()
   try {
-    const run = await runBackfill(deps, ref, { signal: job!.signal, deadline: started + SLICE_MS })
+    const run = await runBackfill(deps, ref, { signal: job!.signal, deadline: started + sliceMs(deps.config) })
     // The claim is gone (expired, shut down): pg-boss has settled this attempt already.
     if (job!.signal.aborted) throw new Error('the backfill job lost its claim; a retry continues from the stored position')
     if (!run.finished) await inTransaction(deps.knex, systemContext(ref.tenantId), (tx) => enqueueBackfill(deps, tx, { id: ref.backfillId, tenantId: ref.tenantId }))
