@@ -10,6 +10,7 @@ import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier } from './auth.ts'
+import { EVENT_STREAM_PATH } from './routes/events.ts'
 
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
 export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = []): Koa {
@@ -19,9 +20,15 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
   app.use(jsonBody())
-  const authenticated = authenticate(createTokenVerifier(deps.config.auth))
+  const verify = createTokenVerifier(deps.config.auth)
+  const authenticated = authenticate(verify)
+  // EventSource cannot send headers, so the SSE stream alone also takes ?access_token=.
+  const authenticatedStream = authenticate(verify, { allowQueryToken: true })
   // Everything under /api needs a token; health, metrics and docs do not.
-  app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
+  app.use((ctx, next) => {
+    if (ctx.path === EVENT_STREAM_PATH) return authenticatedStream(ctx, next)
+    return ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()
+  })
   for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))

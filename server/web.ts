@@ -8,17 +8,28 @@ import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
 import { createApp } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
+import { eventRoutes, type EventStreamOptions } from './routes/events.ts'
+import { startEventListener, type DashboardEventListener, type EventListenerOptions } from './event-listener.ts'
 
 export interface WebProcess {
   server: http.Server
   port: number
+  /** The dashboard event listener of this process (§7). */
+  events: DashboardEventListener
   /** Stop accepting and let in-flight requests finish (the caller then releases pg-boss and the pool). */
   drain(): Promise<void>
 }
 
-export async function startWeb(deps: Deps, extraRouters: readonly Router[] = []): Promise<WebProcess> {
+export interface WebOptions {
+  events?: EventListenerOptions & EventStreamOptions
+}
+
+export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [], options: WebOptions = {}): Promise<WebProcess> {
   const lifecycle: Lifecycle = { draining: false }
-  const app = createApp(deps, lifecycle, extraRouters)
+  // One listener per web process feeds all of its SSE streams.
+  const events = await startEventListener(deps, options.events)
+  const eventApi = eventRoutes(deps, events, options.events)
+  const app = createApp(deps, lifecycle, [...extraRouters, eventApi.router])
   const server = http.createServer(app.callback())
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))
@@ -28,12 +39,15 @@ export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [])
     (draining ??= (async () => {
       lifecycle.draining = true
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // SSE streams never finish by themselves; their clients resume elsewhere with Last-Event-ID.
+      eventApi.closeStreams()
       server.closeIdleConnections()
       const timer = setTimeout(() => server.closeAllConnections(), deps.config.shutdownTimeoutMs)
       await closed
       clearTimeout(timer)
+      await events.stop()
     })())
-  return { server, port, drain }
+  return { server, port, events, drain }
 }
 
 async function main(): Promise<void> {

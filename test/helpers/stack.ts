@@ -11,7 +11,7 @@ import { releaseResources, startBoss } from '../../jobs/boss.ts'
 import { QUEUES } from '../../jobs/queues.ts'
 import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from '../../jobs/registry.ts'
 import { startWorker } from '../../jobs/worker.ts'
-import { startWeb, type WebProcess } from '../../server/web.ts'
+import { startWeb, type WebOptions, type WebProcess } from '../../server/web.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -26,6 +26,8 @@ export interface StackOptions {
   queues?: readonly Queue[]
   /** Extra routes for tests of the edge itself (a route that throws, a slow route). */
   routers?: readonly Router[]
+  /** Options of the dashboard event listener and SSE stream (short heartbeats, fast reconnects). */
+  events?: WebOptions['events']
 }
 
 export interface Stack {
@@ -61,7 +63,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
-  const web = options.web === false ? undefined : await startWeb(deps, options.routers)
+  const web = options.web === false ? undefined : await startWeb(deps, options.routers, { events: options.events })
   if (options.worker) await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES)
   let stopped = false
   return {
