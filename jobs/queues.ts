@@ -13,7 +13,8 @@ export const QUEUES: Record<string, Queue> = {
   // Each recorded event sends one wake-up job and one run publishes everything pending, so later
   // jobs find little or nothing. A standard queue on purpose: a deduplicating policy would drop the
   // job of a transaction that commits while the queued job is already running, and its event would
-  // wait for the next one. `notify` wakes a worker at once instead of at its next poll.
-  [EVENTS_PUBLISH_QUEUE]: { name: EVENTS_PUBLISH_QUEUE, notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, deleteAfterSeconds: 3600 },
+  // wait for the next one. No `notify`: that would put a NOTIFY, and PostgreSQL's global notify
+  // lock, into every lead write (see OutboxRelay in jobs/events.ts, the fast path).
+  [EVENTS_PUBLISH_QUEUE]: { name: EVENTS_PUBLISH_QUEUE, retryLimit: 10, retryDelay: 1, retryBackoff: true, deleteAfterSeconds: 3600 },
   [EVENTS_PRUNE_QUEUE]: { name: EVENTS_PRUNE_QUEUE, policy: 'singleton' },
 }

@@ -4,13 +4,19 @@ import { createKnex } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from './boss.ts'
-import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from './registry.ts'
+import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './registry.ts'
+
+export interface WorkerProcess {
+  /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
+  stop(): Promise<void>
+}
 
 export async function startWorker(
   deps: Deps,
   jobs: readonly JobDefinition<any>[] = JOBS,
   schedules: readonly ScheduleDefinition[] = SCHEDULES,
-): Promise<void> {
+  services: readonly ServiceDefinition[] = SERVICES,
+): Promise<WorkerProcess> {
   for (const job of jobs) {
     await deps.boss.work(job.queue, { batchSize: 1, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
@@ -23,6 +29,8 @@ export async function startWorker(
     })
   }
   for (const schedule of schedules) await deps.boss.schedule(schedule.queue, schedule.cron, schedule.data ?? {})
+  const running = services.map((service) => service.start(deps))
+  return { stop: async () => void (await Promise.all(running.map((service) => service.stop()))) }
 }
 
 async function main(): Promise<void> {
@@ -30,7 +38,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config, 'worker')
   const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
-  await startWorker({ config, knex, boss, logger, clock: systemClock })
+  const worker = await startWorker({ config, knex, boss, logger, clock: systemClock })
   logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   let shuttingDown = false
   // A second signal (the process group's and a supervisor's) must not cut the drain short.
@@ -38,7 +46,10 @@ async function main(): Promise<void> {
     if (shuttingDown) return
     shuttingDown = true
     logger.info({ signal }, 'worker shutting down')
-    releaseResources({ config, knex, boss }).then(
+    worker
+      .stop()
+      .then(() => releaseResources({ config, knex, boss }))
+      .then(
       () => {
         logger.info('worker stopped')
         process.exit(0)

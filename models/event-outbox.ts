@@ -78,6 +78,12 @@ export async function latestSeq(trx: Knex.Transaction): Promise<number> {
   return rows[0]?.seq ?? 0
 }
 
+/** Is anything waiting to be published? One index probe (lead_events_pending_idx). */
+export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: { pending: boolean }[] }>(`select exists (select 1 from lead_events where seq is null) as pending`)
+  return rows[0]!.pending
+}
+
 /** Unpublished events in the order they were written; only the publisher calls this, under its lock. */
 export async function pendingEvents(trx: Knex.Transaction, limit: number): Promise<LeadEventRecord[]> {
   const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(

@@ -280,7 +280,7 @@ export class DashboardEventListener {
       return
     }
     const seconds = Math.max(0, (this.#deps.clock.now().getTime() - Date.parse(event.time)) / 1000)
-    this.#metrics.latency.observe({ event_type: event.type }, seconds)
+    this.#metrics.latency.observe(seconds)
     this.#metrics.consumed.inc({ event_type: event.type, module: MODULE, result: 'success' })
     for (const subscriber of this.#subscribers) {
       try {

@@ -10,7 +10,7 @@ export interface EventMetrics {
   dedupeCacheEntries: Gauge
   dedupeCacheHitRate: Gauge
   /** Seconds from the event's time to the listener consuming it. */
-  latency: Histogram<'event_type'>
+  latency: Histogram
 }
 
 const byRegistry = new WeakMap<Registry, EventMetrics>()
@@ -28,7 +28,6 @@ export function eventMetrics(registry: Registry = register): EventMetrics {
       latency: new Histogram({
         name: 'freshplan_event_latency',
         help: 'Seconds from event time to consumption by the dashboard listener',
-        labelNames: ['event_type'],
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
         registers,
       }),

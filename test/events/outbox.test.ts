@@ -229,16 +229,36 @@ test.serial('concurrent publishers neither reorder nor double-publish: 300 event
   }
 })
 
-test.serial('a publish job enqueued by the change runs the publisher through pg-boss', async (t) => {
-  const worker = await startStack({ web: false, worker: true })
+test.serial('without the relay, the publish job the change enqueued publishes through pg-boss', async (t) => {
+  const worker = await startStack({ web: false, worker: true, services: [] })
+  const spyWorker = await ChannelSpy.listen(worker.db.ownerUrl)
   try {
-    const spyWorker = await ChannelSpy.listen(worker.db.ownerUrl)
     const lead = await insertLead(worker.owner)
     await recordChange(worker.deps, lead, 'freshplan.lead.created')
-    t.true(await waitUntil(() => spyWorker.on('dashboard_updates').length === 1, 10_000))
+    t.true(await waitUntil(() => spyWorker.on('dashboard_updates').length === 1, 15_000))
     t.is(spyWorker.on('dashboard_updates')[0].subject, lead.id)
-    await spyWorker.close()
+    const jobs = await worker.deps.boss.findJobs(EVENTS_PUBLISH_QUEUE)
+    t.is(jobs.length, 1)
+    t.true(await waitUntil(async () => (await worker.deps.boss.findJobs(EVENTS_PUBLISH_QUEUE))[0]?.state === 'completed', 5000))
   } finally {
+    await spyWorker.close()
+    await worker.stop()
+  }
+})
+
+test.serial('the outbox relay of a worker process publishes within milliseconds, without any job being fetched', async (t) => {
+  const worker = await startStack({ web: false, worker: true, jobs: [] })
+  const spyWorker = await ChannelSpy.listen(worker.db.ownerUrl)
+  try {
+    const lead = await insertLead(worker.owner)
+    const committed = performance.now()
+    await recordChange(worker.deps, lead, 'freshplan.lead.created')
+    t.true(await waitUntil(() => spyWorker.on('dashboard_updates').length === 1, 5000, 2))
+    t.log(`published ${Math.round(performance.now() - committed)} ms after the commit`)
+    t.true(performance.now() - committed < 2000)
+    t.is((await worker.deps.boss.findJobs(EVENTS_PUBLISH_QUEUE))[0]?.state, 'created', 'the job is still waiting: the relay did it')
+  } finally {
+    await spyWorker.close()
     await worker.stop()
   }
 })

@@ -9,7 +9,7 @@ import { ManualClock, systemClock, type Clock } from '../../lib/clock.ts'
 import type { Deps } from '../../lib/deps.ts'
 import { releaseResources, startBoss } from '../../jobs/boss.ts'
 import { QUEUES } from '../../jobs/queues.ts'
-import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from '../../jobs/registry.ts'
+import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from '../../jobs/registry.ts'
 import { startWorker } from '../../jobs/worker.ts'
 import { startWeb, type WebOptions, type WebProcess } from '../../server/web.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
@@ -23,6 +23,8 @@ export interface StackOptions {
   worker?: boolean
   jobs?: readonly JobDefinition<any>[]
   schedules?: readonly ScheduleDefinition[]
+  /** Loops of the worker process (default: all, e.g. the outbox relay). */
+  services?: readonly ServiceDefinition[]
   queues?: readonly Queue[]
   /** Extra routes for tests of the edge itself (a route that throws, a slow route). */
   routers?: readonly Router[]
@@ -64,7 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
   const web = options.web === false ? undefined : await startWeb(deps, options.routers, { events: options.events })
-  if (options.worker) await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES)
+  const worker = options.worker ? await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES, options.services ?? SERVICES) : undefined
   let stopped = false
   return {
     db,
@@ -77,6 +79,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (stopped) return
       stopped = true
       await web?.drain()
+      await worker?.stop()
       await releaseResources(deps)
       await owner.destroy()
       await db.drop()
