@@ -152,7 +152,9 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
   try {
     return await tx.trx.transaction((savepoint) => write(savepoint))
   } catch (error) {
-    if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== EMAIL_UNIQUE_INDEX) throw error
+    // objection wraps driver errors; the PostgreSQL error is the native one.
+    const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
+    if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
     // RLS decides whether the caller may learn which lead it is.
     const existing = await Lead.query(tx.trx).select('id').where({ tenant_id: tx.ctx.tenantId, email_normalized: emailNormalized }).whereNull('deleted_at').first()
     duplicateDetected(tx, existing?.id ?? null)

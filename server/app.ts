@@ -10,6 +10,7 @@ import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier } from './auth.ts'
+import { idempotency } from './middleware/idempotency.ts'
 
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
 export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = []): Koa {
@@ -22,6 +23,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   const authenticated = authenticate(createTokenVerifier(deps.config.auth))
   // Everything under /api needs a token; health, metrics and docs do not.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
+  app.use(idempotency(deps))
   for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
