@@ -58,7 +58,8 @@ async function ensureTemplate(): Promise<string> {
       const building = `${template}_building`
       await admin.query(`drop database if exists ${building} with (force)`)
       await admin.query(`create database ${building}`)
-      await migrateDatabase({ databaseUrl: urlFor(building), appRole: APP_ROLE, includeDevRange: true })
+      // Tests bring their own data: the template has the production schema without the sample leads.
+      await migrateDatabase({ databaseUrl: urlFor(building), appRole: APP_ROLE, includeDevRange: false })
       await admin.query(`alter database ${building} rename to ${template}`)
     } finally {
       await admin.query(`select pg_advisory_unlock(hashtext('freshplan-test-template'))`)
