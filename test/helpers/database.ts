@@ -44,6 +44,7 @@ async function schemaHash(): Promise<string> {
   const hash = createHash('sha256')
   for (const file of await listMigrationFiles()) hash.update(file.name).update(await readFile(path.join(MIGRATIONS_DIR, file.name)))
   hash.update(await readFile(new URL('../../lib/migrate.ts', import.meta.url)))
+  hash.update(await readFile(new URL(import.meta.url)))
   hash.update(await readFile(new URL('../../node_modules/pg-boss/package.json', import.meta.url)))
   return hash.digest('hex').slice(0, 12)
 }
