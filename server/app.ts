@@ -1,4 +1,4 @@
-import Koa from 'koa'
+import Koa, { type Middleware } from 'koa'
 import type { Router } from '@koa/router'
 import type { Deps } from '../lib/deps.ts'
 import { requestId } from './middleware/request-id.ts'
@@ -7,13 +7,21 @@ import { problemResponses } from './middleware/problems.ts'
 import { jsonBody } from './middleware/json-body.ts'
 import { healthRoutes, type Lifecycle } from './routes/health.ts'
 
+/** Optional parts of the edge that need more than Deps to be built. */
+export interface AppOptions {
+  /** bull-board at /admin/queues with its authorization in front (routes/queue-board.ts queueBoard()). */
+  queueBoard?: Middleware
+}
+
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
-export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = []): Koa {
+export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = [], options: AppOptions = {}): Koa {
   const app = new Koa({ proxy: true })
   app.silent = true // errors are answered and logged by problemResponses, not by koa's default handler
   app.use(requestId())
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
+  // Before jsonBody: the board parses its own request bodies.
+  if (options.queueBoard) app.use(options.queueBoard)
   app.use(jsonBody())
   for (const router of [healthRoutes(deps, lifecycle), ...extraRouters]) {
     app.use(router.routes())

@@ -6,7 +6,7 @@ import { createKnex } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
-import { createApp } from './app.ts'
+import { createApp, type AppOptions } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
 
 export interface WebProcess {
@@ -16,9 +16,9 @@ export interface WebProcess {
   drain(): Promise<void>
 }
 
-export async function startWeb(deps: Deps, extraRouters: readonly Router[] = []): Promise<WebProcess> {
+export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [], options: AppOptions = {}): Promise<WebProcess> {
   const lifecycle: Lifecycle = { draining: false }
-  const app = createApp(deps, lifecycle, extraRouters)
+  const app = createApp(deps, lifecycle, extraRouters, options)
   const server = http.createServer(app.callback())
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))

@@ -1,0 +1,106 @@
+import test from 'ava'
+import type { Middleware } from 'koa'
+import { queueBoard } from '../../server/routes/queue-board.ts'
+import { problems } from '../../server/problem.ts'
+import { startStack, type Stack } from '../helpers/stack.ts'
+
+const QUEUE = 'board.http'
+const LATE = 'board.http.late'
+// Stands in for the real ADMIN check (server/auth.ts): lets a request in only with the header,
+// and records what it saw so the test can tell it ran before the board.
+const authorized: string[] = []
+const adminHeader: Middleware = async (ctx, next) => {
+  if (ctx.get('X-Test-Admin') !== 'yes') throw problems.forbidden('Admins only.')
+  authorized.push(ctx.path)
+  await next()
+}
+const ADMIN = { 'X-Test-Admin': 'yes' }
+let stack: Stack
+
+test.before(async () => {
+  stack = await startStack({
+    queues: [{ name: QUEUE }],
+    app: async (deps) => ({ queueBoard: await queueBoard({ boss: deps.boss, authorize: adminHeader }) }),
+  })
+})
+test.after.always(() => stack?.stop())
+
+interface BoardQueue {
+  name: string
+  counts: Record<string, number>
+  jobs: { id: string; data: unknown; failedReason?: string }[]
+  statuses: string[]
+  isPaused: boolean
+}
+async function listQueues(query = ''): Promise<BoardQueue[]> {
+  const response = await fetch(`${stack.baseUrl}/admin/queues/api/queues${query}`, { headers: ADMIN })
+  if (response.status !== 200) throw new Error(`board answered ${response.status}`)
+  return ((await response.json()) as { queues: BoardQueue[] }).queues
+}
+
+test.serial('without the authorization the board answers nothing: page, API and static files are refused', async (t) => {
+  for (const path of ['/admin/queues', '/admin/queues/', '/admin/queues/api/queues', '/admin/queues/static/favicon-32x32.png']) {
+    const response = await fetch(`${stack.baseUrl}${path}`)
+    t.is(response.status, 403, path)
+    t.is(response.headers.get('content-type'), 'application/problem+json')
+  }
+  const retry = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/retry/failed`, { method: 'PUT' })
+  t.is(retry.status, 403)
+  t.deepEqual(authorized, [])
+  // Routes outside the board do not pass the board's hook.
+  t.is((await fetch(`${stack.baseUrl}/health/live`)).status, 200)
+})
+
+test.serial('the board lists our queues with their counts through HTTP', async (t) => {
+  await stack.deps.boss.send(QUEUE, { lead: 'L-1' })
+  await stack.deps.boss.send(QUEUE, { lead: 'L-2' })
+  const delayed = (await stack.deps.boss.send(QUEUE, { lead: 'L-3' }, { startAfter: 3600 }))!
+  const queues = await listQueues()
+  const ours = queues.find((queue) => queue.name === QUEUE)
+  t.truthy(ours)
+  t.like(ours!.counts, { waiting: 2, delayed: 1, active: 0, completed: 0, failed: 0, paused: 0, 'waiting-children': 0 })
+  t.deepEqual(ours!.statuses, ['latest', 'active', 'waiting', 'waiting-children', 'delayed', 'completed', 'failed', 'paused'])
+  t.false(ours!.isPaused)
+  t.true(authorized.includes('/admin/queues/api/queues'))
+
+  const [listed] = (await listQueues(`?activeQueue=${QUEUE}&status=delayed&page=1&jobsPerPage=10`)).filter((queue) => queue.name === QUEUE)
+  t.deepEqual(
+    listed!.jobs.map((job) => [job.id, job.data]),
+    [[delayed, { lead: 'L-3' }]],
+  )
+})
+
+test.serial('actions go through HTTP to pg-boss: promote works, an unsupported pause says why', async (t) => {
+  const id = (await stack.deps.boss.send(QUEUE, { lead: 'L-4' }, { startAfter: 3600 }))!
+  const promote = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/${id}/promote`, { method: 'PUT', headers: ADMIN })
+  t.is(promote.status, 204)
+  const [job] = await stack.deps.boss.findJobs(QUEUE, { id })
+  t.true(job!.startAfter.getTime() <= Date.now() + 1000)
+
+  const detail = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/${id}`, { headers: ADMIN })
+  t.like(await detail.json(), { status: 'waiting', job: { id, data: { lead: 'L-4' } } })
+
+  const pause = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/pause`, { method: 'PUT', headers: ADMIN })
+  t.is(pause.status, 405)
+  t.regex(((await pause.json()) as { message: string }).message, /cannot be paused/)
+})
+
+test.serial('a queue pg-boss learns about later appears on the next API call', async (t) => {
+  t.false((await listQueues()).some((queue) => queue.name === LATE))
+  await stack.deps.boss.createQueue(LATE)
+  await stack.deps.boss.send(LATE, { n: 1 })
+  const late = (await listQueues()).find((queue) => queue.name === LATE)
+  t.like(late?.counts, { waiting: 1 })
+})
+
+test.serial('the board page is served to an admin under /admin/queues', async (t) => {
+  const page = await fetch(`${stack.baseUrl}/admin/queues`, { headers: ADMIN })
+  t.is(page.status, 200)
+  t.regex(page.headers.get('content-type') ?? '', /text\/html/)
+  const html = await page.text()
+  t.regex(html, /FreshPlan queues/)
+  const script = html.match(/src="([^"]+\.js)"/)?.[1]
+  t.truthy(script)
+  const asset = await fetch(new URL(script!, `${stack.baseUrl}/admin/queues/`), { headers: ADMIN })
+  t.is(asset.status, 200)
+})
