@@ -6,6 +6,7 @@ import { accessLog } from './middleware/access-log.ts'
 import { problemResponses } from './middleware/problems.ts'
 import { jsonBody } from './middleware/json-body.ts'
 import { healthRoutes, type Lifecycle } from './routes/health.ts'
+import { httpMetrics, metricsRoutes } from './metrics.ts'
 
 /** Optional parts of the edge that need more than Deps to be built. */
 export interface AppOptions {
@@ -18,12 +19,13 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   const app = new Koa({ proxy: true })
   app.silent = true // errors are answered and logged by problemResponses, not by koa's default handler
   app.use(requestId())
+  app.use(httpMetrics())
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
   // Before jsonBody: the board parses its own request bodies.
   if (options.queueBoard) app.use(options.queueBoard)
   app.use(jsonBody())
-  for (const router of [healthRoutes(deps, lifecycle), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }
