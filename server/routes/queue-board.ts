@@ -52,13 +52,13 @@ export async function queueBoard(options: QueueBoardOptions): Promise<Middleware
 
   return async (ctx, next) => {
     if (ctx.path !== basePath && !ctx.path.startsWith(`${basePath}/`)) return next()
+    // Logs and metrics label requests by route template, never by raw path: one label for what the
+    // board does not route (refused, static files), the board router's template for the rest.
+    ctx.state.route = `${basePath}/*`
     await options.authorize(ctx, async () => {
       if (ctx.path.startsWith(`${basePath}/api/`)) await syncQueues()
       await plugin(ctx, next)
-      // The board's own router matched a template (e.g. /api/queues/:queueName); logs and metrics
-      // get it under the board's path. Static files share one label.
-      if (ctx._matchedRoute) ctx.state.route = `${basePath}${ctx._matchedRoute === '/' ? '' : String(ctx._matchedRoute)}`
-      else if (ctx.path.startsWith(`${basePath}/static/`) && ctx.status === 200) ctx.state.route = `${basePath}/static/*`
+      if (typeof ctx._matchedRoute === 'string') ctx.state.route = `${basePath}${ctx._matchedRoute === '/' ? '' : ctx._matchedRoute}`
     })
   }
 }

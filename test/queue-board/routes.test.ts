@@ -104,3 +104,13 @@ test.serial('the board page is served to an admin under /admin/queues', async (t
   const asset = await fetch(new URL(script!, `${stack.baseUrl}/admin/queues/`), { headers: ADMIN })
   t.is(asset.status, 200)
 })
+
+test.serial('board requests are measured under route templates, never raw queue names or job ids', async (t) => {
+  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text()
+  const routes = new Set([...text.matchAll(/freshplan_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/g)].map((match) => match[1]))
+  t.true(routes.has('/admin/queues/api/queues'))
+  t.true(routes.has('/admin/queues/api/queues/:queueName/:jobId/promote'))
+  t.true(routes.has('/admin/queues/*'), 'refused requests and static files')
+  t.false([...routes].some((route) => route!.includes(QUEUE) || /[0-9a-f]{8}-/.test(route!)), 'queue names and job ids never become route labels')
+  t.regex(text, /route="\/admin\/queues\/\*",status="403"/)
+})
