@@ -251,22 +251,26 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     return { backend: 'postgres', version: row.version, port: row.port, uptime: row.uptime, clients: { connected: row.connected, blocked: row.blocked } }
   }
 
-  /** Workers of live pg-boss instances on this queue, from pg-boss's instance registry. */
+  /**
+   * Workers of live pg-boss instances on this queue, from pg-boss's instance registry. An instance
+   * lists its workers from its first heartbeat on (30 s by default), so while one has not beaten
+   * yet an empty list would be a false "nobody works this queue": that answers unknown (null).
+   */
   async getWorkers(): Promise<QueueWorker[] | null> {
-    const instances = await this.#boss.getInstances()
+    const live = (await this.#boss.getInstances()).filter((instance) => instance.live)
     const now = Date.now()
-    return instances
-      .filter((instance) => instance.live)
-      .flatMap((instance) =>
-        instance.workers
-          .filter((worker) => worker.queue === this.#queue)
-          .map((worker) => ({
-            id: worker.id,
-            name: instance.name,
-            addr: `${instance.host} pid ${instance.pid}`,
-            age: Math.max(0, Math.round((now - new Date(instance.startedOn).getTime()) / 1000)),
-          })),
-      )
+    const workers = live.flatMap((instance) =>
+      instance.workers
+        .filter((worker) => worker.queue === this.#queue)
+        .map((worker) => ({
+          id: worker.id,
+          name: instance.name,
+          addr: `${instance.host} pid ${instance.pid}`,
+          age: Math.max(0, Math.round((now - new Date(instance.startedOn).getTime()) / 1000)),
+        })),
+    )
+    const notYetReported = live.some((instance) => new Date(instance.heartbeatOn).getTime() <= new Date(instance.startedOn).getTime())
+    return workers.length === 0 && notYetReported ? null : workers
   }
 
   async getGlobalConcurrency(): Promise<number | null> {

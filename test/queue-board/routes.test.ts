@@ -103,6 +103,12 @@ test.serial('the board page is served to an admin under /admin/queues', async (t
   t.truthy(script)
   const asset = await fetch(new URL(script!, `${stack.baseUrl}/admin/queues/`), { headers: ADMIN })
   t.is(asset.status, 200)
+  // The datastore panel describes PostgreSQL, not Redis.
+  const datastore = await fetch(`${stack.baseUrl}/admin/queues/api/redis/stats`, { headers: ADMIN })
+  const stats = (await datastore.json()) as { backend: string; version: string; clients: { connected: number } }
+  t.is(stats.backend, 'postgres')
+  t.regex(stats.version, /^\d+\.\d+/)
+  t.true(stats.clients.connected >= 1)
 })
 
 test.serial('board requests are measured under route templates, never raw queue names or job ids', async (t) => {
