@@ -80,9 +80,37 @@ test.serial('actions go through HTTP to pg-boss: promote works, an unsupported p
   const detail = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/${id}`, { headers: ADMIN })
   t.like(await detail.json(), { status: 'waiting', job: { id, data: { lead: 'L-4' } } })
 
+  // A JSON body reaches the board untouched by the app's own body parser.
+  const add = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/add`, {
+    method: 'POST',
+    headers: { ...ADMIN, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'manual', data: { lead: 'L-5' }, options: { delay: 60_000 } }),
+  })
+  t.is(add.status, 200)
+  const added = (await add.json()) as { job: { id: string }; status: string }
+  t.is(added.status, 'delayed')
+  t.deepEqual((await stack.deps.boss.findJobs(QUEUE, { id: added.job.id }))[0]?.data, { lead: 'L-5' })
+
   const pause = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/pause`, { method: 'PUT', headers: ADMIN })
   t.is(pause.status, 405)
   t.regex(((await pause.json()) as { message: string }).message, /cannot be paused/)
+})
+
+test.serial('retry all failed through HTTP puts every failed job back in line', async (t) => {
+  const failedIds: string[] = []
+  for (const lead of ['L-6', 'L-7']) {
+    await stack.deps.boss.send(QUEUE, { lead }, { retryLimit: 0, priority: 10 }) // fetched before the older waiting jobs
+    const [job] = await stack.deps.boss.fetch(QUEUE)
+    await stack.deps.boss.fail(QUEUE, job!.id, new Error('mail server down'))
+    failedIds.push(job!.id)
+  }
+  const [before] = (await listQueues(`?activeQueue=${QUEUE}&status=failed`)).filter((queue) => queue.name === QUEUE)
+  t.is(before!.counts.failed, 2)
+  t.deepEqual(before!.jobs.map((job) => job.failedReason), ['mail server down', 'mail server down'])
+  const retry = await fetch(`${stack.baseUrl}/admin/queues/api/queues/${QUEUE}/retry/failed`, { method: 'PUT', headers: ADMIN })
+  t.is(retry.status, 200)
+  t.deepEqual(await retry.json(), { retried: 2, skipped: 0 })
+  for (const id of failedIds) t.is((await stack.deps.boss.findJobs(QUEUE, { id }))[0]?.state, 'retry')
 })
 
 test.serial('a queue pg-boss learns about later appears on the next API call', async (t) => {
