@@ -5,6 +5,7 @@ import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from './boss.ts'
 import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from './registry.ts'
+import { measureJob } from '../server/metrics.ts'
 
 export async function startWorker(
   deps: Deps,
@@ -15,7 +16,7 @@ export async function startWorker(
     await deps.boss.work(job.queue, { batchSize: 1, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
       try {
-        return await job.handle(deps, batch)
+        return await measureJob(job.queue, batch.length, () => job.handle(deps, batch))
       } catch (error) {
         log.warn({ err: error }, 'job failed; pg-boss will retry it')
         throw error
