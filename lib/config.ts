@@ -37,6 +37,8 @@ export interface Config {
   outboxRetentionDays: number
   allowUnauthenticatedPublisher: boolean
   shutdownTimeoutMs: number
+  /** The worker has no API; it serves /metrics on this port (0: not at all). */
+  workerMetricsPort: number
 }
 
 /** A well-known secret so that `npm start` and `npm run token` work out of the box; refused in production. */
@@ -170,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     outboxRetentionDays: integer(env, 'OUTBOX_RETENTION_DAYS', 7, 1, 3650),
     allowUnauthenticatedPublisher,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+    workerMetricsPort: integer(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
   }
 }
 
