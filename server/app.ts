@@ -11,6 +11,7 @@ import { territoryRoutes } from './routes/territories.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier, type TokenVerifier } from './auth.ts'
 import { sessionRoutes } from './routes/session.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { idempotency } from './middleware/idempotency.ts'
 import { httpMetrics, metricsRoutes } from './metrics.ts'
 
@@ -38,7 +39,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   // Everything under /api needs a token; health, metrics and docs do not.
   app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
   app.use(idempotency(deps))
-  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }
