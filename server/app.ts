@@ -21,8 +21,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   app.use(problemResponses())
   app.use(jsonBody())
   const authenticated = authenticate(createTokenVerifier(deps.config.auth))
-  // Everything under /api needs a token; health, metrics and docs do not.
-  app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
+  // Everything under /api needs a token; health, metrics and docs do not. Case-insensitive, because
+  // the routers match case-insensitively: /API/leads must not reach a handler unauthenticated.
+  app.use((ctx, next) => (/^\/api(\/|$)/i.test(ctx.path) ? authenticated(ctx, next) : next()))
   app.use(idempotency(deps))
   for (const router of [healthRoutes(deps, lifecycle), openApiRoutes(), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
