@@ -22,6 +22,7 @@ function format(value: number | null | undefined, unit: string): string {
 
 function ratio(figure: Figure): string {
   if (figure.ratio === null || figure.ratio === undefined || Number.isNaN(figure.ratio)) return '—'
+  if (!Number.isFinite(figure.ratio)) return 'overloaded'
   return figure.unit === 'req/s' ? `${(figure.ratio * 100).toFixed(0)} %` : `${figure.ratio.toFixed(2)}×`
 }
 

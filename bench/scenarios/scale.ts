@@ -6,7 +6,8 @@ import { tokenFor } from '../../test/helpers/api.ts'
 import { assertClean, runLoad, type LoadResult } from '../lib/load.ts'
 import { cursorAt, seedLeads } from '../lib/seed.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
-import { fixedRateMethod } from './create.ts'
+import { runPaced } from '../lib/paced.ts'
+import { pacedMethod } from './create.ts'
 
 const RATE = 200
 const TARGET_RATIO = 1.5
@@ -78,8 +79,9 @@ export const scaleScenario: Scenario = {
       try {
         const load = async (path: string, label: string) => {
           assertClean(`scale ${label} warm-up`, await runLoad({ url: service.baseUrl + path, headers, connections: ctx.connections, ...ctx.durations.warmup }))
-          const result = await runLoad({ url: service.baseUrl + path, headers, connections: ctx.rateConnections, rate: RATE, ...ctx.durations.fixedRate })
-          assertClean(`scale ${label}`, result)
+          // No assertClean: an overloaded large table is a finding (reported with its error count), not a crash.
+          const result = await runPaced({ url: service.baseUrl + path, headers, connections: 0, rate: RATE, ...ctx.durations.fixedRate })
+          if (result.errors + result.non2xx > 0) ctx.log(`scale ${label}: ${result.errors} dropped/failed, ${result.non2xx} non-2xx of ${result.requests}`)
           return result
         }
         ctx.log(`scale: ${rows} leads, first and deep page at ${RATE} req/s`)
@@ -100,16 +102,18 @@ export const scaleScenario: Scenario = {
     ctx.log(`scale: seeded ${large - small} leads in ${seeded.seconds.toFixed(1)} s`)
     const largeResult = await measure(large)
     const method = (page: string) =>
-      `${page} of GET ${LIST_PATH} (MANAGER, DE+CH, sees all), p95 at ${large.toLocaleString('en')} leads ÷ p95 at ${small.toLocaleString('en')} leads; each: autocannon overallRate ${RATE} req/s over ${ctx.rateConnections} connections after a warm-up, fresh service process per size; table filled with generate_series as owner, ANALYZE after`
+      `${page} of GET ${LIST_PATH} (MANAGER, DE+CH, sees all), p95 at ${large.toLocaleString('en')} leads ÷ p95 at ${small.toLocaleString('en')} leads; each: ${RATE} req/s evenly paced (bench/lib/paced.ts) after an autocannon warm-up, fresh service process per size; table filled with generate_series as owner, ANALYZE after`
     const figures: Figure[] = []
     for (const [page, key, explainKey] of [['first page', 'first', 'explainFirst'], ['deep page (cursor at the middle)', 'deep', 'explainDeep']] as const) {
       const s = smallResult[key]
       const l = largeResult[key]
-      const ratio = l.p95 / s.p95
+      const failed = l.errors + l.non2xx + s.errors + s.non2xx
+      const ratio = failed > 0 ? Number.POSITIVE_INFINITY : l.p95 / s.p95
+      const overload = failed > 0 ? `. OVERLOADED: ${l.errors + l.non2xx} of ${l.requests} requests at ${large} and ${s.errors + s.non2xx} of ${s.requests} at ${small} were dropped (over 64 in flight) or failed; the p95 covers the answered ones only` : ''
       figures.push({
         scenario: 'Scale', figure: `list ${page} p95, ${large.toLocaleString('en')} vs ${small.toLocaleString('en')}`, value: l.p95, unit: 'ms', baseline: s.p95, ratio,
-        target: `ratio ≤ ${TARGET_RATIO}`, verdict: verdict(ratio, '<=', TARGET_RATIO), method: method(page),
-        details: { small: details(s), large: details(l), fixedRateSmall: fixedRateMethod(RATE, ctx.rateConnections, s), fixedRateLarge: fixedRateMethod(RATE, ctx.rateConnections, l) },
+        target: `ratio ≤ ${TARGET_RATIO}`, verdict: verdict(ratio, '<=', TARGET_RATIO), method: method(page) + overload,
+        details: { small: details(s), large: details(l), pacedSmall: pacedMethod(RATE, s), pacedLarge: pacedMethod(RATE, l) },
       })
       const es = smallResult[explainKey]
       const el = largeResult[explainKey]
