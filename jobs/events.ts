@@ -9,7 +9,7 @@ import { channelsFor, cloudEventOf, notifyPayload, type LeadEventType } from '..
 import {
   ALL_TENANTS, drawSeqs, hasPending, insertEvent, markPublished, notifyAll, pendingEvents, prunePublished,
 } from '../models/event-outbox.ts'
-import { eventMetrics } from '../server/event-metrics.ts'
+import { eventsPublished } from '../server/metrics.ts'
 import { enqueue } from './boss.ts'
 import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from './queues.ts'
 import type { JobDefinition, ScheduleDefinition, ServiceDefinition } from './registry.ts'
@@ -78,7 +78,6 @@ export interface PublishResult {
  */
 export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, options: { batchSize?: number } = {}): Promise<PublishResult> {
   const batchSize = options.batchSize ?? 500
-  const metrics = eventMetrics()
   const total: PublishResult = { published: 0, truncated: 0 }
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
@@ -96,11 +95,11 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
       await markPublished(tx.trx, sent, deps.clock.now())
       return sent
     }).catch((error: unknown) => {
-      metrics.published.inc({ event_type: 'unknown', module: 'leads', result: 'failure' })
+      eventsPublished.inc({ event_type: 'unknown', module: 'leads', result: 'failure' })
       throw error
     })
     for (const event of batch) {
-      metrics.published.inc({ event_type: event.type, module: 'leads', result: event.truncated ? 'truncated' : 'success' })
+      eventsPublished.inc({ event_type: event.type, module: 'leads', result: event.truncated ? 'truncated' : 'success' })
     }
     total.published += batch.length
     total.truncated += batch.filter((e) => e.truncated).length

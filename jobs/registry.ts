@@ -1,5 +1,6 @@
 import type { Job, WorkOptions } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
+import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
 import { EVENT_JOBS, EVENT_SCHEDULES, EVENT_SERVICES } from './events.ts'
 
 /** A worker: the queue it drains and what it does with a batch of jobs. Handlers must be idempotent. */
@@ -23,6 +24,6 @@ export interface ServiceDefinition {
 }
 
 // Every worker, schedule and service of the worker process; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [...EVENT_JOBS]
-export const SCHEDULES: ScheduleDefinition[] = [...EVENT_SCHEDULES]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...EVENT_JOBS]
+export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

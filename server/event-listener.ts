@@ -21,7 +21,7 @@ import {
 } from '../models/events.ts'
 import { ALL_TENANTS, findEvents, latestSeq, publishedAfter } from '../models/event-outbox.ts'
 import { DedupeCache, type DedupeCacheOptions } from './dedupe-cache.ts'
-import { eventMetrics } from './event-metrics.ts'
+import { dedupeCacheEntries, dedupeCacheHitRate, eventLatency, eventsConsumed } from './metrics.ts'
 
 /** An event as the listener hands it to the SSE streams. */
 export interface DeliveredEvent {
@@ -64,7 +64,6 @@ export class DashboardEventListener {
   readonly #cache: DedupeCache
   readonly #subscribers = new Set<EventSubscriber>()
   readonly #queue: Notified[] = []
-  readonly #metrics = eventMetrics()
   #client: pg.Client | undefined
   #listening = false
   #stopped = false
@@ -247,7 +246,7 @@ export class DashboardEventListener {
     )
     for (const { payload, event } of parsed) {
       if (!event) {
-        this.#metrics.consumed.inc({ event_type: 'unknown', module: MODULE, result: 'failure' })
+        eventsConsumed.inc({ event_type: 'unknown', module: MODULE, result: 'failure' })
         continue
       }
       const record = records.get(event.id)
@@ -264,7 +263,7 @@ export class DashboardEventListener {
   }
 
   #deny(event: LeadCloudEvent, reason: string): void {
-    this.#metrics.consumed.inc({ event_type: event.type, module: MODULE, result: 'denied' })
+    eventsConsumed.inc({ event_type: event.type, module: MODULE, result: 'denied' })
     this.#deps.logger.warn({ eventId: event.id, type: event.type }, reason)
   }
 
@@ -273,15 +272,15 @@ export class DashboardEventListener {
     const duplicateKey = this.#cache.seen(event.idempotencykey)
     const duplicateSeq = seq !== undefined && this.#position !== undefined && seq <= this.#position
     if (seq !== undefined && !duplicateSeq) this.#position = seq
-    this.#metrics.dedupeCacheEntries.set(this.#cache.size)
-    this.#metrics.dedupeCacheHitRate.set(this.#cache.hitRate)
+    dedupeCacheEntries.set(this.#cache.size)
+    dedupeCacheHitRate.set(this.#cache.hitRate)
     if (duplicateKey || duplicateSeq) {
-      this.#metrics.consumed.inc({ event_type: event.type, module: MODULE, result: 'duplicate' })
+      eventsConsumed.inc({ event_type: event.type, module: MODULE, result: 'duplicate' })
       return
     }
     const seconds = Math.max(0, (this.#deps.clock.now().getTime() - Date.parse(event.time)) / 1000)
-    this.#metrics.latency.observe(seconds)
-    this.#metrics.consumed.inc({ event_type: event.type, module: MODULE, result: 'success' })
+    eventLatency.observe(seconds)
+    eventsConsumed.inc({ event_type: event.type, module: MODULE, result: 'success' })
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(delivered)

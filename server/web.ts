@@ -6,10 +6,13 @@ import { createKnex } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
-import { createApp } from './app.ts'
+import { createApp, type AppOptions } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
 import { eventRoutes, type EventStreamOptions } from './routes/events.ts'
 import { startEventListener, type DashboardEventListener, type EventListenerOptions } from './event-listener.ts'
+import { createTokenVerifier } from './auth.ts'
+import { queueBoard } from './routes/queue-board.ts'
+import { pageAccess } from './routes/session.ts'
 
 export interface WebProcess {
   server: http.Server
@@ -20,17 +23,26 @@ export interface WebProcess {
   drain(): Promise<void>
 }
 
-export interface WebOptions {
+export interface WebOptions extends AppOptions {
+  /** The dashboard event listener and SSE stream (§7). */
   events?: EventListenerOptions & EventStreamOptions
 }
 
 export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [], options: WebOptions = {}): Promise<WebProcess> {
   const lifecycle: Lifecycle = { draining: false }
+  const verify = options.verify ?? createTokenVerifier(deps.config.auth)
+  const board = options.queueBoard ?? (await queueBoard({ boss: deps.boss, authorize: pageAccess(verify, 'ADMIN') }))
   // One listener per web process feeds all of its SSE streams.
   const events = await startEventListener(deps, options.events)
   const eventApi = eventRoutes(deps, events, options.events)
-  const app = createApp(deps, lifecycle, [...extraRouters, eventApi.router])
-  const server = http.createServer(app.callback())
+  const app = createApp(deps, lifecycle, [...extraRouters, eventApi.router], { ...options, verify, queueBoard: board })
+  const handle = app.callback()
+  // While draining, every response closes its connection: a busy keep-alive client would otherwise
+  // keep the server open until the shutdown timeout, whose closeAllConnections cuts requests mid-flight.
+  const server = http.createServer((req, res) => {
+    if (lifecycle.draining) res.setHeader('Connection', 'close')
+    return handle(req, res)
+  })
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))
   const port = (server.address() as { port: number }).port

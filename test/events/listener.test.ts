@@ -2,7 +2,7 @@
 // re-delivered, forged and malformed, and its metrics.
 import test from 'ava'
 import http from 'node:http'
-import { register } from 'prom-client'
+import { registry as register } from '../../server/metrics.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { ChannelSpy, SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'

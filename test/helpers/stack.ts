@@ -12,6 +12,7 @@ import { QUEUES } from '../../jobs/queues.ts'
 import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from '../../jobs/registry.ts'
 import { startWorker } from '../../jobs/worker.ts'
 import { startWeb, type WebOptions, type WebProcess } from '../../server/web.ts'
+import type { AppOptions } from '../../server/app.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -30,6 +31,8 @@ export interface StackOptions {
   routers?: readonly Router[]
   /** Options of the dashboard event listener and SSE stream (short heartbeats, fast reconnects). */
   events?: WebOptions['events']
+  /** Optional parts of the edge, built once pg-boss runs (e.g. the queue board). */
+  app?: (deps: Deps) => AppOptions | Promise<AppOptions>
 }
 
 export interface Stack {
@@ -65,7 +68,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
-  const web = options.web === false ? undefined : await startWeb(deps, options.routers, { events: options.events })
+  const web = options.web === false ? undefined : await startWeb(deps, options.routers, { ...(await options.app?.(deps)), events: options.events })
   const worker = options.worker ? await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES, options.services ?? SERVICES) : undefined
   let stopped = false
   return {
