@@ -41,11 +41,11 @@ async function waitUntilReady(url: string, child: ChildProcess, output: () => st
   throw new Error(`not ready after 30 s: ${url}\n${output()}`)
 }
 
-async function startProcess(name: string, script: string, env: Record<string, string>, readyPath: string, nodeArgs: string[] = []): Promise<RunningProcess> {
+async function startProcess(name: string, script: string, env: Record<string, string>, readyPath: string, nodeArgs: string[] = [], portVariable = 'PORT'): Promise<RunningProcess> {
   const port = await freePort()
   const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', ...env, [portVariable]: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -88,6 +88,18 @@ export function startService(db: TestDatabase, options: ServiceOptions = {}): Pr
     { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET },
     '/health/ready',
     nodeArgs,
+  )
+}
+
+/** The `worker` process exactly as production starts it; ready when its /metrics listener answers. */
+export function startWorkerProcess(db: TestDatabase): Promise<RunningProcess> {
+  return startProcess(
+    'worker',
+    'jobs/worker.ts',
+    { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET },
+    '/metrics',
+    [],
+    'WORKER_METRICS_PORT',
   )
 }
 

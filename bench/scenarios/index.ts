@@ -3,6 +3,7 @@ import type { Scenario } from '../lib/types.ts'
 import { createScenario } from './create.ts'
 import { readScenario } from './read.ts'
 import { scaleScenario } from './scale.ts'
-import { eventsScenario, workersScenario } from './placeholders.ts'
+import { eventsScenario } from './events.ts'
+import { workersScenario } from './placeholders.ts'
 
 export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario]

@@ -14,12 +14,6 @@ function notMeasured(scenario: string, figures: readonly string[], needs: string
   }
 }
 
-export const eventsScenario = notMeasured(
-  'Events',
-  ['write → SSE delivery latency p95', 'catch-up page GET /api/events?after= p95'],
-  'the §7 event outbox, GET /api/events and the SSE stream, built on another branch',
-)
-
 export const workersScenario = notMeasured(
   'Workers',
   ['follow-up jobs (T+3/T+7) per second', 'normalization backfill leads per second'],
