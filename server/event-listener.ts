@@ -70,6 +70,7 @@ export class DashboardEventListener {
   #attempt = 0
   #reconnectTimer: NodeJS.Timeout | undefined
   #retryTimer: NodeJS.Timeout | undefined
+  #retryPending = false
   #pumping: Promise<void> | undefined
   /** Seq of the last event consumed; undefined until the first connect reads where the outbox stands. */
   #position: number | undefined
@@ -190,8 +191,10 @@ export class DashboardEventListener {
   #pump(): void {
     this.#pumping ??= this.#drain().finally(() => {
       this.#pumping = undefined
-      // Work that arrived while the loop was finishing.
-      if (!this.#stopped && (this.#queue.length > 0 || (this.#catchUpNeeded && this.#listening))) this.#pump()
+      // Work that arrived while the loop was finishing, unless the loop is waiting for something
+      // that only a timer or a reconnect brings (re-pumping then would spin without yielding).
+      const waiting = this.#retryPending || (this.#catchUpNeeded && !this.#listening)
+      if (!this.#stopped && !waiting && (this.#queue.length > 0 || this.#catchUpNeeded)) this.#pump()
     })
   }
 
@@ -218,7 +221,11 @@ export class DashboardEventListener {
       this.#catchUpNeeded = true
       this.#deps.logger.warn({ err: error }, 'event listener could not read the outbox; catching up again shortly')
       clearTimeout(this.#retryTimer)
-      this.#retryTimer = setTimeout(() => this.#pump(), this.#options.reconnectInitialMs * 5)
+      this.#retryPending = true
+      this.#retryTimer = setTimeout(() => {
+        this.#retryPending = false
+        this.#pump()
+      }, this.#options.reconnectInitialMs * 5)
     }
   }
 

@@ -7,6 +7,7 @@ import { startStack, type Stack } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { ChannelSpy, SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'
 import { DashboardEventListener, type DeliveredEvent } from '../../server/event-listener.ts'
+import { createKnex } from '../../lib/db.ts'
 import type { LeadEventSubject } from '../../jobs/events.ts'
 
 let stack: Stack
@@ -109,6 +110,41 @@ test.serial('events published while the listener is disconnected are caught up f
     t.is(listener.connects, 2)
   } finally {
     await listener.stop()
+  }
+})
+
+test.serial('a connection lost while notifications wait to be processed: the process keeps running and delivers them after the reconnect', async (t) => {
+  await settled()
+  // A listener whose outbox reads go through a pool of one connection, which the test holds: the
+  // listener then has a batch in flight and more notifications queued when its connection dies.
+  const knex = createKnex(stack.config.appDatabaseUrl, { poolMax: 1 })
+  const listener = new DashboardEventListener({ ...stack.deps, knex }, { reconnectInitialMs: 800, reconnectMaxMs: 800 })
+  const delivered: DeliveredEvent[] = []
+  listener.subscribe((event) => delivered.push(event))
+  try {
+    await listener.start()
+    await listener.caughtUp()
+    let release!: () => void
+    const held = knex.transaction(() => new Promise<void>((resolve) => (release = resolve)))
+    const lead = await insertLead(stack.owner)
+    let current = lead
+    for (let n = 1; n <= 3; n++) current = await recordChange(stack.deps, current, 'freshplan.lead.updated', { n })
+    await settled()
+    await sleep(100)
+    await stack.owner.raw(`select pg_terminate_backend(?)`, [listener.backendPid!])
+    await waitUntil(() => listener.backendPid === undefined, 2000, 5)
+    release()
+    await held
+    // While it waits to reconnect, timers must still fire (no busy loop in the listener).
+    const timerFired = await Promise.race([sleep(200).then(() => true), new Promise<boolean>((resolve) => setImmediate(() => setTimeout(() => resolve(true), 300)))])
+    t.true(timerFired)
+    t.true(await waitUntil(() => delivered.length === 3, 10_000))
+    await sleep(200)
+    t.deepEqual(delivered.map((d) => (d.event.data as { n: number }).n), [1, 2, 3])
+    t.is(listener.connects, 2)
+  } finally {
+    await listener.stop()
+    await knex.destroy()
   }
 })
 
