@@ -11,6 +11,8 @@ import { findEvent, publishedAfter } from '../../models/event-outbox.ts'
 import { isUuid } from '../../models/leads.ts'
 import { problems } from '../problem.ts'
 import { transact } from '../transaction.ts'
+import { validQuery } from '../validation.ts'
+import { eventPageQuerySchema, eventStreamQuerySchema } from '../schemas/events.ts'
 import { mayReceive, type DashboardEventListener, type DeliveredEvent } from '../event-listener.ts'
 
 export const EVENT_STREAM_PATH = '/api/events/stream'
@@ -33,21 +35,12 @@ export interface EventRoutes {
 }
 
 const PAGE_DEFAULT = 100
-const PAGE_MAX = 1000
 
-function sequenceParam(raw: unknown, pointer: string): number | undefined {
-  if (raw === undefined || raw === '') return undefined
-  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
-    throw problems.validation([{ pointer, message: 'must be a non-negative integer (an event sequence number)' }])
-  }
+/** The Last-Event-ID header: what this server sent as `id:`, a sequence number. */
+function lastEventIdHeader(raw: string): number | undefined {
+  if (raw === '') return undefined
+  if (!/^\d{1,15}$/.test(raw)) throw problems.validation([{ pointer: '/headers/last-event-id', message: 'must be a non-negative integer (an event sequence number)' }])
   return Number(raw)
-}
-
-function limitParam(raw: unknown): number {
-  if (raw === undefined || raw === '') return PAGE_DEFAULT
-  const value = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN
-  if (!(value >= 1 && value <= PAGE_MAX)) throw problems.validation([{ pointer: '/query/limit', message: `must be an integer from 1 to ${PAGE_MAX}` }])
-  return value
 }
 
 function callerOf(ctx: Context): SecurityContext {
@@ -153,7 +146,8 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
   router.get(EVENT_STREAM_PATH, async (ctx) => {
     const auth = callerOf(ctx)
     // EventSource sends Last-Event-ID itself on reconnect; the query form is for a first connect.
-    const lastEventId = sequenceParam(ctx.get('Last-Event-ID') || ctx.query.lastEventId, ctx.get('Last-Event-ID') ? '/headers/last-event-id' : '/query/lastEventId')
+    const query = validQuery<{ lastEventId?: number }>(eventStreamQuerySchema.$id, ctx.query)
+    const lastEventId = lastEventIdHeader(ctx.get('Last-Event-ID')) ?? query.lastEventId
     ctx.req.socket.setTimeout(0)
     ctx.req.socket.setNoDelay(true)
     ctx.req.socket.setKeepAlive(true)
@@ -186,8 +180,7 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
 
   router.get('/api/events', async (ctx) => {
     callerOf(ctx)
-    const after = sequenceParam(ctx.query.after, '/query/after') ?? 0
-    const limit = limitParam(ctx.query.limit)
+    const { after = 0, limit = PAGE_DEFAULT } = validQuery<{ after?: number; limit?: number }>(eventPageQuerySchema.$id, ctx.query)
     const records = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, limit))
     ctx.body = {
       data: records.map((record) => ({ seq: record.seq, event: cloudEventOf(record) })),

@@ -207,8 +207,35 @@ test.serial('GET /api/events?after= pages through the events the caller may see,
   t.deepEqual(seqs, [...seqs].sort((x: number, y: number) => x - y))
 })
 
+test.serial('a first connect may ask for a replay with ?lastEventId= (EventSource cannot set the header)', async (t) => {
+  await settled()
+  const lead = await insertLead(stack.owner, { owner: 'sales-de' })
+  const mark = (await stack.owner.raw(`select max(seq) as seq from lead_events`)).rows[0].seq
+  let current = lead
+  for (let n = 1; n <= 3; n++) current = await recordChange(stack.deps, current, 'freshplan.lead.updated', { n })
+  await settled()
+  const client = await SseClient.connect(`${streamUrl()}?lastEventId=${mark}&access_token=${tokens.salesDe}`)
+  try {
+    t.true(await client.waitFor((c) => c.messages.length === 3))
+    t.deepEqual(client.events.map((e) => e.data.n), [1, 2, 3])
+  } finally {
+    await client.close()
+  }
+  const unknown = await SseClient.connect(`${streamUrl()}?since=1`, { token: tokens.salesDe }).catch((error) => error)
+  t.is(unknown.status, 400)
+  t.deepEqual(JSON.parse(unknown.body).errors.map((e: { pointer: string }) => e.pointer), ['/query/since'])
+})
+
+test.serial('the event endpoints are in the OpenAPI document', async (t) => {
+  const document = (await api('GET', '/openapi.json')).body
+  t.truthy(document.paths['/api/events/stream'].get)
+  t.truthy(document.paths['/api/events'].get)
+  t.truthy(document.paths['/api/events/{id}'].get)
+  t.deepEqual(document.components.schemas.LeadCloudEvent.required, ['specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'data', 'idempotencykey', 'territory', 'tenantid'])
+})
+
 test.serial('GET /api/events validates after and limit as problems', async (t) => {
-  for (const query of ['after=-1', 'after=x', 'limit=0', 'limit=1001', 'limit=abc']) {
+  for (const query of ['after=-1', 'after=x', 'limit=0', 'limit=1001', 'limit=abc', 'after=1&after=2']) {
     const response = await api('GET', `/api/events?${query}`, { token: tokens.salesDe })
     t.is(response.status, 400, query)
     t.regex(response.headers.get('content-type')!, /application\/problem\+json/)
