@@ -1,6 +1,7 @@
 import type { Job, WorkOptions } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
 import { emailSendJob } from './email.ts'
+import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 
 /** A worker: the queue it drains and what it does with a batch of jobs. Handlers must be idempotent. */
 export interface JobDefinition<T extends object = object> {
@@ -17,5 +18,5 @@ export interface ScheduleDefinition {
 }
 
 // Every worker and schedule of the service; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [emailSendJob]
-export const SCHEDULES: ScheduleDefinition[] = []
+export const JOBS: JobDefinition<any>[] = [...followUpJobs, emailSendJob]
+export const SCHEDULES: ScheduleDefinition[] = [followUpSweepSchedule]

@@ -1,0 +1,93 @@
+// Shared set-up of the follow-up tests: leads written directly as the owner (the tests are about
+// the jobs, not the API), and the owner's view of what the jobs did.
+import { randomUUID } from 'node:crypto'
+import type { Knex } from '../../lib/db.ts'
+
+export interface TestLead {
+  id?: string
+  tenantId?: string
+  territory?: 'DE' | 'CH'
+  companyName?: string
+  contactName?: string | null
+  email?: string | null
+  emailConsent?: boolean
+  businessType?: string | null
+  status?: string
+  registeredAt: Date
+  t3SentAt?: Date | null
+  t7SentAt?: Date | null
+}
+
+export async function insertLead(owner: Knex, lead: TestLead): Promise<string> {
+  const id = lead.id ?? randomUUID()
+  const status = lead.status ?? 'REGISTERED'
+  await owner('leads').insert({
+    id,
+    tenant_id: lead.tenantId ?? 'default',
+    territory: lead.territory ?? 'DE',
+    country_code: lead.territory ?? 'DE',
+    company_name: lead.companyName ?? 'Gasthaus Zur Linde',
+    contact_name: lead.contactName === undefined ? 'Erika Muster' : lead.contactName,
+    email: lead.email === undefined ? `${id}@kunde.example` : lead.email,
+    email_consent: lead.emailConsent ?? true,
+    business_type: lead.businessType === undefined ? 'RESTAURANT' : lead.businessType,
+    status,
+    deleted_at: status === 'DELETED' ? lead.registeredAt : null,
+    stage: 'VORMERKUNG',
+    owner_user_id: 'sales-1',
+    created_by: 'sales-1',
+    registered_at: lead.registeredAt,
+    t3_sent_at: lead.t3SentAt ?? null,
+    t7_sent_at: lead.t7SentAt ?? null,
+  })
+  return id
+}
+
+export async function insertActivity(owner: Knex, leadId: string, type: string, occurredAt: Date): Promise<void> {
+  await owner('lead_activities').insert({ lead_id: leadId, type, occurred_at: occurredAt, summary: `${type} by test`, user_id: 'sales-1' })
+}
+
+export async function activitiesOf(owner: Knex, leadId: string): Promise<{ type: string; summary: string; user_id: string; occurred_at: Date; metadata: any }[]> {
+  return owner('lead_activities').where('lead_id', leadId).orderBy('created_at').select('type', 'summary', 'user_id', 'occurred_at', 'metadata')
+}
+
+export async function leadRow(owner: Knex, leadId: string): Promise<any> {
+  return owner('leads').where('id', leadId).first()
+}
+
+export async function outboxOf(owner: Knex, leadId: string): Promise<any[]> {
+  return owner('email_outbox').where('lead_id', leadId).orderBy('created_at')
+}
+
+/** pg-boss's own record of the jobs for a singleton key (all states). */
+export async function jobsFor(owner: Knex, queue: string, singletonKey: string): Promise<{ id: string; state: string; start_after: Date; output: any }[]> {
+  return owner('pgboss.job').where({ name: queue, singleton_key: singletonKey }).orderBy('created_on').select('id', 'state', 'start_after', 'output')
+}
+
+/** Time travel for a deferred job: it becomes due now (the worker fetches it on its next poll). */
+export async function makeDueNow(owner: Knex, queue: string, singletonKey: string): Promise<void> {
+  const updated = await owner('pgboss.job').where({ name: queue, singleton_key: singletonKey, state: 'created' }).update({ start_after: owner.raw('now()') })
+  if (updated !== 1) throw new Error(`expected one waiting job ${queue} ${singletonKey}, found ${updated}`)
+}
+
+export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (await predicate()) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (!(await predicate())) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+}
+
+/** Waits until every job for the key has finished (completed or failed). */
+export async function settled(owner: Knex, queue: string, singletonKey: string): Promise<void> {
+  await waitFor(`${queue} ${singletonKey} to finish`, async () => {
+    const jobs = await jobsFor(owner, queue, singletonKey)
+    return jobs.length > 0 && jobs.every((j) => j.state === 'completed' || j.state === 'failed')
+  })
+}
+
+/** Wall-clock instant of a zone-less ISO time in Europe/Berlin or Europe/Zurich (CET/CEST), for readable test dates. */
+export function centralEuropean(isoLocal: string, offsetHours: 1 | 2): Date {
+  return new Date(`${isoLocal}+0${offsetHours}:00`)
+}
