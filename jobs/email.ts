@@ -177,6 +177,6 @@ export const emailSendJob: JobDefinition<EmailSendData> = {
   async handle(deps: Deps, jobs: Job<EmailSendData>[]) {
     const results: DeliveryResult[] = []
     for (const job of jobs) results.push(await deliverOutboxMail(deps, job))
-    return results
+    return { results }
   },
 }

@@ -263,7 +263,8 @@ function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
     async handle(deps: Deps, jobs: Job<FollowUpJobData>[]) {
       const results: FollowUpResult[] = []
       for (const job of jobs) results.push(await runFollowUp(deps, kind, job.data))
-      return results
+      // The job's output in pg-boss (and the board): what happened to each job of the batch.
+      return { results }
     },
   }
 }

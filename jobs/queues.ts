@@ -7,7 +7,8 @@ import type { Queue } from 'pg-boss'
 // §6 follow-ups. One job per lead and kind (singletonKey `<leadId>:T3` / `:T7`); `exclusive`
 // turns a second send with the same key into a no-op while the first is waiting, retrying or
 // running, which is how the sweep and lead creation never double up. The handlers only touch
-// the database, so failures are transient: a few retries with backoff.
+// the database, so failures are transient: a few retries with backoff. `notify` wakes a worker
+// at once for jobs due immediately (the sweep's); deferred ones are found by polling.
 export const FOLLOW_UP_T3_QUEUE = 'follow-up.t3'
 export const FOLLOW_UP_T7_QUEUE = 'follow-up.t7'
 /** The daily sweep that enqueues due follow-ups that have no job (imported or backfilled leads). */
@@ -15,7 +16,7 @@ export const FOLLOW_UP_SWEEP_QUEUE = 'follow-up.sweep'
 /** Delivers one `email_outbox` row over SMTP. */
 export const EMAIL_SEND_QUEUE = 'email.send'
 
-const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300 } as const
+const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, notify: true } as const
 
 export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
   [FOLLOW_UP_T3_QUEUE]: { name: FOLLOW_UP_T3_QUEUE, ...followUpOptions },
