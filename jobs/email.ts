@@ -9,7 +9,7 @@ import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db
 import type { Config } from '../lib/config.ts'
 import type { Deps } from '../lib/deps.ts'
 import { enqueue } from './boss.ts'
-import { EMAIL_QUEUES, EMAIL_SEND_QUEUE } from './queues.ts'
+import { EMAIL_QUEUES, EMAIL_SEND_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
 import type { JobDefinition } from './registry.ts'
 
 export interface EmailSendData {
@@ -174,6 +174,7 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
 
 export const emailSendJob: JobDefinition<EmailSendData> = {
   queue: EMAIL_SEND_QUEUE,
+  work: NOTIFY_QUEUE_WORK,
   async handle(deps: Deps, jobs: Job<EmailSendData>[]) {
     const results: DeliveryResult[] = []
     for (const job of jobs) results.push(await deliverOutboxMail(deps, job))

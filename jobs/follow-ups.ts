@@ -13,7 +13,7 @@ import { followUpMailContent, type FollowUpOffer } from '../models/follow-up-mai
 import { renderMail } from '../lib/mail-template.ts'
 import { enqueue } from './boss.ts'
 import { queueOutboxMail, unsubscribeLink } from './email.ts'
-import { FOLLOW_UP_SWEEP_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from './queues.ts'
+import { FOLLOW_UP_SWEEP_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
 import type { JobDefinition, ScheduleDefinition } from './registry.ts'
 
 export const FOLLOW_UP_KINDS: readonly FollowUpKind[] = ['T3', 'T7']
@@ -260,6 +260,7 @@ export async function sweepDueFollowUps(deps: Deps): Promise<SweepResult> {
 function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
   return {
     queue: FOLLOW_UP_QUEUE_OF[kind],
+    work: NOTIFY_QUEUE_WORK,
     async handle(deps: Deps, jobs: Job<FollowUpJobData>[]) {
       const results: FollowUpResult[] = []
       for (const job of jobs) results.push(await runFollowUp(deps, kind, job.data))
@@ -272,7 +273,7 @@ function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
 export const followUpJobs: JobDefinition<any>[] = [
   followUpJob('T3'),
   followUpJob('T7'),
-  { queue: FOLLOW_UP_SWEEP_QUEUE, handle: (deps: Deps) => sweepDueFollowUps(deps) },
+  { queue: FOLLOW_UP_SWEEP_QUEUE, work: NOTIFY_QUEUE_WORK, handle: (deps: Deps) => sweepDueFollowUps(deps) },
 ]
 
 /** Daily at 08:00 UTC (09:00 or 10:00 in Berlin and Zurich): what the sweep enqueues goes out in office hours. */

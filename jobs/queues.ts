@@ -1,4 +1,4 @@
-import type { Queue } from 'pg-boss'
+import type { Queue, WorkOptions } from 'pg-boss'
 
 // Every queue the code sends to or works on, with its options. Start-up creates them all (see
 // boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.
@@ -30,6 +30,13 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
   // four hours before a mail is marked FAILED. `notify` wakes a worker as soon as a mail commits.
   [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, notify: true },
 }
+
+/**
+ * Work options for the `notify` queues above. NOTIFY only announces new jobs; a deferred job
+ * reaching its start time (a follow-up due days later) or a retry after its backoff is found by
+ * polling, which pg-boss slows to 30 s on notify queues. Keep it at the normal 2 s.
+ */
+export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
 export const QUEUES: Record<string, Queue> = {
   ...FOLLOW_UP_QUEUES,
