@@ -4,7 +4,7 @@
 // is down, pg-boss retries the job with backoff until it is back (see EMAIL_QUEUES).
 import { randomUUID } from 'node:crypto'
 import { createTransport } from 'nodemailer'
-import type { Job } from 'pg-boss'
+import type { Job, JobWithMetadata } from 'pg-boss'
 import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db.ts'
 import type { Config } from '../lib/config.ts'
 import type { Deps } from '../lib/deps.ts'
@@ -120,8 +120,9 @@ function messageIdFor(outboxId: string, mailFrom: string): string {
  * attempt is recorded (attempts, last_error) and then thrown, so pg-boss retries with backoff;
  * on the last attempt, or when the server refuses the mail for good (5xx), the row ends FAILED.
  */
-export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; retryCount: number }): Promise<DeliveryResult> {
-  const retryLimit = EMAIL_QUEUES[EMAIL_SEND_QUEUE]!.retryLimit ?? 0
+export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; retryCount: number; retryLimit?: number }): Promise<DeliveryResult> {
+  // The job's own limit (an operator may have changed the queue's since), else the queue's.
+  const retryLimit = job.retryLimit ?? EMAIL_QUEUES[EMAIL_SEND_QUEUE]!.retryLimit ?? 0
   // The failed attempt must be recorded and committed before the job fails, so it is returned
   // from the transaction and thrown afterwards.
   const result = await inTransaction(deps.knex, systemContext(job.data.tenantId), async (tx): Promise<DeliveryResult | { outcome: 'retry'; error: Error }> => {
@@ -174,10 +175,11 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
 
 export const emailSendJob: JobDefinition<EmailSendData> = {
   queue: EMAIL_SEND_QUEUE,
-  work: NOTIFY_QUEUE_WORK,
+  // With metadata, each job carries its retryLimit: the last attempt marks the mail FAILED.
+  work: { ...NOTIFY_QUEUE_WORK, includeMetadata: true },
   async handle(deps: Deps, jobs: Job<EmailSendData>[]) {
     const results: DeliveryResult[] = []
-    for (const job of jobs) results.push(await deliverOutboxMail(deps, job))
+    for (const job of jobs as JobWithMetadata<EmailSendData>[]) results.push(await deliverOutboxMail(deps, job))
     return { results }
   },
 }
