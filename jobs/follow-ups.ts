@@ -9,7 +9,7 @@ import type { Deps } from '../lib/deps.ts'
 import { Lead, LeadActivity, Territory } from '../models/lead.ts'
 import { ACTIVITY_TYPES, LEAD_STATUSES, isMeaningfulActivity, statusChangeSummary, type LeadStatus } from '../models/lead-rules.ts'
 import { followUpDueAt, isFollowUpSkipped, shouldSetReminder, type FollowUpKind } from '../models/follow-up-rules.ts'
-import { followUpMailContent, type FollowUpOffer } from '../models/follow-up-mail.ts'
+import { followUpMailContent, type FollowUpMailContent } from '../models/follow-up-mail.ts'
 import { renderMail } from '../lib/mail-template.ts'
 import { enqueue } from './boss.ts'
 import { queueOutboxMail, unsubscribeLink } from './email.ts'
@@ -102,9 +102,7 @@ function emailDecision(lead: Lead): FollowUpEmail {
 }
 
 /** Renders the follow-up mail from the territory's templates (the tenant's own, else the default ones) and queues it. */
-async function queueFollowUpMail(deps: Deps, tx: Tx, lead: Lead, territory: Territory, kind: FollowUpKind, now: Date): Promise<{ outboxId: string | null; offer: FollowUpOffer }> {
-  const unsubscribe = unsubscribeLink(deps.config)
-  const content = followUpMailContent({ kind, lead, territory, at: now, unsubscribeUrl: unsubscribe.url })
+async function queueFollowUpMail(deps: Deps, tx: Tx, lead: Lead, locale: string, kind: FollowUpKind, content: FollowUpMailContent, unsubscribe: { token: string; url: string }): Promise<string | null> {
   const templates = (await tx.trx('email_templates')
     .select('template_key', 'subject', 'text_body', 'html_body')
     .where('territory', lead.territory)
@@ -113,8 +111,8 @@ async function queueFollowUpMail(deps: Deps, tx: Tx, lead: Lead, territory: Terr
   const template = templates.find((t) => t.template_key === content.templateKey)
   const footer = templates.find((t) => t.template_key === 'FOOTER')
   if (!template?.subject || !footer) throw new Error(`e-mail templates ${content.templateKey} and FOOTER for territory ${lead.territory} are missing`)
-  const mail = renderMail({ subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }, { textBody: footer.text_body, htmlBody: footer.html_body }, content.variables, territory.locale)
-  const outboxId = await queueOutboxMail(deps, tx, {
+  const mail = renderMail({ subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }, { textBody: footer.text_body, htmlBody: footer.html_body }, content.variables, locale)
+  return queueOutboxMail(deps, tx, {
     leadId: lead.id,
     territory: lead.territory,
     templateKey: content.templateKey,
@@ -127,7 +125,6 @@ async function queueFollowUpMail(deps: Deps, tx: Tx, lead: Lead, territory: Terr
     headers: { 'List-Unsubscribe': `<${unsubscribe.url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
     unsubscribeToken: unsubscribe.token,
   })
-  return { outboxId, offer: content.offer }
 }
 
 const EMAIL_SUMMARY: Readonly<Record<FollowUpEmail, string>> = {
@@ -151,10 +148,9 @@ export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUp
     const now = deps.clock.now()
     const territory = await territoryOf(tx, lead.territory)
     const email = emailDecision(lead)
-    const { outboxId, offer } =
-      email === 'QUEUED'
-        ? await queueFollowUpMail(deps, tx, lead, territory, kind, now)
-        : { outboxId: null, offer: followUpMailContent({ kind, lead, territory, at: now, unsubscribeUrl: '' }).offer }
+    const unsubscribe = unsubscribeLink(deps.config)
+    const content = followUpMailContent({ kind, lead, territory, at: now, unsubscribeUrl: unsubscribe.url })
+    const outboxId = email === 'QUEUED' ? await queueFollowUpMail(deps, tx, lead, territory.locale, kind, content, unsubscribe) : null
     const reminder = kind === 'T7' && shouldSetReminder(lead, await lastMeaningfulActivityAt(tx, lead), now)
     const statusChange = reminder ? { from: lead.status, to: 'REMINDER' as const } : null
     const updated = await lead.$query(tx.trx).patchAndFetch({
@@ -168,7 +164,7 @@ export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUp
       ...activity,
       type: kind === 'T3' ? 'FOLLOW_UP_T3' : 'FOLLOW_UP_T7',
       summary: `${KIND_SUMMARY[kind]}, ${EMAIL_SUMMARY[email]}`,
-      metadata: { kind, email, outboxId, offer },
+      metadata: { kind, email, outboxId, offer: content.offer },
     })
     if (statusChange) {
       await LeadActivity.query(tx.trx).insert({ ...activity, type: 'STATUS_CHANGE', summary: statusChangeSummary(statusChange.from, statusChange.to), metadata: { ...statusChange, cause: 'FOLLOW_UP_T7' } })
