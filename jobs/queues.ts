@@ -1,4 +1,5 @@
 import type { Queue, WorkOptions } from 'pg-boss'
+import { IDEMPOTENCY_PURGE_QUEUE } from './idempotency-purge.ts'
 
 // Every queue the code sends to or works on, with its options. Start-up creates them all (see
 // boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.
@@ -39,6 +40,7 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
 export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
 export const QUEUES: Record<string, Queue> = {
+  idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
   ...FOLLOW_UP_QUEUES,
   ...EMAIL_QUEUES,
 }

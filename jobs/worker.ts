@@ -1,3 +1,5 @@
+import http from 'node:http'
+import Koa from 'koa'
 import { loadConfigOrExit } from '../lib/config.ts'
 import { createLogger } from '../lib/logger.ts'
 import { createKnex } from '../lib/db.ts'
@@ -5,6 +7,16 @@ import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from './boss.ts'
 import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from './registry.ts'
+import { measureJob, metricsRoutes } from '../server/metrics.ts'
+
+/** A listener for /metrics only. */
+async function serveMetrics(deps: Deps, port: number): Promise<http.Server> {
+  const app = new Koa()
+  app.use(metricsRoutes(deps).routes())
+  const server = http.createServer(app.callback())
+  await new Promise<void>((resolve) => server.listen(port, resolve))
+  return server
+}
 
 export async function startWorker(
   deps: Deps,
@@ -15,7 +27,7 @@ export async function startWorker(
     await deps.boss.work(job.queue, { batchSize: 1, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
       try {
-        return await job.handle(deps, batch)
+        return await measureJob(job.queue, batch.length, () => job.handle(deps, batch))
       } catch (error) {
         log.warn({ err: error }, 'job failed; pg-boss will retry it')
         throw error
@@ -32,12 +44,15 @@ async function main(): Promise<void> {
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
   await startWorker({ config, knex, boss, logger, clock: systemClock })
   logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
+  // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
+  const metricsServer = config.workerMetricsPort === 0 ? undefined : await serveMetrics({ config, knex, boss, logger, clock: systemClock }, config.workerMetricsPort)
   let shuttingDown = false
   // A second signal (the process group's and a supervisor's) must not cut the drain short.
   const shutdown = (signal: string) => {
     if (shuttingDown) return
     shuttingDown = true
     logger.info({ signal }, 'worker shutting down')
+    metricsServer?.close()
     releaseResources({ config, knex, boss }).then(
       () => {
         logger.info('worker stopped')

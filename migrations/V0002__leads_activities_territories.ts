@@ -138,7 +138,8 @@ export async function up(knex: Knex): Promise<void> {
       if new.id <> old.id or new.tenant_id <> old.tenant_id or new.created_at <> old.created_at or new.created_by <> old.created_by then
         raise exception 'lead identity columns are immutable' using errcode = 'check_violation';
       end if;
-      if app_role() not in ('MANAGER', 'ADMIN', 'SYSTEM') then
+      -- SALES is the one restricted role; without a context the app role sees no rows at all.
+      if app_role() = 'SALES' then
         if new.deleted_at is distinct from old.deleted_at or new.owner_user_id <> old.owner_user_id then
           raise exception 'role % may not delete or reassign leads', app_role() using errcode = 'insufficient_privilege';
         end if;

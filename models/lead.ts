@@ -53,6 +53,10 @@ export class Lead extends Model {
   declare createdBy: string
   declare updatedAt: Date
   declare deletedAt: Date | null
+  declare emailNormalized: string | null
+  declare nameNormalized: string | null
+  declare phoneE164: string | null
+  declare normalizationVersion: number
 }
 
 export class LeadActivity extends Model {
@@ -107,6 +111,9 @@ export function leadResource(lead: Lead, warnings?: string[]): Record<string, un
     createdBy: lead.createdBy,
     updatedAt: iso(lead.updatedAt),
     deletedAt: iso(lead.deletedAt),
+    emailNormalized: lead.emailNormalized ?? null,
+    nameNormalized: lead.nameNormalized ?? null,
+    phoneE164: lead.phoneE164 ?? null,
     ...(warnings !== undefined && { warnings }),
   }
 }

@@ -4,6 +4,7 @@ import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { problems } from '../server/problem.ts'
 import { Lead, LeadActivity } from './lead.ts'
+import { normalizeLead } from './normalization.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -117,23 +118,56 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   const territory = territoryForCountry(countryCode)
   assertTerritoryAccess(tx, territory)
   const now = deps.clock.now()
-  const lead = await Lead.query(tx.trx).insertAndFetch({
-    ...leadFields,
-    countryCode,
-    source,
-    tenantId: tx.ctx.tenantId,
-    territory,
-    stage: initialStage(source),
-    status: 'REGISTERED',
-    ownerUserId: ownerUserId ?? actor.id,
-    createdBy: actor.id,
-    registeredAt: now,
-  } as Partial<Lead>)
+  const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
+  const lead = await guardDuplicates(tx, columns.emailNormalized, async (trx) =>
+    await Lead.query(trx).insertAndFetch({
+      ...leadFields,
+      ...columns,
+      countryCode,
+      source,
+      tenantId: tx.ctx.tenantId,
+      territory,
+      stage: initialStage(source),
+      status: 'REGISTERED',
+      ownerUserId: ownerUserId ?? actor.id,
+      createdBy: actor.id,
+      registeredAt: now,
+    } as Partial<Lead>),
+  )
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
   let current = lead
   for (const activity of activities) current = (await applyActivity(tx, current, actor, activity)).lead
-  return { lead: current, warnings: [] }
+  return { lead: current, warnings }
 }
+
+const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
+
+/**
+ * Runs a write that may collide with another live lead's e-mail inside a savepoint, so a collision
+ * becomes a 409 `duplicate-lead` instead of an aborted transaction. Concurrent creates serialize on
+ * the unique index: the losers wait for the winner's commit, then see its row.
+ */
+async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
+  if (emailNormalized === null) return write(tx.trx)
+  try {
+    return await tx.trx.transaction((savepoint) => write(savepoint))
+  } catch (error) {
+    // objection wraps driver errors; the PostgreSQL error is the native one.
+    const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
+    if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
+    // RLS decides whether the caller may learn which lead it is.
+    const existing = await Lead.query(tx.trx).select('id').where({ tenant_id: tx.ctx.tenantId, email_normalized: emailNormalized }).whereNull('deleted_at').first()
+    duplicateDetected(tx, existing?.id ?? null)
+    throw problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
+  }
+}
+
+/**
+ * The hook for `freshplan.lead.duplicate_detected` (§7). The request's own transaction rolls back
+ * with the 409, so an event for it must be written in a transaction of its own; until a consumer
+ * needs it, the detection is only visible in the problem response.
+ */
+function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
 export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
   if (!isUuid(id)) return undefined
@@ -160,10 +194,11 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
-  return lead.$query(tx.trx).patchAndFetch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
+  // patchAndFetchById returns a new instance: `lead` stays the before-image callers describe changes with.
+  return Lead.query(tx.trx).patchAndFetchById(lead.id, { ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
 }
 
-export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
+export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
   const lead = await lockLead(tx, id)
   if (actor.role === 'SALES' && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner may change this lead.')
   assertVersion(lead, expected)
@@ -177,6 +212,7 @@ export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, e
   if (stage !== undefined) {
     const check = checkStageChange(lead.stage, stage)
     if (!check.ok) throw problems.conflict('invalid-stage-transition', 'Invalid stage transition', check.reason)
+    if (!check.noop) changes.stage = stage
   }
   let statusChanged = false
   if (status !== undefined) {
@@ -185,9 +221,15 @@ export async function patchLead(_deps: Deps, tx: Tx, actor: Actor, id: string, e
     statusChanged = !check.noop
   }
   if (statusChanged) changes.status = status
-  const updated = await updateLead(tx, lead, changes)
+  let warnings: string[] = []
+  if (['email', 'companyName', 'phone', 'countryCode'].some((key) => key in fields)) {
+    const normalized = normalizeLead({ ...lead, ...fields } as Lead, { stripPlusTag: deps.config.emailStripPlusTag })
+    Object.assign(changes, normalized.columns)
+    warnings = normalized.warnings
+  }
+  const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes))
   if (statusChanged) await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
-  return { lead: updated, warnings: [] }
+  return { lead: updated, warnings }
 }
 
 export async function deleteLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {

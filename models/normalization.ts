@@ -103,3 +103,30 @@ export function normalizePhone(phone: string | null | undefined, countryCode: st
   if (parsed?.isValid()) return { e164: parsed.number }
   return { e164: null, warning: `phone could not be parsed as a valid number for ${country || 'an unknown country'}` }
 }
+
+export type NormalizedColumns = {
+  emailNormalized: string | null
+  nameNormalized: string | null
+  phoneE164: string | null
+  normalizationVersion: number
+}
+
+/**
+ * Everything §5 derives from a lead, for the service (on each write) and the backfill (for old
+ * rows) alike, so both compute exactly the same thing. Warnings go back to the caller.
+ */
+export function normalizeLead(
+  lead: { email: string | null; companyName: string; phone: string | null; countryCode: string },
+  options: EmailNormalizationOptions = {},
+): { columns: NormalizedColumns; warnings: string[] } {
+  const phone = normalizePhone(lead.phone, lead.countryCode)
+  return {
+    columns: {
+      emailNormalized: normalizeEmail(lead.email, options),
+      nameNormalized: normalizeCompanyName(lead.companyName),
+      phoneE164: phone.e164,
+      normalizationVersion: NORMALIZATION_VERSION,
+    },
+    warnings: phone.warning ? [phone.warning] : [],
+  }
+}

@@ -6,8 +6,11 @@ import { createKnex } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
-import { createApp } from './app.ts'
+import { createApp, type AppOptions } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
+import { createTokenVerifier } from './auth.ts'
+import { queueBoard } from './routes/queue-board.ts'
+import { pageAccess } from './routes/session.ts'
 
 export interface WebProcess {
   server: http.Server
@@ -16,9 +19,11 @@ export interface WebProcess {
   drain(): Promise<void>
 }
 
-export async function startWeb(deps: Deps, extraRouters: readonly Router[] = []): Promise<WebProcess> {
+export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [], options: AppOptions = {}): Promise<WebProcess> {
   const lifecycle: Lifecycle = { draining: false }
-  const app = createApp(deps, lifecycle, extraRouters)
+  const verify = options.verify ?? createTokenVerifier(deps.config.auth)
+  const board = options.queueBoard ?? (await queueBoard({ boss: deps.boss, authorize: pageAccess(verify, 'ADMIN') }))
+  const app = createApp(deps, lifecycle, extraRouters, { ...options, verify, queueBoard: board })
   const server = http.createServer(app.callback())
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))

@@ -35,8 +35,8 @@ function groupProcesses(pgid: number): string[] {
 test('npm start without DATABASE_URL: embedded PostgreSQL, ready within 30 s, clean stop on SIGTERM', async (t) => {
   t.timeout(120_000)
   const dataDir = await mkdtemp(path.join(tmpdir(), 'freshplan-start-'))
-  const [port, pgPort] = [await freePort(), await freePort()]
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), FRESHPLAN_DATA_DIR: dataDir, LOG_LEVEL: 'info' }
+  const [port, pgPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), WORKER_METRICS_PORT: String(metricsPort), FRESHPLAN_DATA_DIR: dataDir, LOG_LEVEL: 'info' }
   const started = Date.now()
   // Its own process group, like a terminal session: SIGTERM goes to the group, as systemd,
   // `timeout` or Ctrl-C deliver it (npm itself does not forward signals to its script).
@@ -54,6 +54,9 @@ test('npm start without DATABASE_URL: embedded PostgreSQL, ready within 30 s, cl
     t.true(ready, `not ready within 30 s:\n${output}`)
     t.log(`ready after ${Date.now() - started} ms`)
     t.regex(output, /npm run token/)
+    const workerMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+    t.is(workerMetrics.status, 200)
+    t.regex(await workerMetrics.text(), /freshplan_queue_jobs/)
     t.true(postgresProcessesFor(dataDir).length > 0, 'the embedded server runs from the data dir')
     process.kill(-child.pid!, 'SIGTERM')
     await exited

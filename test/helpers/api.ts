@@ -5,8 +5,8 @@ import { TEST_JWT_SECRET } from './stack.ts'
 export interface TokenClaims {
   user: string
   role?: 'SALES' | 'MANAGER' | 'ADMIN' | string
-  roles?: string[]
-  territories?: string[]
+  roles?: readonly string[]
+  territories?: readonly string[]
   tenant?: string
   expiresIn?: string | number
 }

@@ -12,6 +12,7 @@ import { QUEUES } from '../../jobs/queues.ts'
 import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from '../../jobs/registry.ts'
 import { startWorker } from '../../jobs/worker.ts'
 import { startWeb, type WebProcess } from '../../server/web.ts'
+import type { AppOptions } from '../../server/app.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -26,6 +27,8 @@ export interface StackOptions {
   queues?: readonly Queue[]
   /** Extra routes for tests of the edge itself (a route that throws, a slow route). */
   routers?: readonly Router[]
+  /** Optional parts of the edge, built once pg-boss runs (e.g. the queue board). */
+  app?: (deps: Deps) => AppOptions | Promise<AppOptions>
 }
 
 export interface Stack {
@@ -61,7 +64,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
-  const web = options.web === false ? undefined : await startWeb(deps, options.routers)
+  const web = options.web === false ? undefined : await startWeb(deps, options.routers, await options.app?.(deps))
   if (options.worker) await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES)
   let stopped = false
   return {
