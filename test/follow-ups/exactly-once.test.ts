@@ -3,10 +3,10 @@
 // activity per lead and kind.
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
+import { ManualClock, type Stack } from '../helpers/stack.ts'
+import type { TestSmtpServer } from '../helpers/smtp.ts'
 import { runFollowUp, scheduleFollowUps } from '../../jobs/follow-ups.ts'
-import { activitiesOf, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, waitFor } from './support.ts'
+import { activitiesOf, emailJobOf, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 // Registered on a Sunday 10:00 CEST: T+3 is due Wednesday 10:00 (08:00 UTC), T+7 (a Sunday) Monday 09:00.
 const registeredAt = new Date('2031-06-08T08:00:00.000Z')
@@ -17,13 +17,9 @@ let stack: Stack
 const leads: { id: string; email: string; scheduled: boolean }[] = []
 
 test.before(async () => {
-  smtp = await startSmtpServer()
-  stack = await startStack({ web: false, worker: true, clock, env: { SMTP_URL: smtp.url } })
+  ;({ stack, smtp } = await startMailStack({ clock }))
 })
-test.after.always(async () => {
-  await stack?.stop()
-  await smtp?.stop()
-})
+test.after.always(() => stopMailStack({ stack, smtp }))
 
 async function newLead(name: string, options: { scheduled: boolean }): Promise<{ id: string; email: string }> {
   const email = `${name}@kunde.example`
@@ -35,13 +31,8 @@ async function newLead(name: string, options: { scheduled: boolean }): Promise<{
   return { id, email }
 }
 
-/** pg-boss's record of the email.send job of an outbox row. */
-async function emailJobOf(outboxId: string): Promise<{ id: string; state: string; output: any }> {
-  return stack.owner('pgboss.job').where('name', 'email.send').whereRaw(`data->>'outboxId' = ?`, [outboxId]).first('id', 'state', 'output')
-}
-
 async function emailJobSettled(outboxId: string): Promise<void> {
-  await waitFor('the email.send job to complete', async () => (await emailJobOf(outboxId))?.state === 'completed')
+  await waitUntil('the email.send job to complete', async () => (await emailJobOf(stack.owner, outboxId))?.state === 'completed')
 }
 
 /** What a worker that died after its commit but before acknowledging leaves behind: the same job, due again. */
@@ -53,8 +44,8 @@ async function redeliver(jobId: string): Promise<void> {
 async function runSweep(): Promise<{ due: number; enqueued: number }> {
   let id: string | null = null
   // The queue admits one sweep at a time; should the real daily schedule fire right now, wait for it.
-  await waitFor('room for a sweep', async () => (id = await stack.deps.boss.send('follow-up.sweep', {})) !== null)
-  await waitFor('the sweep to finish', async () => (await stack.owner('pgboss.job').where('id', id!).first('state'))?.state === 'completed')
+  await waitUntil('room for a sweep', async () => (id = await stack.deps.boss.send('follow-up.sweep', {})) !== null)
+  await waitUntil('the sweep to finish', async () => (await stack.owner('pgboss.job').where('id', id!).first('state'))?.state === 'completed')
   return (await stack.owner('pgboss.job').where('id', id!).first('output')).output
 }
 
@@ -82,12 +73,12 @@ test.serial('the same follow-up job and e-mail job delivered a second time chang
 
   const [job] = await jobsFor(stack.owner, 'follow-up.t3', `${id}:T3`)
   await redeliver(job!.id)
-  await redeliver((await emailJobOf(row.id)).id)
+  await redeliver((await emailJobOf(stack.owner, row.id))!.id)
   await settled(stack.owner, 'follow-up.t3', `${id}:T3`)
   await emailJobSettled(row.id)
 
   t.like((await jobsFor(stack.owner, 'follow-up.t3', `${id}:T3`))[0]!.output, { results: [{ outcome: 'skipped', kind: 'T3' }] })
-  t.like((await emailJobOf(row.id)).output, { results: [{ outcome: 'already-sent' }] })
+  t.like((await emailJobOf(stack.owner, row.id))!.output, { results: [{ outcome: 'already-sent' }] })
   t.is(t3Mails(email).length, 1)
   t.like(await leadRow(stack.owner, id), { t3_sent_at: sentAt, version: 2 })
   t.is((await activitiesOf(stack.owner, id)).filter((a) => a.type === 'FOLLOW_UP_T3').length, 1)
@@ -127,7 +118,7 @@ test.serial('on the T+7 day the sweep catches up every lead without a waiting T+
     await settled(stack.owner, 'follow-up.t7', `${id}:T7`)
     t.is((await jobsFor(stack.owner, 'follow-up.t7', `${id}:T7`)).length, 1)
   }
-  await waitFor('every T+7 mail', () => leads.every(({ email }) => smtp.to(email).length === 2))
+  await waitUntil('every T+7 mail', () => leads.every(({ email }) => smtp.to(email).length === 2))
   for (const { id, email } of leads) {
     t.deepEqual(smtp.to(email).map((mail) => mail.subject.includes('Starter-Box')).sort(), [false, true], email)
     const types = (await activitiesOf(stack.owner, id)).map((a) => a.type).filter((type) => type.startsWith('FOLLOW_UP'))

@@ -1,9 +1,9 @@
 // §6: a follow-up without consent or without an address is still a follow-up (mark and activity),
 // only without the mail; a CONVERTED, LOST, EXPIRED or DELETED lead gets nothing at all.
 import test from 'ava'
-import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
-import { activitiesOf, insertLead, jobsFor, leadRow, outboxOf, settled, waitFor } from './support.ts'
+import { ManualClock, type Stack } from '../helpers/stack.ts'
+import type { TestSmtpServer } from '../helpers/smtp.ts'
+import { activitiesOf, insertLead, jobsFor, leadRow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const registeredAt = new Date('2031-06-02T08:00:00.000Z')
 const clock = new ManualClock('2031-06-12T08:00:00.000Z') // both follow-ups are due
@@ -11,13 +11,9 @@ let smtp: TestSmtpServer
 let stack: Stack
 
 test.before(async () => {
-  smtp = await startSmtpServer()
-  stack = await startStack({ web: false, worker: true, clock, env: { SMTP_URL: smtp.url } })
+  ;({ stack, smtp } = await startMailStack({ clock }))
 })
-test.after.always(async () => {
-  await stack?.stop()
-  await smtp?.stop()
-})
+test.after.always(() => stopMailStack({ stack, smtp }))
 
 /** Runs the follow-up now (a job without startAfter) and waits until pg-boss has finished it. */
 async function runNow(leadId: string, kind: 'T3' | 'T7'): Promise<any> {
@@ -70,7 +66,7 @@ test.serial('only the lead with consent and address got a mail (checked after al
   const email = 'consent@kunde.example'
   const id = await insertLead(stack.owner, { registeredAt, email, emailConsent: true })
   await runNow(id, 'T3')
-  await waitFor('the one mail', () => smtp.received.length > 0)
-  await waitFor('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
+  await waitUntil('the one mail', () => smtp.received.length > 0)
+  await waitUntil('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
   t.deepEqual(smtp.received.map((mail) => mail.envelopeTo), [[email]])
 })

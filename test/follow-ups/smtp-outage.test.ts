@@ -2,26 +2,18 @@
 // retried until the relay is back; then it is delivered once. A relay that refuses a recipient
 // for good (5xx) ends the mail FAILED without pointless retries.
 import test from 'ava'
-import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
-import { activitiesOf, insertLead, outboxOf, settled, waitFor } from './support.ts'
+import { ManualClock, type Stack } from '../helpers/stack.ts'
+import type { TestSmtpServer } from '../helpers/smtp.ts'
+import { activitiesOf, emailJobOf, insertLead, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const clock = new ManualClock('2031-06-12T08:00:00.000Z')
 let smtp: TestSmtpServer
 let stack: Stack
 
 test.before(async () => {
-  smtp = await startSmtpServer({ listen: false, rejectRecipient: /^refused@/ }) // the relay is down
-  stack = await startStack({ web: false, worker: true, clock, env: { SMTP_URL: smtp.url } })
+  ;({ stack, smtp } = await startMailStack({ clock, smtp: { listen: false, rejectRecipient: /^refused@/ } })) // the relay is down
 })
-test.after.always(async () => {
-  await stack?.stop()
-  await smtp?.stop()
-})
-
-async function emailJob(outboxId: string): Promise<{ id: string; state: string; retry_count: number; retry_limit: number; retry_backoff: boolean } | undefined> {
-  return stack.owner('pgboss.job').where('name', 'email.send').whereRaw(`data->>'outboxId' = ?`, [outboxId]).first('id', 'state', 'retry_count', 'retry_limit', 'retry_backoff')
-}
+test.after.always(() => stopMailStack({ stack, smtp }))
 
 /** The lead of the mail whose retries ran out while the relay was down. */
 let exhaustedLeadId: string
@@ -42,7 +34,7 @@ test.serial('SMTP down past the last retry: the mail ends FAILED with its attemp
   exhaustedLeadId = await insertLead(stack.owner, { registeredAt: new Date('2031-06-02T08:00:00.000Z'), email: 'spaet@kunde.example' })
   await followUpNow(exhaustedLeadId)
   const [row] = await outboxOf(stack.owner, exhaustedLeadId)
-  await waitFor('the job to fail for good', async () => (await emailJob(row.id))?.state === 'failed')
+  await waitUntil('the job to fail for good', async () => (await emailJobOf(stack.owner, row.id))?.state === 'failed')
   const failed = (await outboxOf(stack.owner, exhaustedLeadId))[0]
   t.like(failed, { status: 'FAILED', attempts: 2, sent_at: null })
   t.regex(failed.last_error, /ECONNREFUSED|ECONNECTION|ESOCKET/)
@@ -57,17 +49,17 @@ test.serial('SMTP down: the mail waits in the outbox and is retried; once the re
   t.is((await activitiesOf(stack.owner, leadId)).filter((a) => a.type === 'FOLLOW_UP_T3').length, 1)
   const [queued] = await outboxOf(stack.owner, leadId)
 
-  await waitFor('two failed attempts', async () => (await outboxOf(stack.owner, leadId))[0].attempts >= 2)
+  await waitUntil('two failed attempts', async () => (await outboxOf(stack.owner, leadId))[0].attempts >= 2)
   const failing = (await outboxOf(stack.owner, leadId))[0]
   t.is(failing.status, 'QUEUED')
   t.regex(failing.last_error, /ECONNREFUSED|ECONNECTION|ESOCKET/)
-  t.like(await emailJob(queued.id), { retry_backoff: true, retry_limit: 10 })
-  t.true((await emailJob(queued.id))!.retry_count >= 1)
+  t.like(await emailJobOf(stack.owner, queued.id), { retry_backoff: true, retry_limit: 10 })
+  t.true((await emailJobOf(stack.owner, queued.id))!.retry_count >= 1)
   t.is(smtp.received.length, 0)
 
   await smtp.start() // the relay is back
-  await waitFor('the delivery', async () => (await outboxOf(stack.owner, leadId))[0].status === 'SENT')
-  await waitFor('the job to complete', async () => (await emailJob(queued.id))?.state === 'completed')
+  await waitUntil('the delivery', async () => (await outboxOf(stack.owner, leadId))[0].status === 'SENT')
+  await waitUntil('the job to complete', async () => (await emailJobOf(stack.owner, queued.id))?.state === 'completed')
   const sent = (await outboxOf(stack.owner, leadId))[0]
   t.true(sent.attempts > failing.attempts)
   t.is(sent.last_error, null)
@@ -81,18 +73,18 @@ test.serial('a recipient the relay refuses for good (550): FAILED after one atte
   const leadId = await insertLead(stack.owner, { registeredAt: new Date('2031-06-02T08:00:00.000Z'), email: 'refused@kunde.example' })
   await followUpNow(leadId)
   const [row] = await outboxOf(stack.owner, leadId)
-  await waitFor('the job to complete', async () => (await emailJob(row.id))?.state === 'completed')
+  await waitUntil('the job to complete', async () => (await emailJobOf(stack.owner, row.id))?.state === 'completed')
   const failed = (await outboxOf(stack.owner, leadId))[0]
   t.like(failed, { status: 'FAILED', attempts: 1, sent_at: null })
   t.regex(failed.last_error, /550/)
-  t.is((await emailJob(row.id))!.retry_count, 0)
+  t.is((await emailJobOf(stack.owner, row.id))!.retry_count, 0)
   t.is(smtp.to('refused@kunde.example').length, 0)
 })
 
 test.serial('a FAILED mail is not lost: retrying its job from the board delivers it once the relay is back', async (t) => {
   const [row] = await outboxOf(stack.owner, exhaustedLeadId)
-  await stack.deps.boss.retry('email.send', (await emailJob(row.id))!.id)
-  await waitFor('the delivery', async () => (await outboxOf(stack.owner, exhaustedLeadId))[0].status === 'SENT')
+  await stack.deps.boss.retry('email.send', (await emailJobOf(stack.owner, row.id))!.id)
+  await waitUntil('the delivery', async () => (await outboxOf(stack.owner, exhaustedLeadId))[0].status === 'SENT')
   t.is(smtp.to('spaet@kunde.example').length, 1)
   t.is((await outboxOf(stack.owner, exhaustedLeadId))[0].attempts, 3)
 })

@@ -2,6 +2,27 @@
 // the jobs, not the API), and the owner's view of what the jobs did.
 import { randomUUID } from 'node:crypto'
 import type { Knex } from '../../lib/db.ts'
+import type { Clock } from '../../lib/clock.ts'
+import { startStack, type Stack } from '../helpers/stack.ts'
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+export interface MailStack {
+  stack: Stack
+  smtp: TestSmtpServer
+}
+
+/** The service with workers on `clock`, delivering to a real SMTP server of its own. */
+export async function startMailStack(options: { clock: Clock; env?: Record<string, string>; smtp?: Parameters<typeof startSmtpServer>[0] }): Promise<MailStack> {
+  const smtp = await startSmtpServer(options.smtp)
+  const stack = await startStack({ web: false, worker: true, clock: options.clock, env: { SMTP_URL: smtp.url, ...options.env } })
+  return { stack, smtp }
+}
+
+export async function stopMailStack(service: Partial<MailStack>): Promise<void> {
+  await service.stack?.stop()
+  await service.smtp?.stop()
+}
 
 export interface TestLead {
   id?: string
@@ -64,24 +85,25 @@ export async function jobsFor(owner: Knex, queue: string, singletonKey: string):
   return owner('pgboss.job').where({ name: queue, singleton_key: singletonKey }).orderBy('created_on').select('id', 'state', 'start_after', 'output')
 }
 
+/** pg-boss's record of the email.send job of an outbox row. */
+export async function emailJobOf(owner: Knex, outboxId: string): Promise<{ id: string; state: string; output: any; retry_count: number; retry_limit: number; retry_backoff: boolean } | undefined> {
+  return owner('pgboss.job').where('name', 'email.send').whereRaw(`data->>'outboxId' = ?`, [outboxId]).first('id', 'state', 'output', 'retry_count', 'retry_limit', 'retry_backoff')
+}
+
 /** Time travel for a deferred job: it becomes due now (the worker fetches it on its next poll). */
 export async function makeDueNow(owner: Knex, queue: string, singletonKey: string): Promise<void> {
   const updated = await owner('pgboss.job').where({ name: queue, singleton_key: singletonKey, state: 'created' }).update({ start_after: owner.raw('now()') })
   if (updated !== 1) throw new Error(`expected one waiting job ${queue} ${singletonKey}, found ${updated}`)
 }
 
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms
-  while (Date.now() < until) {
-    if (await predicate()) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  if (!(await predicate())) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+/** Polls until the predicate holds; fails naming what it waited for. */
+export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  if (!(await waitFor(predicate, ms))) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
 }
 
 /** Waits until every job for the key has finished (completed or failed). */
 export async function settled(owner: Knex, queue: string, singletonKey: string): Promise<void> {
-  await waitFor(`${queue} ${singletonKey} to finish`, async () => {
+  await waitUntil(`${queue} ${singletonKey} to finish`, async () => {
     const jobs = await jobsFor(owner, queue, singletonKey)
     return jobs.length > 0 && jobs.every((j) => j.state === 'completed' || j.state === 'failed')
   })

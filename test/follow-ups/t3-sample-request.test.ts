@@ -2,10 +2,10 @@
 // when it runs, one sample-offer mail through a real SMTP server, the mark and one activity.
 import test from 'ava'
 import { inTransaction, systemContext, type SecurityContext } from '../../lib/db.ts'
-import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
+import { ManualClock, type Stack } from '../helpers/stack.ts'
+import type { TestSmtpServer } from '../helpers/smtp.ts'
 import { scheduleFollowUps } from '../../jobs/follow-ups.ts'
-import { activitiesOf, centralEuropean, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, waitFor } from './support.ts'
+import { activitiesOf, centralEuropean, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const registeredAt = centralEuropean('2031-02-26T10:00:00', 1) // a Wednesday in winter (CET)
 const clock = new ManualClock(registeredAt)
@@ -13,13 +13,9 @@ let smtp: TestSmtpServer
 let stack: Stack
 
 test.before(async () => {
-  smtp = await startSmtpServer()
-  stack = await startStack({ web: false, worker: true, clock, env: { SMTP_URL: smtp.url, PUBLIC_BASE_URL: 'https://leads.freshplan.example', MAIL_FROM: 'FreshFoodz <verkauf@freshfoodz.example>' } })
+  ;({ stack, smtp } = await startMailStack({ clock, env: { PUBLIC_BASE_URL: 'https://leads.freshplan.example', MAIL_FROM: 'FreshFoodz <verkauf@freshfoodz.example>' } }))
 })
-test.after.always(async () => {
-  await stack?.stop()
-  await smtp?.stop()
-})
+test.after.always(() => stopMailStack({ stack, smtp }))
 
 test.serial('a RESTAURANT lead registered on a Wednesday: T+3 (a Saturday) waits until Monday 09:00 Berlin, then sends one sample-offer mail', async (t) => {
   const email = 'kueche@linde.example'
@@ -35,9 +31,9 @@ test.serial('a RESTAURANT lead registered on a Wednesday: T+3 (a Saturday) waits
   // Monday morning: the job's time has come (the clock decides the season: March is asparagus time).
   clock.set('2031-03-03T08:00:00.000Z')
   await makeDueNow(stack.owner, 'follow-up.t3', `${id}:T3`)
-  await waitFor('the sample-offer mail', () => smtp.to(email).length > 0)
+  await waitUntil('the sample-offer mail', () => smtp.to(email).length > 0)
   await settled(stack.owner, 'follow-up.t3', `${id}:T3`)
-  await waitFor('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
+  await waitUntil('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
 
   t.is(smtp.to(email).length, 1)
   const mail = smtp.to(email)[0]!

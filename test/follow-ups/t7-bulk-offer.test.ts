@@ -2,10 +2,10 @@
 // rule (no meaningful activity in the last 7 days, lead REGISTERED or ACTIVE).
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.ts'
+import { ManualClock, type Stack } from '../helpers/stack.ts'
+import type { TestSmtpServer } from '../helpers/smtp.ts'
 import { scheduleFollowUps } from '../../jobs/follow-ups.ts'
-import { activitiesOf, centralEuropean, insertActivity, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, waitFor } from './support.ts'
+import { activitiesOf, centralEuropean, insertActivity, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const DAY = 24 * 60 * 60 * 1000
 const registeredAt = centralEuropean('2031-03-05T10:00:00', 1) // a Wednesday
@@ -15,13 +15,9 @@ let smtp: TestSmtpServer
 let stack: Stack
 
 test.before(async () => {
-  smtp = await startSmtpServer()
-  stack = await startStack({ web: false, worker: true, clock, env: { SMTP_URL: smtp.url } })
+  ;({ stack, smtp } = await startMailStack({ clock }))
 })
-test.after.always(async () => {
-  await stack?.stop()
-  await smtp?.stop()
-})
+test.after.always(() => stopMailStack({ stack, smtp }))
 
 /** The start times of the T+7 jobs as scheduled, in the order of the leads. */
 const t7Scheduled: string[] = []
@@ -35,7 +31,7 @@ async function runT7(lead: { email: string; status?: string; activities?: { type
   clock.set(t7DueAt)
   await makeDueNow(stack.owner, 'follow-up.t7', `${id}:T7`)
   await settled(stack.owner, 'follow-up.t7', `${id}:T7`)
-  await waitFor(`the mail to ${lead.email}`, () => smtp.to(lead.email).length > 0)
+  await waitUntil(`the mail to ${lead.email}`, () => smtp.to(lead.email).length > 0)
   return id
 }
 test.serial('a CH HOTEL lead gets 20 % from CHF 1\'000 in Swiss German, and REMINDER after 7 days without a meaningful activity', async (t) => {
