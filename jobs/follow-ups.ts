@@ -213,39 +213,45 @@ export interface SweepResult {
  * those sends into no-ops; what remains are imported or backfilled leads, and follow-ups whose
  * job failed for good. Keyset batches keep each transaction short on a large table.
  */
-export async function sweepDueFollowUps(deps: Deps): Promise<SweepResult> {
+export async function sweepDueFollowUps(deps: Deps, options: { batchSize?: number } = {}): Promise<SweepResult> {
+  const batchSize = options.batchSize ?? SWEEP_BATCH
   const now = deps.clock.now()
   const registeredBefore = new Date(now.getTime() - MIN_DUE_DELAY_MS)
   const result: SweepResult = { due: 0, enqueued: 0 }
-  let after: { registeredAt: Date; id: string } | null = null
+  // The keyset carries PostgreSQL's text of registered_at: a Date would drop its microseconds, and
+  // leads imported in one transaction share one now() to the microsecond.
+  let after: { registeredAt: string; id: string } | null = null
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
       const query = tx
         .trx('leads as l')
         .join('territories as t', 't.code', 'l.territory')
-        .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
+        .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
         .where((open) => open.whereNull('l.t3_sent_at').orWhereNull('l.t7_sent_at'))
         .whereIn('l.status', SWEEP_STATUSES)
         .where('l.registered_at', '<=', registeredBefore)
         .orderBy([{ column: 'l.registered_at' }, { column: 'l.id' }])
-        .limit(SWEEP_BATCH)
-      if (after) query.whereRaw('(l.registered_at, l.id) > (?, ?)', [after.registeredAt, after.id])
-      const rows = (await query) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+        .limit(batchSize)
+      if (after) query.whereRaw('(l.registered_at, l.id) > (?::timestamptz, ?::uuid)', [after.registeredAt, after.id])
+      const rows = (await query) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+      const counts: SweepResult = { due: 0, enqueued: 0 }
       for (const row of rows) {
         const lead = { status: row.status, t3SentAt: row.t3_sent_at, t7SentAt: row.t7_sent_at }
         for (const kind of FOLLOW_UP_KINDS) {
           if (isFollowUpSkipped(lead, kind) || followUpDueAt(row.registered_at, kind, row.time_zone) > now) continue
-          result.due++
+          counts.due++
           const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenant_id }
           const id = await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { singletonKey: followUpSingletonKey(row.id, kind) })
-          if (id !== null) result.enqueued++
+          if (id !== null) counts.enqueued++
         }
       }
-      return rows
+      return { rows, counts }
     })
-    const last = batch.at(-1)
-    if (!last || batch.length < SWEEP_BATCH) break
-    after = { registeredAt: last.registered_at, id: last.id }
+    result.due += batch.counts.due
+    result.enqueued += batch.counts.enqueued
+    const last = batch.rows.at(-1)
+    if (!last || batch.rows.length < batchSize) break
+    after = { registeredAt: last.registered_key, id: last.id }
   }
   if (result.enqueued > 0) deps.logger.info(result, 'follow-up sweep enqueued due follow-ups')
   return result

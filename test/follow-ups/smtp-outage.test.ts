@@ -4,7 +4,7 @@
 import test from 'ava'
 import { ManualClock, type Stack } from '../helpers/stack.ts'
 import type { TestSmtpServer } from '../helpers/smtp.ts'
-import { activitiesOf, emailJobOf, insertLead, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
+import { activitiesOf, emailJobOf, insertLead, outboxOf, runFollowUpJobNow, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const clock = new ManualClock('2031-06-12T08:00:00.000Z')
 let smtp: TestSmtpServer
@@ -18,11 +18,6 @@ test.after.always(() => stopMailStack({ stack, smtp }))
 /** The lead of the mail whose retries ran out while the relay was down. */
 let exhaustedLeadId: string
 
-async function followUpNow(leadId: string): Promise<void> {
-  await stack.deps.boss.send('follow-up.t3', { leadId, tenantId: 'default' }, { singletonKey: `${leadId}:T3` })
-  await settled(stack.owner, 'follow-up.t3', `${leadId}:T3`)
-}
-
 test.serial('the email.send queue retries with exponential backoff (production settings)', async (t) => {
   const queue = await stack.deps.boss.getQueue('email.send')
   t.like(queue, { retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600 })
@@ -32,7 +27,7 @@ test.serial('SMTP down past the last retry: the mail ends FAILED with its attemp
   // Seconds instead of minutes between attempts, and a short limit for this one mail.
   await stack.deps.boss.updateQueue('email.send', { retryBackoff: true, retryDelay: 1, retryDelayMax: 2, retryLimit: 1 })
   exhaustedLeadId = await insertLead(stack.owner, { registeredAt: new Date('2031-06-02T08:00:00.000Z'), email: 'spaet@kunde.example' })
-  await followUpNow(exhaustedLeadId)
+  await runFollowUpJobNow(stack, exhaustedLeadId, 'T3')
   const [row] = await outboxOf(stack.owner, exhaustedLeadId)
   await waitUntil('the job to fail for good', async () => (await emailJobOf(stack.owner, row.id))?.state === 'failed')
   const failed = (await outboxOf(stack.owner, exhaustedLeadId))[0]
@@ -44,7 +39,7 @@ test.serial('SMTP down past the last retry: the mail ends FAILED with its attemp
 test.serial('SMTP down: the mail waits in the outbox and is retried; once the relay is back it is delivered exactly once', async (t) => {
   const email = 'wartet@kunde.example'
   const leadId = await insertLead(stack.owner, { registeredAt: new Date('2031-06-02T08:00:00.000Z'), email })
-  await followUpNow(leadId)
+  await runFollowUpJobNow(stack, leadId, 'T3')
   // The follow-up itself is done, whatever the relay does.
   t.is((await activitiesOf(stack.owner, leadId)).filter((a) => a.type === 'FOLLOW_UP_T3').length, 1)
   const [queued] = await outboxOf(stack.owner, leadId)
@@ -71,7 +66,7 @@ test.serial('SMTP down: the mail waits in the outbox and is retried; once the re
 
 test.serial('a recipient the relay refuses for good (550): FAILED after one attempt, not retried, nothing delivered', async (t) => {
   const leadId = await insertLead(stack.owner, { registeredAt: new Date('2031-06-02T08:00:00.000Z'), email: 'refused@kunde.example' })
-  await followUpNow(leadId)
+  await runFollowUpJobNow(stack, leadId, 'T3')
   const [row] = await outboxOf(stack.owner, leadId)
   await waitUntil('the job to complete', async () => (await emailJobOf(stack.owner, row.id))?.state === 'completed')
   const failed = (await outboxOf(stack.owner, leadId))[0]

@@ -34,7 +34,8 @@ export interface TestLead {
   emailConsent?: boolean
   businessType?: string | null
   status?: string
-  registeredAt: Date
+  /** A string keeps PostgreSQL's microseconds, as a bulk import with now() has them. */
+  registeredAt: Date | string
   t3SentAt?: Date | null
   t7SentAt?: Date | null
 }
@@ -107,6 +108,14 @@ export async function settled(owner: Knex, queue: string, singletonKey: string):
     const jobs = await jobsFor(owner, queue, singletonKey)
     return jobs.length > 0 && jobs.every((j) => j.state === 'completed' || j.state === 'failed')
   })
+}
+
+/** Runs a follow-up now (a job without startAfter, as the sweep sends it) and waits until pg-boss has finished it. */
+export async function runFollowUpJobNow(stack: Stack, leadId: string, kind: 'T3' | 'T7'): Promise<{ id: string; state: string; start_after: Date; output: any }> {
+  const queue = kind === 'T3' ? 'follow-up.t3' : 'follow-up.t7'
+  await stack.deps.boss.send(queue, { leadId, tenantId: 'default' }, { singletonKey: `${leadId}:${kind}` })
+  await settled(stack.owner, queue, `${leadId}:${kind}`)
+  return (await jobsFor(stack.owner, queue, `${leadId}:${kind}`))[0]!
 }
 
 /** Wall-clock instant of a zone-less ISO time in Europe/Berlin or Europe/Zurich (CET/CEST), for readable test dates. */
