@@ -36,8 +36,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   app.use(jsonBody())
   const verify = options.verify ?? createTokenVerifier(deps.config.auth)
   const authenticated = authenticate(verify)
-  // Everything under /api needs a token; health, metrics and docs do not.
-  app.use((ctx, next) => (ctx.path.startsWith('/api/') || ctx.path === '/api' ? authenticated(ctx, next) : next()))
+  // Everything under /api needs a token; health, metrics and docs do not. Case-insensitive, because
+  // the routers match case-insensitively: /API/leads must not reach a handler unauthenticated.
+  app.use((ctx, next) => (/^\/api(\/|$)/i.test(ctx.path) ? authenticated(ctx, next) : next()))
   app.use(idempotency(deps))
   for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), leadRoutes(deps), territoryRoutes(deps), ...extraRouters]) {
     app.use(router.routes())

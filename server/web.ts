@@ -24,7 +24,13 @@ export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [],
   const verify = options.verify ?? createTokenVerifier(deps.config.auth)
   const board = options.queueBoard ?? (await queueBoard({ boss: deps.boss, authorize: pageAccess(verify, 'ADMIN') }))
   const app = createApp(deps, lifecycle, extraRouters, { ...options, verify, queueBoard: board })
-  const server = http.createServer(app.callback())
+  const handle = app.callback()
+  // While draining, every response closes its connection: a busy keep-alive client would otherwise
+  // keep the server open until the shutdown timeout, whose closeAllConnections cuts requests mid-flight.
+  const server = http.createServer((req, res) => {
+    if (lifecycle.draining) res.setHeader('Connection', 'close')
+    return handle(req, res)
+  })
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))
   const port = (server.address() as { port: number }).port
