@@ -1,5 +1,7 @@
 import type { Job, WorkOptions } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
+import { emailSendJob } from './email.ts'
+import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
 
 /** A worker: the queue it drains and what it does with a batch of jobs. Handlers must be idempotent. */
@@ -17,5 +19,5 @@ export interface ScheduleDefinition {
 }
 
 // Every worker and schedule of the service; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob]
-export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob]
+export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule]
