@@ -5,6 +5,7 @@ import type { Tx } from '../lib/db.ts'
 import { problems } from '../server/problem.ts'
 import { Lead, LeadActivity } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
+import { scheduleFollowUps } from '../jobs/follow-ups.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -136,6 +137,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     } as Partial<Lead>).returning('*')) as unknown as Lead,
   )
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
+  await scheduleFollowUps(deps, tx, lead)
   let current = lead
   for (const activity of activities) current = (await applyActivity(tx, current, actor, activity)).lead
   return { lead: current, warnings }

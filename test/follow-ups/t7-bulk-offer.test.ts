@@ -60,6 +60,8 @@ test.serial('a CH HOTEL lead gets 20 % from CHF 1\'000 in Swiss German, and REMI
   t.is(followUp.summary, 'T+7 follow-up: bulk-order offer, e-mail queued')
   t.deepEqual(followUp.metadata.offer, { kind: 'T7', discountPercent: 20, minimumOrder: 1000, currency: 'CHF' })
   t.is(activities.find((a) => a.type === 'STATUS_CHANGE')!.summary, 'Status changed from REGISTERED to REMINDER')
+  // The SMTP server has the message before email.send commits SENT: wait for the commit.
+  await waitUntil('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
   t.like((await outboxOf(stack.owner, id))[0], { status: 'SENT', template_key: 'FOLLOW_UP', territory: 'CH' })
 })
 
