@@ -1,5 +1,7 @@
 import type { Job, WorkOptions } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
+import { emailSendJob } from './email.ts'
+import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
 import { EVENT_JOBS, EVENT_SCHEDULES, EVENT_SERVICES } from './events.ts'
 
@@ -24,6 +26,6 @@ export interface ServiceDefinition {
 }
 
 // Every worker, schedule and service of the worker process; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...EVENT_JOBS]
-export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, ...EVENT_SCHEDULES]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS]
+export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

@@ -5,6 +5,7 @@ import type { Tx } from '../lib/db.ts'
 import { problems } from '../server/problem.ts'
 import { Lead, LeadActivity } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
+import { scheduleFollowUps } from '../jobs/follow-ups.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -89,7 +90,8 @@ function assertTerritoryAccess(tx: Tx, territory: string): void {
 }
 
 async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
-  return LeadActivity.query(tx.trx).insertAndFetch({
+  // insert … returning * is one round trip; insertAndFetch would read the row back with a second.
+  return LeadActivity.query(tx.trx).insert({
     tenantId: lead.tenantId,
     leadId: lead.id,
     type: activity.type,
@@ -98,7 +100,7 @@ async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType
     occurredAt: activity.occurredAt ?? new Date(),
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
-  })
+  }).returning('*') as unknown as Promise<LeadActivity>
 }
 
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
@@ -120,7 +122,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
   const lead = await guardDuplicates(tx, columns.emailNormalized, async (trx) =>
-    await Lead.query(trx).insertAndFetch({
+    (await Lead.query(trx).insert({
       ...leadFields,
       ...columns,
       countryCode,
@@ -132,9 +134,10 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
       ownerUserId: ownerUserId ?? actor.id,
       createdBy: actor.id,
       registeredAt: now,
-    } as Partial<Lead>),
+    } as Partial<Lead>).returning('*')) as unknown as Lead,
   )
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
+  await scheduleFollowUps(deps, tx, lead)
   let current = lead
   for (const activity of activities) current = (await applyActivity(tx, current, actor, activity)).lead
   return { lead: current, warnings }
@@ -194,8 +197,9 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
-  // patchAndFetchById returns a new instance: `lead` stays the before-image callers describe changes with.
-  return Lead.query(tx.trx).patchAndFetchById(lead.id, { ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
+  // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
+  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning('*')) as unknown as Lead[]
+  return updated!
 }
 
 export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {

@@ -25,8 +25,9 @@ document.getElementById('login').addEventListener('submit', async (event) => {
 })
 </script></body></html>`
 
+/** A page load (browsers ask for text/html when navigating), as opposed to a script's API call. */
 function wantsPage(ctx: Context): boolean {
-  return ctx.method === 'GET' && ctx.accepts('html', 'json') === 'html'
+  return ctx.method === 'GET' && ctx.get('Accept').includes('text/html')
 }
 
 /** Session login/logout for the browser pages. */

@@ -5,7 +5,8 @@ import { startStack, ManualClock } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'
 import { publishPendingEvents, pruneOutbox } from '../../jobs/events.ts'
-import { EVENTS_PRUNE_QUEUE, QUEUES } from '../../jobs/queues.ts'
+import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE, QUEUES } from '../../jobs/queues.ts'
+import { startBoss } from '../../jobs/boss.ts'
 import { SCHEDULES } from '../../jobs/registry.ts'
 import { eventIdempotencyKey } from '../../models/event-ids.ts'
 
@@ -47,6 +48,18 @@ test('retention runs daily as a pg-boss schedule and works as a job', async (t) 
     const jobId = await stack.deps.boss.send(EVENTS_PRUNE_QUEUE, {})
     t.true(await waitUntil(async () => (await stack.deps.boss.getJobById(EVENTS_PRUNE_QUEUE, jobId!))?.state === 'completed', 15_000))
     t.is((await stack.owner.raw(`select count(*)::int as n from lead_events`)).rows[0].n, 0)
+  } finally {
+    await stack.stop()
+  }
+})
+
+test('a second process starts pg-boss over the existing event queues (web and worker both create them)', async (t) => {
+  const stack = await startStack({ web: false })
+  try {
+    const second = await startBoss({ connectionString: stack.config.appDatabaseUrl, logger: stack.deps.logger, role: 'worker' })
+    const names = (await second.getQueues()).map((q) => q.name)
+    t.true(names.includes(EVENTS_PRUNE_QUEUE) && names.includes(EVENTS_PUBLISH_QUEUE))
+    await second.stop({ graceful: false, close: true })
   } finally {
     await stack.stop()
   }

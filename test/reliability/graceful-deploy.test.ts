@@ -1,17 +1,13 @@
 // Issue 9, graceful deploy: the real `web` process (node server/web.ts) under steady keep-alive load
 // gets SIGTERM. Every request it accepted must get a complete 2xx; refusals after the listener
 // closed are "not accepted"; it exits 0 and every 201 lead is in the database.
-import { spawn } from 'node:child_process'
 import http from 'node:http'
-import net from 'node:net'
-import path from 'node:path'
 import test from 'ava'
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
-import { TEST_JWT_SECRET } from '../helpers/stack.ts'
+import { freePort, spawnService, waitUntilReady } from '../helpers/processes.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { createKnex } from '../../lib/db.ts'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const CLIENTS = 50
 const LOAD_BEFORE_SIGTERM_MS = 2_000
 
@@ -21,14 +17,6 @@ test.before(async () => {
   db = await createTestDatabase()
 })
 test.after.always(() => db?.drop())
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 interface Outcome {
   status?: number
@@ -56,23 +44,10 @@ function request(agent: http.Agent, port: number, method: string, urlPath: strin
 test('SIGTERM under 50 keep-alive clients: no accepted request fails, exit 0, every 201 lead is stored', async (t) => {
   t.timeout(90_000)
   const port = await freePort()
-  const child = spawn(process.execPath, ['server/web.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '15000', DB_POOL_MAX: '10' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const web = spawnService('server/web.ts', { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, PORT: String(port), SHUTDOWN_TIMEOUT_MS: '15000', DB_POOL_MAX: '10' })
+  const { child, exited } = web
   try {
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)
-      if (ready === 200) break
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`web did not become ready: ${output}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await waitUntilReady(port, web)
 
     const tokens = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => tokenFor({ user: `gd-${i}`, role: 'SALES', territories: ['DE'] })))
     const created: string[] = []
@@ -153,7 +128,7 @@ test('SIGTERM under 50 keep-alive clients: no accepted request fails, exit 0, ev
       const loadRows = await knex('leads').where('company_name', 'like', 'Deploy %').count({ n: '*' }).first()
       t.log(`counts ${JSON.stringify(counts)}; idle-socket resets (request, ms after SIGTERM): ${resets.slice(0, 10).join(', ') || 'none'}`)
       t.is(failures.length, 0, failures.slice(0, 5).join('\n'))
-      t.is(code, 0, output)
+      t.is(code, 0, web.output())
       t.true(counts.inFlightAtSigterm > 0, 'SIGTERM arrived while requests were in flight')
       t.true(counts.ok > okBeforeSigterm, 'requests in flight at SIGTERM completed')
       t.is(Number(stored!.n), created.length, 'every 201 lead is in the database')
