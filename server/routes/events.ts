@@ -29,7 +29,7 @@ export interface EventStreamOptions {
 
 export interface EventRoutes {
   router: Router
-  /** Ends every open stream (drain); clients reconnect elsewhere with Last-Event-ID. */
+  /** Ends every open stream and refuses new ones (drain); clients reconnect elsewhere with Last-Event-ID. */
   closeStreams(): void
   readonly openStreams: number
 }
@@ -143,8 +143,12 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
   const streams = new Set<EventStream>()
   const router = new Router()
 
+  let closing = false
+
   router.get(EVENT_STREAM_PATH, async (ctx) => {
     const auth = callerOf(ctx)
+    // A stream opened while draining would hold the drain until its timeout; send the client elsewhere.
+    if (closing) throw problems.unavailable('This process is shutting down; reconnect.')
     // EventSource sends Last-Event-ID itself on reconnect; the query form is for a first connect.
     const query = validQuery<{ lastEventId?: number }>(eventStreamQuerySchema.$id, ctx.query)
     const lastEventId = lastEventIdHeader(ctx.get('Last-Event-ID')) ?? query.lastEventId
@@ -200,6 +204,7 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
   return {
     router,
     closeStreams: () => {
+      closing = true
       for (const stream of streams) stream.end()
     },
     get openStreams() {

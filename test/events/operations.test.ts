@@ -1,12 +1,15 @@
 // Operating the pipeline: retention, the unauthenticated-publisher switch, and the web process
 // starting and stopping its listener and streams.
 import test from 'ava'
+import http from 'node:http'
 import { startStack, ManualClock } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'
 import { publishPendingEvents, pruneOutbox } from '../../jobs/events.ts'
 import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE, QUEUES } from '../../jobs/queues.ts'
 import { startBoss } from '../../jobs/boss.ts'
+import { eventRoutes } from '../../server/routes/events.ts'
+import { createApp } from '../../server/app.ts'
 import { SCHEDULES } from '../../jobs/registry.ts'
 import { eventIdempotencyKey } from '../../models/event-ids.ts'
 
@@ -65,6 +68,31 @@ test('a second process starts pg-boss over the existing event queues (web and wo
   }
 })
 
+test('once its streams are closed for a drain, the stream route answers 503 instead of opening a new stream', async (t) => {
+  // A request can still arrive on a keep-alive connection that was busy when the drain began.
+  const stack = await startStack()
+  const routes = eventRoutes(stack.deps, stack.web!.events)
+  const server = http.createServer(createApp(stack.deps, { draining: false }, [routes.router]).callback())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/events/stream`
+  try {
+    const token = await tokenFor({ user: 'm', role: 'MANAGER', territories: ['DE'] })
+    const open = await SseClient.connect(url, { token })
+    t.is(routes.openStreams, 1)
+    routes.closeStreams()
+    await open.closed
+    const refused = await SseClient.connect(url, { token }).catch((error) => error)
+    t.is(refused.status, 503)
+    t.is(JSON.parse(refused.body).type, 'https://freshplan.example/problems/service-unavailable')
+    t.is(refused.headers['retry-after'], '1')
+    t.is(routes.openStreams, 0)
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    await stack.stop()
+  }
+})
+
 test('SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER: an event without outbox row reaches managers of its territory, not SALES', async (t) => {
   const stack = await startStack({ env: { SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER: 'true' } })
   const manager = await SseClient.connect(`${stack.baseUrl}/api/events/stream`, { token: await tokenFor({ user: 'm', role: 'MANAGER', territories: ['DE'] }) })
@@ -102,7 +130,8 @@ test('the web process starts its listener and, when draining, ends SSE streams a
     await stack.web!.events.caughtUp()
     t.is(await listenerConnections(), 1)
     t.truthy(stack.web!.events.backendPid)
-    const client = await SseClient.connect(`${stack.baseUrl}/api/events/stream`, { token: await tokenFor({ user: 'm', role: 'MANAGER', territories: ['DE'] }) })
+    const token = await tokenFor({ user: 'm', role: 'MANAGER', territories: ['DE'] })
+    const client = await SseClient.connect(`${stack.baseUrl}/api/events/stream`, { token })
     const started = Date.now()
     await stack.web!.drain()
     await client.closed
