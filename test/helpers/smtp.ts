@@ -1,6 +1,5 @@
 // A real SMTP server for tests (smtp-server): nodemailer delivers to it over TCP exactly as to a
 // production relay, and the test reads what arrived, decoded from MIME.
-import net from 'node:net'
 import { SMTPServer } from 'smtp-server'
 
 export interface ReceivedMail {
@@ -25,14 +24,9 @@ export interface TestSmtpServer {
   stop(): Promise<void>
 }
 
-/** A port nothing listens on (yet): what an SMTP relay that is down looks like. */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as net.AddressInfo
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  return port
-}
+// A port nothing listens on (yet) is what an SMTP relay that is down looks like.
+export { freePort } from './processes.ts'
+import { freePort } from './processes.ts'
 
 /**
  * @param options.rejectRecipient reply 550 to RCPT TO for matching addresses (a permanent refusal)
