@@ -12,6 +12,7 @@ import { followUpDueAt, isFollowUpSkipped, shouldSetReminder, type FollowUpKind 
 import { followUpMailContent, type FollowUpMailContent } from '../models/follow-up-mail.ts'
 import { renderMail } from '../lib/mail-template.ts'
 import { enqueue } from './boss.ts'
+import { recordLeadEvent } from './events.ts'
 import { queueOutboxMail, unsubscribeLink } from './email.ts'
 import { FOLLOW_UP_SWEEP_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
 import type { JobDefinition, ScheduleDefinition } from './registry.ts'
@@ -75,11 +76,11 @@ export interface FollowUpSent {
  * with the follow-up itself: this is where `freshplan.lead.followup_sent` (and, with
  * `statusChange`, `freshplan.lead.status_changed`) is to be published.
  */
-export async function announceFollowUpSent(deps: Deps, _tx: Tx, sent: FollowUpSent): Promise<void> {
-  deps.logger.info(
-    { leadId: sent.leadId, kind: sent.kind, email: sent.email, leadVersion: sent.leadVersion, reminder: sent.statusChange !== null },
-    'follow-up sent',
-  )
+export async function announceFollowUpSent(deps: Deps, tx: Tx, lead: Lead, sent: FollowUpSent): Promise<void> {
+  if (sent.statusChange) {
+    await recordLeadEvent(deps, tx, { type: 'freshplan.lead.status_changed', lead, data: { ...sent.statusChange, cause: `FOLLOW_UP_${sent.kind}` } })
+  }
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.followup_sent', lead, data: sent })
 }
 
 export type FollowUpResult =
@@ -170,7 +171,7 @@ export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUp
       await LeadActivity.query(tx.trx).insert({ ...activity, type: 'STATUS_CHANGE', summary: statusChangeSummary(statusChange.from, statusChange.to), metadata: { ...statusChange, cause: 'FOLLOW_UP_T7' } })
       await LeadActivity.query(tx.trx).insert({ ...activity, type: 'REMINDER_SENT', summary: 'No meaningful activity in the last 7 days: lead needs attention', metadata: { kind } })
     }
-    await announceFollowUpSent(deps, tx, {
+    await announceFollowUpSent(deps, tx, updated, {
       leadId: lead.id,
       tenantId: lead.tenantId,
       territory: lead.territory,
