@@ -36,7 +36,8 @@ function show(message) {
   if (cell) cell.textContent = String(counts[key])
   const item = document.createElement('li')
   item.dataset.subject = event.subject
-  const name = event.data && event.data.companyName ? ' ' + event.data.companyName : ''
+  const lead = event.data && (event.data.lead || event.data)
+  const name = lead && lead.companyName ? ' ' + lead.companyName : ''
   item.textContent = new Date(event.time).toLocaleTimeString('de-DE') + ' ' + event.territory + ' ' + event.type.replace('freshplan.lead.', '') + name
   const list = document.getElementById('events')
   list.prepend(item)

@@ -21,8 +21,8 @@ export interface ServiceProcess {
 }
 
 /** `node server/web.ts` or `node jobs/worker.ts` with a test configuration; output is collected. */
-export function spawnService(entry: 'server/web.ts' | 'jobs/worker.ts', env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [entry], {
+export function spawnService(entry: 'server/web.ts' | 'jobs/worker.ts', env: Record<string, string>, nodeArgs: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, NODE_ENV: 'test', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'warn', WORKER_METRICS_PORT: '0', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
