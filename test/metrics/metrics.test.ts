@@ -1,4 +1,5 @@
 import test from 'ava'
+import { sample } from '../helpers/metrics.ts'
 import { eventsConsumed, eventLatency } from '../../server/metrics.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -27,18 +28,6 @@ test.before(async () => {
 })
 test.after.always(() => stack?.stop())
 
-/** The value of one sample line, or undefined when the series is absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`)
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue
-    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/)
-    if (!match || match[1] !== name) continue
-    const present = (match[2] ?? '').split(/,(?=[a-z_]+=")/).filter(Boolean)
-    if (wanted.every((pair) => present.includes(pair)) && present.length === wanted.length) return Number(match[3])
-  }
-  return undefined
-}
 
 async function scrape(): Promise<{ status: number; type: string | null; text: string }> {
   const response = await fetch(`${stack.baseUrl}/metrics`)
