@@ -64,7 +64,7 @@ try {
   const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
   const deps = { config, knex, boss, logger, clock: systemClock }
-  await startWorker(deps, [backfillJob], [])
+  await startWorker(deps, [backfillJob], [], [])
 
   started = performance.now()
   const ctx = systemContext('default')

@@ -32,8 +32,15 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
   boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'))
   boss.on('warning', (warning) => options.logger.warn({ warning }, 'pg-boss warning'))
   await boss.start({ attempts: 3 })
+  // createQueue leaves an existing queue as it is, so changed options are applied with updateQueue.
+  const existing = new Set((await boss.getQueues()).map((queue) => queue.name))
   for (const queue of options.queues ?? Object.values(QUEUES)) {
-    await boss.createQueue(queue.name, queue)
+    if (!existing.has(queue.name)) await boss.createQueue(queue.name, queue)
+    else {
+      const { name, policy: _policy, partition: _partition, ...changeable } = queue
+      // pg-boss refuses an update without properties (a queue defined by name and policy alone).
+      if (Object.keys(changeable).length > 0) await boss.updateQueue(name, changeable)
+    }
   }
   return boss
 }

@@ -1,4 +1,5 @@
-import type { Queue } from 'pg-boss'
+import type { Queue, WorkOptions } from 'pg-boss'
+import { IDEMPOTENCY_PURGE_QUEUE } from './idempotency-purge.ts'
 
 /**
  * §5 normalization backfills. One job per backfill, its singletonKey the backfill id. `stately`
@@ -21,6 +22,56 @@ export const BACKFILL_QUEUE = {
 // Every queue the code sends to or works on, with its options. Start-up creates them all (see
 // boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.
 // Later issues add their queues here.
+
+/** Event outbox publisher (jobs/events.ts). */
+export const EVENTS_PUBLISH_QUEUE = 'events.publish'
+/** Event outbox retention (jobs/events.ts). */
+export const EVENTS_PRUNE_QUEUE = 'events.prune'
+
+// §6 follow-ups. One job per lead and kind (singletonKey `<leadId>:T3` / `:T7`); `exclusive`
+// turns a second send with the same key into a no-op while the first is waiting, retrying or
+// running, which is how the sweep and lead creation never double up. The handlers only touch
+// the database, so failures are transient: a few retries with backoff. `notify` wakes a worker
+// at once for jobs due immediately (the sweep's); deferred ones are found by polling.
+export const FOLLOW_UP_T3_QUEUE = 'follow-up.t3'
+export const FOLLOW_UP_T7_QUEUE = 'follow-up.t7'
+/** The daily sweep that enqueues due follow-ups that have no job (imported or backfilled leads). */
+export const FOLLOW_UP_SWEEP_QUEUE = 'follow-up.sweep'
+/** Delivers one `email_outbox` row over SMTP. */
+export const EMAIL_SEND_QUEUE = 'email.send'
+
+const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, notify: true } as const
+
+export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
+  [FOLLOW_UP_T3_QUEUE]: { name: FOLLOW_UP_T3_QUEUE, ...followUpOptions },
+  [FOLLOW_UP_T7_QUEUE]: { name: FOLLOW_UP_T7_QUEUE, ...followUpOptions },
+  // Only one sweep at a time; a failed one is simply the next day's work.
+  [FOLLOW_UP_SWEEP_QUEUE]: { name: FOLLOW_UP_SWEEP_QUEUE, policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 900 },
+}
+
+export const EMAIL_QUEUES: Record<string, Queue> = {
+  // SMTP outages last minutes to hours: 10 retries from 30 s doubling up to 1 h apart span about
+  // four hours before a mail is marked FAILED. `notify` wakes a worker as soon as a mail commits.
+  [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, notify: true },
+}
+
+/**
+ * Work options for the `notify` queues above. NOTIFY only announces new jobs; a deferred job
+ * reaching its start time (a follow-up due days later) or a retry after its backoff is found by
+ * polling, which pg-boss slows to 30 s on notify queues. Keep it at the normal 2 s.
+ */
+export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
+
 export const QUEUES: Record<string, Queue> = {
   [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
+  idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
+  ...FOLLOW_UP_QUEUES,
+  ...EMAIL_QUEUES,
+  // Each recorded event sends one wake-up job and one run publishes everything pending, so later
+  // jobs find little or nothing. A standard queue on purpose: a deduplicating policy would drop the
+  // job of a transaction that commits while the queued job is already running, and its event would
+  // wait for the next one. No `notify`: that would put a NOTIFY, and PostgreSQL's global notify
+  // lock, into every lead write (see OutboxRelay in jobs/events.ts, the fast path).
+  [EVENTS_PUBLISH_QUEUE]: { name: EVENTS_PUBLISH_QUEUE, retryLimit: 10, retryDelay: 1, retryBackoff: true, deleteAfterSeconds: 3600 },
+  [EVENTS_PRUNE_QUEUE]: { name: EVENTS_PRUNE_QUEUE, policy: 'singleton' },
 }

@@ -37,6 +37,8 @@ export interface Config {
   outboxRetentionDays: number
   allowUnauthenticatedPublisher: boolean
   shutdownTimeoutMs: number
+  /** The worker has no API; it serves /metrics on this port (0: not at all). */
+  workerMetricsPort: number
 }
 
 /** A well-known secret so that `npm start` and `npm run token` work out of the box; refused in production. */
@@ -136,11 +138,14 @@ function loadAuth(env: Env, nodeEnv: NodeEnv): AuthConfig {
 
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'] as const, 'development')
-  const databaseUrl = url(env, 'DATABASE_URL', POSTGRES_PROTOCOLS)
+  // web and worker need only the application role's URL; migrations need the owner's. A runtime
+  // deployment may therefore set APP_DATABASE_URL alone.
+  const explicitAppUrl = url(env, 'APP_DATABASE_URL', POSTGRES_PROTOCOLS)
+  const databaseUrl = url(env, 'DATABASE_URL', POSTGRES_PROTOCOLS) ?? explicitAppUrl
   if (!databaseUrl) throw new ConfigError('DATABASE_URL', 'is required (postgres://owner:password@host:5432/database)')
   const appDbUser = appRoleName(env)
-  const appDbPassword = appRolePassword(env)
-  const appDatabaseUrl = url(env, 'APP_DATABASE_URL', POSTGRES_PROTOCOLS)?.href ?? deriveAppUrl(databaseUrl, appDbUser, appDbPassword)
+  const appDbPassword = explicitAppUrl ? '' : appRolePassword(env)
+  const appDatabaseUrl = explicitAppUrl?.href ?? deriveAppUrl(databaseUrl, appDbUser, appDbPassword)
   const port = integer(env, 'PORT', 3000, 0, 65535)
   const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:'])
   if (!smtpUrl && nodeEnv === 'production') throw new ConfigError('SMTP_URL', 'is required in production')
@@ -167,6 +172,7 @@ export function loadConfig(env: Env = process.env): Config {
     outboxRetentionDays: integer(env, 'OUTBOX_RETENTION_DAYS', 7, 1, 3650),
     allowUnauthenticatedPublisher,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+    workerMetricsPort: integer(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
   }
 }
 

@@ -82,6 +82,8 @@ export async function up(knex: Knex): Promise<void> {
     create index leads_status_idx on leads (tenant_id, status, id);
     create index leads_last_activity_idx on leads (tenant_id, (coalesce(last_activity_at, '-infinity'::timestamptz)), id);
     create index leads_owner_idx on leads (tenant_id, owner_user_id, created_at, id);
+    -- The most common filtered list (a status, newest first) reads one page of index entries.
+    create index leads_status_created_at_idx on leads (tenant_id, status, created_at, id);
     create index leads_collaborators_idx on leads using gin (collaborator_user_ids);
     create index leads_search_idx on leads using gin (
       (coalesce(company_name, '') || ' ' || coalesce(contact_name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(city, '')) gin_trgm_ops

@@ -5,6 +5,9 @@ import type { Tx } from '../lib/db.ts'
 import { problems } from '../server/problem.ts'
 import { Lead, LeadActivity } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
+import { scheduleFollowUps } from '../jobs/follow-ups.ts'
+import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
+import { activityResource, leadResource } from './lead.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -89,7 +92,8 @@ function assertTerritoryAccess(tx: Tx, territory: string): void {
 }
 
 async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
-  return LeadActivity.query(tx.trx).insertAndFetch({
+  // insert … returning * is one round trip; insertAndFetch would read the row back with a second.
+  return LeadActivity.query(tx.trx).insert({
     tenantId: lead.tenantId,
     leadId: lead.id,
     type: activity.type,
@@ -98,7 +102,12 @@ async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType
     occurredAt: activity.occurredAt ?? new Date(),
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
-  })
+  }).returning('*') as unknown as Promise<LeadActivity>
+}
+
+/** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
+function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object): Promise<void> {
+  return recordLeadEvent(deps, tx, { type, lead, data })
 }
 
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
@@ -120,7 +129,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
   const lead = await guardDuplicates(tx, columns.emailNormalized, async (trx) =>
-    await Lead.query(trx).insertAndFetch({
+    (await Lead.query(trx).insert({
       ...leadFields,
       ...columns,
       countryCode,
@@ -132,11 +141,13 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
       ownerUserId: ownerUserId ?? actor.id,
       createdBy: actor.id,
       registeredAt: now,
-    } as Partial<Lead>),
+    } as Partial<Lead>).returning('*')) as unknown as Lead,
   )
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
+  await scheduleFollowUps(deps, tx, lead)
+  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead))
   let current = lead
-  for (const activity of activities) current = (await applyActivity(tx, current, actor, activity)).lead
+  for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
   return { lead: current, warnings }
 }
 
@@ -152,7 +163,9 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
   try {
     return await tx.trx.transaction((savepoint) => write(savepoint))
   } catch (error) {
-    if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== EMAIL_UNIQUE_INDEX) throw error
+    // objection wraps driver errors; the PostgreSQL error is the native one.
+    const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
+    if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
     // RLS decides whether the caller may learn which lead it is.
     const existing = await Lead.query(tx.trx).select('id').where({ tenant_id: tx.ctx.tenantId, email_normalized: emailNormalized }).whereNull('deleted_at').first()
     duplicateDetected(tx, existing?.id ?? null)
@@ -192,8 +205,9 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
-  // patchAndFetchById returns a new instance: `lead` stays the before-image callers describe changes with.
-  return Lead.query(tx.trx).patchAndFetchById(lead.id, { ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>)
+  // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
+  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning('*')) as unknown as Lead[]
+  return updated!
 }
 
 export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
@@ -226,53 +240,63 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     warnings = normalized.warnings
   }
   const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes))
-  if (statusChanged) await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
+  if (statusChanged) {
+    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
+    await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
+  }
+  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch), lead: leadResource(updated) })
   return { lead: updated, warnings }
 }
 
-export async function deleteLead(_deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {
+export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {
   const lead = await lockLead(tx, id)
   assertVersion(lead, expected)
   if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead cannot be deleted.`)
   const deleted = await updateLead(tx, lead, { status: 'DELETED', deletedAt: new Date() })
   await insertActivity(tx, deleted, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, 'DELETED'), userId: actor.id, metadata: { from: lead.status, to: 'DELETED' } })
   await insertActivity(tx, deleted, { type: 'DELETED', summary: 'Lead deleted', userId: actor.id })
+  await emit(deps, tx, 'freshplan.lead.deleted', deleted, { from: lead.status, lead: leadResource(deleted) })
   return deleted
 }
 
-/** Writes a user activity and its consequences: lastActivityAt, and ACTIVE after a meaningful contact. */
-async function applyActivity(tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
+/**
+ * Writes a user activity and its consequences: lastActivityAt, and ACTIVE after a meaningful contact.
+ * Every activity is a new version of the lead (its timeline changed), which also gives each
+ * `activity_added` event its own idempotency key ("<leadId>|<type>|<version>").
+ */
+async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
   const occurredAt = input.occurredAt ? new Date(input.occurredAt) : new Date()
   const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
-  if (!isMeaningfulActivity(input.type)) return { lead, activity }
   const changes: Partial<Lead> = {}
-  if (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt) changes.lastActivityAt = occurredAt
-  const next = statusAfterActivity(lead.status, input.type)
+  const next = isMeaningfulActivity(input.type) ? statusAfterActivity(lead.status, input.type) : null
+  if (isMeaningfulActivity(input.type) && (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt)) changes.lastActivityAt = occurredAt
   if (next !== null) changes.status = next
-  if (Object.keys(changes).length === 0) return { lead, activity }
   const updated = await updateLead(tx, lead, changes)
   if (next !== null) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type } })
+    await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: next, lead: leadResource(updated) })
   }
+  await emit(deps, tx, 'freshplan.lead.activity_added', updated, { activity: activityResource(activity), lead: leadResource(updated) })
   return { lead: updated, activity }
 }
 
-export async function addActivity(_deps: Deps, tx: Tx, actor: Actor, id: string, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
+export async function addActivity(deps: Deps, tx: Tx, actor: Actor, id: string, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
   const lead = await lockLead(tx, id)
   if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead takes no new activities.`)
-  return applyActivity(tx, lead, actor, input)
+  return applyActivity(deps, tx, lead, actor, input)
 }
 
-export async function reassignOwner(_deps: Deps, tx: Tx, actor: Actor, id: string, ownerUserId: string): Promise<Lead> {
+export async function reassignOwner(deps: Deps, tx: Tx, actor: Actor, id: string, ownerUserId: string): Promise<Lead> {
   const lead = await lockLead(tx, id)
   if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be reassigned.')
   if (lead.ownerUserId === ownerUserId) return lead
   const updated = await updateLead(tx, lead, { ownerUserId })
   await insertActivity(tx, updated, { type: 'ASSIGNED', summary: `Owner changed from ${lead.ownerUserId} to ${ownerUserId}`, userId: actor.id, metadata: { change: 'owner', from: lead.ownerUserId, to: ownerUserId } })
+  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['ownerUserId'], lead: leadResource(updated) })
   return updated
 }
 
-export async function setCollaborator(_deps: Deps, tx: Tx, actor: Actor, id: string, userId: string, present: boolean): Promise<Lead> {
+export async function setCollaborator(deps: Deps, tx: Tx, actor: Actor, id: string, userId: string, present: boolean): Promise<Lead> {
   const lead = await lockLead(tx, id)
   if (!MANAGERS.includes(actor.role) && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner, managers and admins manage collaborators.')
   if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be changed.')
@@ -286,6 +310,7 @@ export async function setCollaborator(_deps: Deps, tx: Tx, actor: Actor, id: str
     userId: actor.id,
     metadata: { change: present ? 'collaborator_added' : 'collaborator_removed', collaborator: userId },
   })
+  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['collaboratorUserIds'], lead: leadResource(updated) })
   return updated
 }
 

@@ -1,6 +1,7 @@
 // `npm test`: type check, lint, then ava against a real PostgreSQL: TEST_DATABASE_URL if set,
 // else the server at 127.0.0.1:5432 if one answers, else an embedded one under .data/.
 import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { startEmbeddedPostgres, type EmbeddedServer } from '../lib/embedded-postgres.ts'
@@ -32,11 +33,23 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** The browser tests drive Debian's Chromium; as root on Debian, install it when it is missing. */
+function ensureChromium(): void {
+  if (process.env.CHROMIUM_PATH || existsSync('/usr/bin/chromium')) return
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    console.log('\nInstalling Chromium for the browser tests (apt-get install chromium)')
+    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'], { stdio: 'inherit' })
+  } else {
+    console.log('\nChromium is missing: the browser tests will fail. Install it (apt-get install chromium) or set CHROMIUM_PATH.')
+  }
+}
+
 let embedded: EmbeddedServer | undefined
 const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' }
 try {
   run('type check', bin('tsc'), ['--noEmit', '-p', root])
   run('lint', bin('eslint'), ['.'])
+  ensureChromium()
   if (!env.TEST_DATABASE_URL) {
     const local = 'postgres://postgres@127.0.0.1:5432/postgres'
     if (await answers(local)) env.TEST_DATABASE_URL = local

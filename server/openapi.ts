@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
 // documentation and validation cannot drift apart. /docs serves Swagger UI from the npm package.
@@ -32,7 +33,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -83,6 +84,20 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/admin/backfills/{id}/collisions': {
         get: { summary: 'Collisions of a backfill, by lead id (ADMIN)', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('BackfillCollisionPage')) }, ...errors } },
+      },
+      '/api/events/stream': {
+        get: {
+          summary: 'Server-Sent Events of the leads the caller may see (§7)',
+          description: 'Each message: `id:` the outbox sequence number, `event:` the CloudEvent type, `data:` the CloudEvent JSON (data above 7680 bytes replaced by a reference, see GET /api/events/{id}). Heartbeat comments every 15 s. Reconnect with `Last-Event-ID` to receive exactly what was missed. EventSource may pass the token as `access_token` or the login cookie.',
+          parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^[0-9]{1,15}$' } }, ...queryParams(eventStreamQuerySchema)],
+          responses: { 200: { description: 'the stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 400: errors[400], 401: errors[401] },
+        },
+      },
+      '/api/events': {
+        get: { summary: 'Catch-up page: events after a sequence number, in order', parameters: queryParams(eventPageQuerySchema), responses: { 200: { description: 'a page', ...json(ref('EventPage')) }, 400: errors[400], 401: errors[401] } },
+      },
+      '/api/events/{id}': {
+        get: { summary: 'One event in full (the reference of a truncated NOTIFY)', parameters: [idParam], responses: { 200: { description: 'the event', content: { 'application/cloudevents+json': { schema: ref('LeadCloudEvent') } } }, 401: errors[401], 404: errors[404] } },
       },
       '/api/territories': { get: { summary: 'Territories the caller may see', responses: { 200: { description: 'territories' }, 401: errors[401] } } },
       '/health/live': { get: { summary: 'Liveness', security: [], responses: { 200: { description: 'up' } } } },

@@ -7,5 +7,7 @@ import type { Deps } from '../lib/deps.ts'
  * Everything a handler writes, and every job it enqueues through `tx.db`, commits or rolls back here.
  */
 export function transact<T>(deps: Pick<Deps, 'knex'>, ctx: Context, work: (tx: Tx) => Promise<T>): Promise<T> {
+  // Joins the transaction the idempotency middleware opened, so its record commits with the writes.
+  if (ctx.state.tx) return work(ctx.state.tx as Tx)
   return inTransaction(deps.knex, ctx.state.auth, work)
 }

@@ -3,11 +3,12 @@ import addFormats from 'ajv-formats'
 import { problems, type FieldError } from './problem.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { eventSchemas } from './schemas/events.ts'
 
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
 // validator coerces "50" → 50 and "true" → true.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...backfillSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
   addFormats.default(ajv)
   return ajv
 }
@@ -56,10 +57,29 @@ export function trimStrings(value: unknown): unknown {
   return value
 }
 
+/** JSON Pointer of the first string or key holding U+0000, which PostgreSQL text cannot store (error 22021 → 500). */
+export function nulPointer(value: unknown, at = ''): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? at : undefined
+  if (value === null || typeof value !== 'object') return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const here = `${at}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`
+    if (key.includes('\u0000')) return here
+    const found = nulPointer(item, here)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+function rejectNul(value: unknown, prefix: string): void {
+  const pointer = nulPointer(value, prefix)
+  if (pointer !== undefined) throw problems.validation([{ pointer, message: 'must not contain NUL characters' }])
+}
+
 /** The body, trimmed and valid against the schema with that $id, or a 400 problem with pointers. */
 export function validBody<T>(schemaId: string, body: unknown): T {
   if (body === undefined) throw problems.validation([{ pointer: '', message: 'a JSON body is required' }])
   const value = trimStrings(body)
+  rejectNul(value, '')
   const validate = validator(bodyAjv, schemaId)
   if (!validate(value)) throw toProblem(validate.errors, '')
   return value as T
@@ -70,6 +90,7 @@ export function validQuery<T>(schemaId: string, query: Record<string, string | s
   const repeated = Object.entries(query).filter(([, v]) => Array.isArray(v))
   if (repeated.length > 0) throw problems.validation(repeated.map(([k]) => ({ pointer: `/query/${k}`, message: 'must be given once' })))
   const value = trimStrings({ ...query }) as Record<string, unknown>
+  rejectNul(value, '/query')
   const validate = validator(queryAjv, schemaId)
   if (!validate(value)) throw toProblem(validate.errors, '/query')
   return value as T

@@ -6,20 +6,43 @@ import { createKnex } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
-import { createApp } from './app.ts'
+import { createApp, type AppOptions } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
+import { eventRoutes, type EventStreamOptions } from './routes/events.ts'
+import { startEventListener, type DashboardEventListener, type EventListenerOptions } from './event-listener.ts'
+import { createTokenVerifier } from './auth.ts'
+import { queueBoard } from './routes/queue-board.ts'
+import { pageAccess } from './routes/session.ts'
 
 export interface WebProcess {
   server: http.Server
   port: number
+  /** The dashboard event listener of this process (§7). */
+  events: DashboardEventListener
   /** Stop accepting and let in-flight requests finish (the caller then releases pg-boss and the pool). */
   drain(): Promise<void>
 }
 
-export async function startWeb(deps: Deps, extraRouters: readonly Router[] = []): Promise<WebProcess> {
+export interface WebOptions extends AppOptions {
+  /** The dashboard event listener and SSE stream (§7). */
+  events?: EventListenerOptions & EventStreamOptions
+}
+
+export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [], options: WebOptions = {}): Promise<WebProcess> {
   const lifecycle: Lifecycle = { draining: false }
-  const app = createApp(deps, lifecycle, extraRouters)
-  const server = http.createServer(app.callback())
+  const verify = options.verify ?? createTokenVerifier(deps.config.auth)
+  const board = options.queueBoard ?? (await queueBoard({ boss: deps.boss, authorize: pageAccess(verify, 'ADMIN') }))
+  // One listener per web process feeds all of its SSE streams.
+  const events = await startEventListener(deps, options.events)
+  const eventApi = eventRoutes(deps, events, options.events)
+  const app = createApp(deps, lifecycle, [...extraRouters, eventApi.router], { ...options, verify, queueBoard: board })
+  const handle = app.callback()
+  // While draining, every response closes its connection: a busy keep-alive client would otherwise
+  // keep the server open until the shutdown timeout, whose closeAllConnections cuts requests mid-flight.
+  const server = http.createServer((req, res) => {
+    if (lifecycle.draining) res.setHeader('Connection', 'close')
+    return handle(req, res)
+  })
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve) => server.listen(deps.config.port, resolve))
   const port = (server.address() as { port: number }).port
@@ -28,12 +51,15 @@ export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [])
     (draining ??= (async () => {
       lifecycle.draining = true
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // SSE streams never finish by themselves; their clients resume elsewhere with Last-Event-ID.
+      eventApi.closeStreams()
       server.closeIdleConnections()
       const timer = setTimeout(() => server.closeAllConnections(), deps.config.shutdownTimeoutMs)
       await closed
       clearTimeout(timer)
+      await events.stop()
     })())
-  return { server, port, drain }
+  return { server, port, events, drain }
 }
 
 async function main(): Promise<void> {

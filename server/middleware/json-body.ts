@@ -2,6 +2,8 @@ import type { Middleware } from 'koa'
 import { problems } from '../problem.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
+/** Deeper JSON is refused before parsing: the recursive walks after it (trim, validation, idempotency fingerprint) would overflow the stack. */
+export const MAX_JSON_DEPTH = 64
 const JSON_TYPES = ['application/json', 'application/merge-patch+json']
 
 /**
@@ -36,6 +38,7 @@ export function jsonBody(limit = MAX_BODY_BYTES): Middleware {
     } catch {
       throw problems.malformedJson('The body is not valid UTF-8.')
     }
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) throw problems.malformedJson(`The body is nested deeper than ${MAX_JSON_DEPTH} levels.`)
     try {
       ctx.state.body = JSON.parse(text)
     } catch (error) {
@@ -43,4 +46,21 @@ export function jsonBody(limit = MAX_BODY_BYTES): Middleware {
     }
     return next()
   }
+}
+
+/** True when the JSON text opens more than `limit` arrays/objects at once (brackets inside strings do not count). */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
 }

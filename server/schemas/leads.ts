@@ -164,4 +164,12 @@ export const pageQuerySchema = {
   },
 } as const
 
-export const leadSchemas = [activityCreateSchema, leadCreateSchema, leadPatchSchema, ownerPutSchema, leadSchema, activitySchema, leadListQuerySchema, pageQuerySchema]
+export const loginSchema = {
+  $id: 'Login',
+  type: 'object',
+  additionalProperties: false,
+  required: ['token'],
+  properties: { token: { type: 'string', minLength: 1, maxLength: 8192 } },
+} as const
+
+export const leadSchemas = [loginSchema, activityCreateSchema, leadCreateSchema, leadPatchSchema, ownerPutSchema, leadSchema, activitySchema, leadListQuerySchema, pageQuerySchema]

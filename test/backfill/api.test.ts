@@ -88,7 +88,7 @@ test.serial('GET: ADMIN of the tenant only; others get 403 or 404', async (t) =>
 })
 
 test.serial('a worker completes it; GET shows the numbers and the collisions', async (t) => {
-  await startWorker(stack.deps, [backfillJob], [])
+  await startWorker(stack.deps, [backfillJob], [], [])
   let body: any
   const until = Date.now() + 30_000
   do {

@@ -31,7 +31,7 @@ test.after.always(() => stack?.stop())
 async function startWorkerProcess() {
   // A worker of its own, like a separate `worker` process: its own pg-boss, stopped on its own.
   const boss = await startBoss({ connectionString: stack.config.appDatabaseUrl, logger: createLogger(stack.config, 'test'), role: 'worker' })
-  await startWorker({ ...stack.deps, boss }, [backfillJob], [])
+  await startWorker({ ...stack.deps, boss }, [backfillJob], [], [])
   return boss
 }
 

@@ -19,6 +19,9 @@ test('defaults give a working development configuration', (t) => {
 test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_URL is given', (t) => {
   t.is(loadConfig({ ...base, APP_DB_USER: 'leads_rt', APP_DB_PASSWORD: 'p@ss' }).appDatabaseUrl, 'postgres://leads_rt:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, APP_DATABASE_URL: 'postgres://x:y@other/z' }).appDatabaseUrl, 'postgres://x:y@other/z')
+  // A web/worker deployment may carry the application role's URL alone.
+  const runtimeOnly = loadConfig({ APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' })
+  t.is(runtimeOnly.appDatabaseUrl, 'postgres://app:pw@db/leads')
 })
 
 const bad: [Record<string, string | undefined>, string][] = [

@@ -3,18 +3,9 @@ import { spawn, execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import net from 'node:net'
+import { freePort } from '../helpers/processes.ts'
 
 const root = path.resolve(import.meta.dirname, '../..')
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 function postgresProcessesFor(dataDir: string): string[] {
   try {
@@ -35,8 +26,8 @@ function groupProcesses(pgid: number): string[] {
 test('npm start without DATABASE_URL: embedded PostgreSQL, ready within 30 s, clean stop on SIGTERM', async (t) => {
   t.timeout(120_000)
   const dataDir = await mkdtemp(path.join(tmpdir(), 'freshplan-start-'))
-  const [port, pgPort] = [await freePort(), await freePort()]
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), FRESHPLAN_DATA_DIR: dataDir, LOG_LEVEL: 'info' }
+  const [port, pgPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), WORKER_METRICS_PORT: String(metricsPort), FRESHPLAN_DATA_DIR: dataDir, LOG_LEVEL: 'info' }
   const started = Date.now()
   // Its own process group, like a terminal session: SIGTERM goes to the group, as systemd,
   // `timeout` or Ctrl-C deliver it (npm itself does not forward signals to its script).
@@ -54,6 +45,9 @@ test('npm start without DATABASE_URL: embedded PostgreSQL, ready within 30 s, cl
     t.true(ready, `not ready within 30 s:\n${output}`)
     t.log(`ready after ${Date.now() - started} ms`)
     t.regex(output, /npm run token/)
+    const workerMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+    t.is(workerMetrics.status, 200)
+    t.regex(await workerMetrics.text(), /freshplan_queue_jobs/)
     t.true(postgresProcessesFor(dataDir).length > 0, 'the embedded server runs from the data dir')
     process.kill(-child.pid!, 'SIGTERM')
     await exited

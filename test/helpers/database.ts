@@ -44,6 +44,7 @@ async function schemaHash(): Promise<string> {
   const hash = createHash('sha256')
   for (const file of await listMigrationFiles()) hash.update(file.name).update(await readFile(path.join(MIGRATIONS_DIR, file.name)))
   hash.update(await readFile(new URL('../../lib/migrate.ts', import.meta.url)))
+  hash.update(await readFile(new URL(import.meta.url)))
   hash.update(await readFile(new URL('../../node_modules/pg-boss/package.json', import.meta.url)))
   return hash.digest('hex').slice(0, 12)
 }
@@ -58,7 +59,8 @@ async function ensureTemplate(): Promise<string> {
       const building = `${template}_building`
       await admin.query(`drop database if exists ${building} with (force)`)
       await admin.query(`create database ${building}`)
-      await migrateDatabase({ databaseUrl: urlFor(building), appRole: APP_ROLE, includeDevRange: true })
+      // Tests bring their own data: the template has the production schema without the sample leads.
+      await migrateDatabase({ databaseUrl: urlFor(building), appRole: APP_ROLE, includeDevRange: false })
       await admin.query(`alter database ${building} rename to ${template}`)
     } finally {
       await admin.query(`select pg_advisory_unlock(hashtext('freshplan-test-template'))`)

@@ -9,9 +9,10 @@ import { ManualClock, systemClock, type Clock } from '../../lib/clock.ts'
 import type { Deps } from '../../lib/deps.ts'
 import { releaseResources, startBoss } from '../../jobs/boss.ts'
 import { QUEUES } from '../../jobs/queues.ts'
-import { JOBS, SCHEDULES, type JobDefinition, type ScheduleDefinition } from '../../jobs/registry.ts'
+import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from '../../jobs/registry.ts'
 import { startWorker } from '../../jobs/worker.ts'
-import { startWeb, type WebProcess } from '../../server/web.ts'
+import { startWeb, type WebOptions, type WebProcess } from '../../server/web.ts'
+import type { AppOptions } from '../../server/app.ts'
 import { createTestDatabase, type TestDatabase } from './database.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -23,9 +24,15 @@ export interface StackOptions {
   worker?: boolean
   jobs?: readonly JobDefinition<any>[]
   schedules?: readonly ScheduleDefinition[]
+  /** Loops of the worker process (default: all, e.g. the outbox relay). */
+  services?: readonly ServiceDefinition[]
   queues?: readonly Queue[]
   /** Extra routes for tests of the edge itself (a route that throws, a slow route). */
   routers?: readonly Router[]
+  /** Options of the dashboard event listener and SSE stream (short heartbeats, fast reconnects). */
+  events?: WebOptions['events']
+  /** Optional parts of the edge, built once pg-boss runs (e.g. the queue board). */
+  app?: (deps: Deps) => AppOptions | Promise<AppOptions>
 }
 
 export interface Stack {
@@ -61,8 +68,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
-  const web = options.web === false ? undefined : await startWeb(deps, options.routers)
-  if (options.worker) await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES)
+  const web = options.web === false ? undefined : await startWeb(deps, options.routers, { ...(await options.app?.(deps)), events: options.events })
+  const worker = options.worker ? await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES, options.services ?? SERVICES) : undefined
   let stopped = false
   return {
     db,
@@ -75,6 +82,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (stopped) return
       stopped = true
       await web?.drain()
+      await worker?.stop()
       await releaseResources(deps)
       await owner.destroy()
       await db.drop()

@@ -133,3 +133,19 @@ test('OpenAPI 3.1 document is generated from the validation schemas; /docs serve
   t.regex(await docs.text(), /swagger-ui-bundle\.js/)
   t.is((await fetch(`${stack.baseUrl}/docs/swagger-ui-bundle.js`)).status, 200)
 })
+
+test('creating a lead enqueues its T+3 and T+7 follow-ups in the same transaction; a rejected create enqueues none', async (t) => {
+  const created = await api('POST', '/api/leads', { token: sales, body: { companyName: 'Follow-up wiring', email: 'wiring@follow.example' } })
+  const registeredAt = new Date(created.body.registeredAt).getTime()
+  for (const [queue, days] of [['follow-up.t3', 3], ['follow-up.t7', 7]] as const) {
+    const jobs = await stack.deps.boss.findJobs(queue, { key: `${created.body.id}:T${days}` })
+    t.is(jobs.length, 1, queue)
+    const due = new Date(jobs[0]!.startAfter).getTime()
+    // Due after 3/7 days, or on the Monday after when that falls on a weekend (at most two days later).
+    t.true(due >= registeredAt + (days * 24 - 1) * 3_600_000 && due <= registeredAt + (days + 3) * 24 * 3_600_000, `${queue} due ${jobs[0]!.startAfter}`)
+  }
+  const duplicate = await api('POST', '/api/leads', { token: sales, body: { companyName: 'Duplicate wiring', email: 'WIRING@follow.example' } })
+  t.is(duplicate.status, 409)
+  const { rows } = await stack.owner.raw(`select count(*)::int as n from pgboss.job where name like 'follow-up.%' and data->>'leadId' not in (select id::text from leads)`)
+  t.is(rows[0].n, 0)
+})

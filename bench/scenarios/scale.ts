@@ -1,0 +1,129 @@
+// Scale: the list page must not get slower as the table grows (§4 "cost per page must not grow
+// with the table size"). The same first page and a deep page (cursor at the middle of the
+// filtered list) at a small and a large table, plus EXPLAIN ANALYZE of the statement the service runs.
+import pg from 'pg'
+import { tokenFor } from '../../test/helpers/api.ts'
+import { assertClean, runLoad, type LoadResult } from '../lib/load.ts'
+import { cursorAt, seedLeads } from '../lib/seed.ts'
+import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
+import { runPaced } from '../lib/paced.ts'
+import { pacedMethod } from './create.ts'
+
+const RATE = 200
+const TARGET_RATIO = 1.5
+const STATUS = 'REGISTERED'
+const LIST_PATH = `/api/leads?status=${STATUS}&limit=50`
+const READER = { tenantId: 'default', userId: 'bench-manager', role: 'MANAGER', territories: ['DE', 'CH'] } as const
+// The statement models/leads.ts listLeads sends for this query (captured from knex's query log).
+const LIST_SQL = `select "leads".*, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 order by created_at desc, id desc limit $3`
+const DEEP_SQL = `select "leads".*, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 and (created_at, id) < ($3::timestamptz, $4::uuid) order by created_at desc, id desc limit $5`
+
+interface Explained {
+  executionMs: number
+  plan: string
+  sharedHitBlocks: number
+  sharedReadBlocks: number
+}
+
+async function explain(appUrl: string, sql: string, params: unknown[]): Promise<Explained> {
+  const client = new pg.Client({ connectionString: appUrl })
+  await client.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(`select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('app.role', $3, true), set_config('app.territories', $4, true)`, [
+      READER.tenantId, READER.userId, READER.role, READER.territories.join(','),
+    ])
+    let best: Explained | undefined
+    // Best of five: the figure of interest is the plan's cost, not the machine's noise.
+    for (let i = 0; i < 5; i++) {
+      const { rows } = await client.query(`explain (analyze, buffers, format json) ${sql}`, params)
+      const root = rows[0]['QUERY PLAN'][0]
+      const nodes: string[] = []
+      const walk = (node: Record<string, any>, depth: number) => {
+        nodes.push(`${'  '.repeat(depth)}${node['Node Type']}${node['Index Name'] ? ` using ${node['Index Name']}` : ''} rows=${node['Actual Rows']}${node['Rows Removed by Filter'] ? ` removed=${node['Rows Removed by Filter']}` : ''}`)
+        for (const child of node.Plans ?? []) walk(child, depth + 1)
+      }
+      walk(root.Plan, 0)
+      const current = { executionMs: root['Execution Time'], plan: nodes.join('\n'), sharedHitBlocks: root.Plan['Shared Hit Blocks'], sharedReadBlocks: root.Plan['Shared Read Blocks'] }
+      if (!best || current.executionMs < best.executionMs) best = current
+    }
+    await client.query('COMMIT')
+    return best!
+  } finally {
+    await client.end()
+  }
+}
+
+interface SizeResult {
+  rows: number
+  first: LoadResult
+  deep: LoadResult
+  explainFirst: Explained
+  explainDeep: Explained
+}
+
+const details = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
+
+export const scaleScenario: Scenario = {
+  name: 'scale',
+  async run(ctx: BenchContext): Promise<Figure[]> {
+    const { small, large } = ctx.scaleSizes
+    const db = await ctx.freshDatabase()
+    const token = await tokenFor({ user: READER.userId, role: READER.role, territories: READER.territories })
+    const headers = { authorization: `Bearer ${token}` }
+    const measure = async (rows: number): Promise<SizeResult> => {
+      const registered = Math.floor(rows / 3)
+      const cursor = await cursorAt(db.ownerUrl, Math.floor(registered / 2), STATUS)
+      const { v, id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v: string; id: string }
+      const service = await ctx.startService(db)
+      try {
+        const load = async (path: string, label: string) => {
+          assertClean(`scale ${label} warm-up`, await runLoad({ url: service.baseUrl + path, headers, connections: ctx.connections, ...ctx.durations.warmup }))
+          // No assertClean: an overloaded large table is a finding (reported with its error count), not a crash.
+          const result = await runPaced({ url: service.baseUrl + path, headers, connections: 0, rate: RATE, ...ctx.durations.fixedRate })
+          if (result.errors + result.non2xx > 0) ctx.log(`scale ${label}: ${result.errors} dropped/failed, ${result.non2xx} non-2xx of ${result.requests}`)
+          return result
+        }
+        ctx.log(`scale: ${rows} leads, first and deep page at ${RATE} req/s`)
+        const first = await load(LIST_PATH, `${rows} first page`)
+        const deep = await load(`${LIST_PATH}&cursor=${cursor}`, `${rows} deep page`)
+        const explainFirst = await explain(db.appUrl, LIST_SQL, ['default', STATUS, 51])
+        const explainDeep = await explain(db.appUrl, DEEP_SQL, ['default', STATUS, v, id, 51])
+        return { rows, first, deep, explainFirst, explainDeep }
+      } finally {
+        await service.stop()
+      }
+    }
+    ctx.log(`scale: seeding ${small} leads`)
+    await seedLeads(db.ownerUrl, 1, small)
+    const smallResult = await measure(small)
+    ctx.log(`scale: seeding up to ${large} leads (indexes rebuilt after the load, then ANALYZE)`)
+    const seeded = await seedLeads(db.ownerUrl, small + 1, large)
+    ctx.log(`scale: seeded ${large - small} leads in ${seeded.seconds.toFixed(1)} s`)
+    const largeResult = await measure(large)
+    const method = (page: string) =>
+      `${page} of GET ${LIST_PATH} (MANAGER, DE+CH, sees all), p95 at ${large.toLocaleString('en')} leads ÷ p95 at ${small.toLocaleString('en')} leads; each: ${RATE} req/s evenly paced (bench/lib/paced.ts) after an autocannon warm-up, fresh service process per size; table filled with generate_series as owner, ANALYZE after`
+    const figures: Figure[] = []
+    for (const [page, key, explainKey] of [['first page', 'first', 'explainFirst'], ['deep page (cursor at the middle)', 'deep', 'explainDeep']] as const) {
+      const s = smallResult[key]
+      const l = largeResult[key]
+      const failed = l.errors + l.non2xx + s.errors + s.non2xx
+      const ratio = failed > 0 ? Number.POSITIVE_INFINITY : l.p95 / s.p95
+      const overload = failed > 0 ? `. OVERLOADED: ${l.errors + l.non2xx} of ${l.requests} requests at ${large} and ${s.errors + s.non2xx} of ${s.requests} at ${small} were dropped (over 64 in flight) or failed; the p95 covers the answered ones only` : ''
+      figures.push({
+        scenario: 'Scale', figure: `list ${page} p95, ${large.toLocaleString('en')} vs ${small.toLocaleString('en')}`, value: l.p95, unit: 'ms', baseline: s.p95, ratio,
+        target: `ratio ≤ ${TARGET_RATIO}`, verdict: verdict(ratio, '<=', TARGET_RATIO), method: method(page) + overload,
+        details: { small: details(s), large: details(l), pacedSmall: pacedMethod(RATE, s), pacedLarge: pacedMethod(RATE, l) },
+      })
+      const es = smallResult[explainKey]
+      const el = largeResult[explainKey]
+      figures.push({
+        scenario: 'Scale', figure: `  SQL execution, ${page}`, value: el.executionMs, unit: 'ms', baseline: es.executionMs, ratio: el.executionMs / es.executionMs,
+        verdict: 'INFO',
+        method: `EXPLAIN (ANALYZE, BUFFERS) of the service's statement as the app role with the MANAGER RLS context, best of 5, large vs small table. Plan at ${large}: ${el.plan.replace(/\n\s*/g, ' → ')}; buffers hit ${el.sharedHitBlocks}, read ${el.sharedReadBlocks}`,
+        details: { small: es, large: el },
+      })
+    }
+    return figures
+  },
+}

@@ -1,0 +1,215 @@
+// The event outbox's writers (DOMAIN.md §7): recordLeadEvent writes an event in the caller's
+// transaction and enqueues the publisher there too, so a rollback leaves neither; the publisher job
+// numbers, NOTIFYs and marks events in one transaction; the retention job prunes old ones.
+import { randomUUID } from 'node:crypto'
+import type { Deps } from '../lib/deps.ts'
+import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db.ts'
+import { eventIdempotencyKey } from '../models/event-ids.ts'
+import { channelsFor, cloudEventOf, notifyPayload, type LeadEventType } from '../models/events.ts'
+import {
+  ALL_TENANTS, drawSeqs, hasPending, insertEvent, markPublished, notifyAll, pendingEvents, prunePublished,
+} from '../models/event-outbox.ts'
+import { eventsPublished } from '../server/metrics.ts'
+import { enqueue } from './boss.ts'
+import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from './queues.ts'
+import type { JobDefinition, ScheduleDefinition, ServiceDefinition } from './registry.ts'
+
+export type { LeadEventType }
+
+/** The lead as an event needs it: identity, where it lives, who may see it, and which version the change produced. */
+export interface LeadEventSubject {
+  id: string
+  tenantId: string
+  territory: Territory
+  ownerUserId: string
+  collaboratorUserIds: readonly string[]
+  version: number
+}
+
+// Advisory lock keys (two-int form, so they cannot collide with single-bigint locks elsewhere).
+const PUBLISHER_LOCK = `pg_advisory_xact_lock(hashtext('freshplan.lead_events.publisher'), 0)`
+const LEAD_LOCK = `pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'), hashtext(?))`
+
+/**
+ * Records one lead change as an event, in the caller's transaction (AFTER_COMMIT: nothing is
+ * published unless that transaction commits). Call it after the lead row is written, with the
+ * lead's new version: the idempotency key is the v3 UUID of "<leadId>|<type>|<version>", so the
+ * same logical change recorded twice is stored once (the second call logs a warning).
+ *
+ * The per-lead lock makes a later change of the same lead wait for this transaction, so its event
+ * is written (and published) after this one even if the caller did not lock the lead row.
+ */
+export async function recordLeadEvent(
+  deps: Deps,
+  tx: Tx,
+  event: { type: LeadEventType; lead: LeadEventSubject; data: object },
+): Promise<void> {
+  const { lead, type } = event
+  await tx.trx.raw(`select ${LEAD_LOCK}`, [lead.id])
+  const recorded = await insertEvent(tx.trx, {
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    time: deps.clock.now(),
+    data: event.data,
+  })
+  if (!recorded) {
+    deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
+    return
+  }
+  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+}
+
+export interface PublishResult {
+  published: number
+  truncated: number
+}
+
+/**
+ * Publishes every pending event in the order it was written. One publisher at a time (advisory
+ * lock across all processes): it draws the delivery numbers (seq), NOTIFYs and marks the events in
+ * one transaction, so NOTIFYs go out at commit, in seq order, exactly once, and readers never see
+ * a seq appear below one they have already seen.
+ */
+export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, options: { batchSize?: number } = {}): Promise<PublishResult> {
+  const batchSize = options.batchSize ?? 500
+  const total: PublishResult = { published: 0, truncated: 0 }
+  for (;;) {
+    const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
+      await tx.trx.raw(`select ${PUBLISHER_LOCK}`)
+      const pending = await pendingEvents(tx.trx, batchSize)
+      if (pending.length === 0) return []
+      const seqs = await drawSeqs(tx.trx, pending.length)
+      const notifications: { channel: string; payload: string }[] = []
+      const sent = pending.map((record, i) => {
+        const { payload, truncated } = notifyPayload(cloudEventOf(record))
+        for (const channel of channelsFor(record.type)) notifications.push({ channel, payload })
+        return { id: record.id, seq: seqs[i]!, type: record.type, truncated }
+      })
+      await notifyAll(tx.trx, notifications)
+      await markPublished(tx.trx, sent, deps.clock.now())
+      return sent
+    }).catch((error: unknown) => {
+      eventsPublished.inc({ event_type: 'unknown', module: 'leads', result: 'failure' })
+      throw error
+    })
+    for (const event of batch) {
+      eventsPublished.inc({ event_type: event.type, module: 'leads', result: event.truncated ? 'truncated' : 'success' })
+    }
+    total.published += batch.length
+    total.truncated += batch.filter((e) => e.truncated).length
+    if (batch.length < batchSize) return total
+  }
+}
+
+/** Deletes published events older than the retention (OUTBOX_RETENTION_DAYS); pending ones stay. */
+export async function pruneOutbox(deps: Pick<Deps, 'knex' | 'clock' | 'config'>, options: { batchSize?: number } = {}): Promise<number> {
+  const batchSize = options.batchSize ?? 5000
+  const before = new Date(deps.clock.now().getTime() - deps.config.outboxRetentionDays * 24 * 60 * 60 * 1000)
+  let deleted = 0
+  for (;;) {
+    const n = await inTransaction(deps.knex, systemContext(ALL_TENANTS), (tx) => prunePublished(tx.trx, before, batchSize))
+    deleted += n
+    if (n < batchSize) return deleted
+  }
+}
+
+export interface OutboxRelayOptions {
+  /** Poll interval while events flow. */
+  activeIntervalMs?: number
+  /** Poll interval after `idleAfterMs` without events. */
+  idleIntervalMs?: number
+  idleAfterMs?: number
+}
+
+/**
+ * The publisher's fast path, one per worker process: looks for pending events every few
+ * milliseconds (one index probe) and publishes them at once.
+ *
+ * Why not let the publish job wake a worker through pg-boss's NOTIFY? A NOTIFY makes its
+ * transaction take PostgreSQL's global notify lock from pre-commit until the commit is flushed, so
+ * every lead write would queue behind every other one's fsync: measured on this project's test
+ * machine, writes at 100/s then took seconds. So writer transactions never NOTIFY; the job each of
+ * them enqueues is the durable trigger (pg-boss polls it, retries it, the board shows it) and this
+ * relay makes the common case fast. Only the publisher NOTIFYs, once per batch.
+ */
+export class OutboxRelay {
+  readonly #deps: Pick<Deps, 'knex' | 'clock' | 'logger'>
+  readonly #active: number
+  readonly #idle: number
+  readonly #idleAfter: number
+  #stopped = false
+  #wake: (() => void) | undefined
+  #loop: Promise<void> | undefined
+
+  constructor(deps: Pick<Deps, 'knex' | 'clock' | 'logger'>, options: OutboxRelayOptions = {}) {
+    this.#deps = deps
+    this.#active = options.activeIntervalMs ?? 20
+    this.#idle = options.idleIntervalMs ?? 100
+    this.#idleAfter = options.idleAfterMs ?? 30_000
+  }
+
+  start(): void {
+    this.#loop ??= this.#run()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#wake?.()
+    await this.#loop
+  }
+
+  async #run(): Promise<void> {
+    let lastPublished = 0
+    let failures = 0
+    while (!this.#stopped) {
+      let pause: number
+      try {
+        const pending = await inTransaction(this.#deps.knex, systemContext(ALL_TENANTS), (tx) => hasPending(tx.trx))
+        if (pending && (await publishPendingEvents(this.#deps)).published > 0) lastPublished = performance.now()
+        failures = 0
+        pause = performance.now() - lastPublished < this.#idleAfter ? this.#active : this.#idle
+      } catch (error) {
+        // The database is away; the publish jobs are kept by pg-boss meanwhile.
+        failures++
+        pause = Math.min(5000, 100 * 2 ** failures)
+        this.#deps.logger.warn({ err: error, retryInMs: pause }, 'outbox relay could not publish; retrying')
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pause)
+        this.#wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  }
+}
+
+export const EVENT_JOBS: JobDefinition[] = [
+  // The backstop behind the relay: a batch of wake-up jobs is handled by one publishing run, and
+  // while batches come back full the worker fetches again at once instead of waiting its poll.
+  { queue: EVENTS_PUBLISH_QUEUE, work: { batchSize: 500, burstWhenBatchFull: true }, handle: (deps) => publishPendingEvents(deps) },
+  { queue: EVENTS_PRUNE_QUEUE, handle: (deps) => pruneOutbox(deps) },
+]
+
+export const EVENT_SCHEDULES: ScheduleDefinition[] = [
+  // Daily, at a quiet hour; the publisher never waits on it (it deletes published rows only).
+  { queue: EVENTS_PRUNE_QUEUE, cron: '17 3 * * *' },
+]
+
+export const EVENT_SERVICES: ServiceDefinition[] = [
+  {
+    name: 'outbox-relay',
+    start: (deps) => {
+      const relay = new OutboxRelay(deps)
+      relay.start()
+      return relay
+    },
+  },
+]

@@ -1,0 +1,283 @@
+// §6 follow-up automation. Lead creation schedules a T+3 and a T+7 job in its own transaction
+// (scheduleFollowUps); when a job runs, it locks the lead, re-checks the skip rules and writes the
+// follow-up (sent-at mark, activity, e-mail in the outbox, T+7 reminder) in one transaction. The
+// lock plus the sent-at mark make each follow-up happen once per lead, however many jobs for it
+// run (a re-delivered job, or a job and the daily sweep).
+import type { Job } from 'pg-boss'
+import { inTransaction, systemContext, type Territory as TerritoryCode, type Tx } from '../lib/db.ts'
+import type { Deps } from '../lib/deps.ts'
+import { Lead, LeadActivity, Territory } from '../models/lead.ts'
+import { ACTIVITY_TYPES, LEAD_STATUSES, isMeaningfulActivity, statusChangeSummary, type LeadStatus } from '../models/lead-rules.ts'
+import { followUpDueAt, isFollowUpSkipped, shouldSetReminder, type FollowUpKind } from '../models/follow-up-rules.ts'
+import { followUpMailContent, type FollowUpMailContent } from '../models/follow-up-mail.ts'
+import { renderMail } from '../lib/mail-template.ts'
+import { enqueue } from './boss.ts'
+import { recordLeadEvent } from './events.ts'
+import { queueOutboxMail, unsubscribeLink } from './email.ts'
+import { FOLLOW_UP_SWEEP_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
+import type { JobDefinition, ScheduleDefinition } from './registry.ts'
+
+export const FOLLOW_UP_KINDS: readonly FollowUpKind[] = ['T3', 'T7']
+
+export const FOLLOW_UP_QUEUE_OF: Readonly<Record<FollowUpKind, string>> = { T3: FOLLOW_UP_T3_QUEUE, T7: FOLLOW_UP_T7_QUEUE }
+
+export interface FollowUpJobData {
+  leadId: string
+  tenantId: string
+}
+
+/** pg-boss deduplicates on this key: one waiting or running job per lead and kind. */
+export function followUpSingletonKey(leadId: string, kind: FollowUpKind): string {
+  return `${leadId}:${kind}`
+}
+
+async function territoryOf(tx: Tx, code: TerritoryCode): Promise<Territory> {
+  const territory = await Territory.query(tx.trx).findById(code)
+  if (!territory) throw new Error(`territory ${code} is not visible in this context`)
+  return territory
+}
+
+/**
+ * Enqueues the T+3 and T+7 jobs of a new lead in the caller's transaction (so they exist exactly
+ * when the lead does), each to start at its due time in the territory's time zone.
+ */
+export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: { id: string; tenantId: string; territory: 'DE' | 'CH'; registeredAt: Date }): Promise<void> {
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  for (const kind of FOLLOW_UP_KINDS) {
+    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId }
+    await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, {
+      startAfter: followUpDueAt(lead.registeredAt, kind, timeZone),
+      singletonKey: followUpSingletonKey(lead.id, kind),
+    })
+  }
+}
+
+/** Whether the follow-up's e-mail was queued, or why not. */
+export type FollowUpEmail = 'QUEUED' | 'NO_CONSENT' | 'NO_ADDRESS'
+
+/** What a follow-up did: the payload of `freshplan.lead.followup_sent` (§7). */
+export interface FollowUpSent {
+  leadId: string
+  tenantId: string
+  territory: TerritoryCode
+  kind: FollowUpKind
+  sentAt: Date
+  /** The lead's version after the follow-up (the events' idempotency key is built from it). */
+  leadVersion: number
+  email: FollowUpEmail
+  outboxId: string | null
+  /** Set when T+7 moved the lead to REMINDER (a `status_changed` event is due as well). */
+  statusChange: { from: LeadStatus; to: LeadStatus } | null
+}
+
+/**
+ * The one place a sent follow-up is announced. It runs inside the follow-up's transaction after
+ * everything is written, so an event written to the event outbox here commits or rolls back
+ * with the follow-up itself: this is where `freshplan.lead.followup_sent` (and, with
+ * `statusChange`, `freshplan.lead.status_changed`) is to be published.
+ */
+export async function announceFollowUpSent(deps: Deps, tx: Tx, lead: Lead, sent: FollowUpSent): Promise<void> {
+  if (sent.statusChange) {
+    await recordLeadEvent(deps, tx, { type: 'freshplan.lead.status_changed', lead, data: { ...sent.statusChange, cause: `FOLLOW_UP_${sent.kind}` } })
+  }
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.followup_sent', lead, data: sent })
+}
+
+export type FollowUpResult =
+  | { outcome: 'sent'; kind: FollowUpKind; email: FollowUpEmail; outboxId: string | null; reminder: boolean }
+  | { outcome: 'skipped'; kind: FollowUpKind; status: LeadStatus; alreadySentAt: Date | null }
+  | { outcome: 'missing'; kind: FollowUpKind }
+
+const MEANINGFUL_ACTIVITY_TYPES = ACTIVITY_TYPES.filter((type) => isMeaningfulActivity(type))
+
+/** The latest meaningful contact: the newest such activity, or `lastActivityAt` if that is newer. */
+async function lastMeaningfulActivityAt(tx: Tx, lead: Lead): Promise<Date | null> {
+  const row = (await tx.trx('lead_activities').where('lead_id', lead.id).whereIn('type', MEANINGFUL_ACTIVITY_TYPES).max('occurred_at as at').first()) as { at: Date | null } | undefined
+  const candidates = [row?.at ?? null, lead.lastActivityAt].filter((at): at is Date => at !== null)
+  return candidates.length === 0 ? null : new Date(Math.max(...candidates.map((at) => at.getTime())))
+}
+
+function emailDecision(lead: Lead): FollowUpEmail {
+  if (lead.email === null || lead.email.trim() === '') return 'NO_ADDRESS'
+  return lead.emailConsent ? 'QUEUED' : 'NO_CONSENT'
+}
+
+/** Renders the follow-up mail from the territory's templates (the tenant's own, else the default ones) and queues it. */
+async function queueFollowUpMail(deps: Deps, tx: Tx, lead: Lead, locale: string, kind: FollowUpKind, content: FollowUpMailContent, unsubscribe: { token: string; url: string }): Promise<string | null> {
+  const templates = (await tx.trx('email_templates')
+    .select('template_key', 'subject', 'text_body', 'html_body')
+    .where('territory', lead.territory)
+    .whereIn('template_key', [content.templateKey, 'FOOTER'])
+    .orderByRaw(`tenant_id = 'default'`)) as { template_key: string; subject: string | null; text_body: string; html_body: string }[]
+  const template = templates.find((t) => t.template_key === content.templateKey)
+  const footer = templates.find((t) => t.template_key === 'FOOTER')
+  if (!template?.subject || !footer) throw new Error(`e-mail templates ${content.templateKey} and FOOTER for territory ${lead.territory} are missing`)
+  const mail = renderMail({ subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }, { textBody: footer.text_body, htmlBody: footer.html_body }, content.variables, locale)
+  return queueOutboxMail(deps, tx, {
+    leadId: lead.id,
+    territory: lead.territory,
+    templateKey: content.templateKey,
+    dedupeKey: `follow-up:${lead.id}:${kind}`,
+    recipient: lead.email!.trim(),
+    subject: mail.subject,
+    text: mail.text,
+    html: mail.html,
+    // RFC 2369 / RFC 8058: mail clients offer "unsubscribe" next to the sender.
+    headers: { 'List-Unsubscribe': `<${unsubscribe.url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+    unsubscribeToken: unsubscribe.token,
+  })
+}
+
+const EMAIL_SUMMARY: Readonly<Record<FollowUpEmail, string>> = {
+  QUEUED: 'e-mail queued',
+  NO_CONSENT: 'no e-mail (no consent)',
+  NO_ADDRESS: 'no e-mail (no address)',
+}
+const KIND_SUMMARY: Readonly<Record<FollowUpKind, string>> = { T3: 'T+3 follow-up: sample offer', T7: 'T+7 follow-up: bulk-order offer' }
+
+/**
+ * Runs follow-up `kind` for one lead, at most once: the lead row is locked and its sent-at mark
+ * checked inside the transaction, so a concurrent or repeated run finds it set and skips.
+ */
+export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUpJobData): Promise<FollowUpResult> {
+  return inTransaction(deps.knex, systemContext(data.tenantId), async (tx): Promise<FollowUpResult> => {
+    const lead = await Lead.query(tx.trx).findById(data.leadId).forUpdate()
+    if (!lead) return { outcome: 'missing', kind }
+    if (isFollowUpSkipped(lead, kind)) {
+      return { outcome: 'skipped', kind, status: lead.status, alreadySentAt: kind === 'T3' ? lead.t3SentAt : lead.t7SentAt }
+    }
+    const now = deps.clock.now()
+    const territory = await territoryOf(tx, lead.territory)
+    const email = emailDecision(lead)
+    const unsubscribe = unsubscribeLink(deps.config)
+    const content = followUpMailContent({ kind, lead, territory, at: now, unsubscribeUrl: unsubscribe.url })
+    const outboxId = email === 'QUEUED' ? await queueFollowUpMail(deps, tx, lead, territory.locale, kind, content, unsubscribe) : null
+    const reminder = kind === 'T7' && shouldSetReminder(lead, await lastMeaningfulActivityAt(tx, lead), now)
+    const statusChange = reminder ? { from: lead.status, to: 'REMINDER' as const } : null
+    const updated = await lead.$query(tx.trx).patchAndFetch({
+      ...(kind === 'T3' ? { t3SentAt: now } : { t7SentAt: now }),
+      ...(statusChange && { status: statusChange.to }),
+      version: lead.version + 1,
+      updatedAt: new Date(),
+    } as Partial<Lead>)
+    const activity = { tenantId: lead.tenantId, leadId: lead.id, userId: 'system', occurredAt: now }
+    await LeadActivity.query(tx.trx).insert({
+      ...activity,
+      type: kind === 'T3' ? 'FOLLOW_UP_T3' : 'FOLLOW_UP_T7',
+      summary: `${KIND_SUMMARY[kind]}, ${EMAIL_SUMMARY[email]}`,
+      metadata: { kind, email, outboxId, offer: content.offer },
+    })
+    if (statusChange) {
+      await LeadActivity.query(tx.trx).insert({ ...activity, type: 'STATUS_CHANGE', summary: statusChangeSummary(statusChange.from, statusChange.to), metadata: { ...statusChange, cause: 'FOLLOW_UP_T7' } })
+      await LeadActivity.query(tx.trx).insert({ ...activity, type: 'REMINDER_SENT', summary: 'No meaningful activity in the last 7 days: lead needs attention', metadata: { kind } })
+    }
+    await announceFollowUpSent(deps, tx, updated, {
+      leadId: lead.id,
+      tenantId: lead.tenantId,
+      territory: lead.territory,
+      kind,
+      sentAt: now,
+      leadVersion: updated.version,
+      email,
+      outboxId,
+      statusChange,
+    })
+    return { outcome: 'sent', kind, email, outboxId, reminder }
+  })
+}
+
+// ---- the daily sweep ----------------------------------------------------------------------------
+
+/**
+ * The sweep reads leads of every tenant: a SYSTEM context with this tenant may read (never write)
+ * all of them (policy `leads_select_all_tenants_for_system`, V0004). Each follow-up then runs in
+ * its lead's own tenant.
+ */
+const ALL_TENANTS = '*'
+const SWEEP_BATCH = 500
+/** A follow-up is due at least 3 days (less a DST hour) after registration; older leads are the candidates. */
+const MIN_DUE_DELAY_MS = 2 * 24 * 60 * 60 * 1000
+
+// The statuses in which some follow-up can still be open, derived from the skip rule itself.
+const SWEEP_STATUSES = LEAD_STATUSES.filter((status) => FOLLOW_UP_KINDS.some((kind) => !isFollowUpSkipped({ status, t3SentAt: null, t7SentAt: null }, kind)))
+
+export interface SweepResult {
+  /** Follow-ups found due and not sent. */
+  due: number
+  /** Jobs created for them; the others already had a waiting or running job. */
+  enqueued: number
+}
+
+/**
+ * Enqueues every follow-up that is due (by the due rule, at the clock's now), not sent and not
+ * skipped. Leads created through the API already have their jobs, so the singletonKey turns
+ * those sends into no-ops; what remains are imported or backfilled leads, and follow-ups whose
+ * job failed for good. Keyset batches keep each transaction short on a large table.
+ */
+export async function sweepDueFollowUps(deps: Deps, options: { batchSize?: number } = {}): Promise<SweepResult> {
+  const batchSize = options.batchSize ?? SWEEP_BATCH
+  const now = deps.clock.now()
+  const registeredBefore = new Date(now.getTime() - MIN_DUE_DELAY_MS)
+  const result: SweepResult = { due: 0, enqueued: 0 }
+  // The keyset carries PostgreSQL's text of registered_at: a Date would drop its microseconds, and
+  // leads imported in one transaction share one now() to the microsecond.
+  let after: { registeredAt: string; id: string } | null = null
+  for (;;) {
+    const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
+      const query = tx
+        .trx('leads as l')
+        .join('territories as t', 't.code', 'l.territory')
+        .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
+        .where((open) => open.whereNull('l.t3_sent_at').orWhereNull('l.t7_sent_at'))
+        .whereIn('l.status', SWEEP_STATUSES)
+        .where('l.registered_at', '<=', registeredBefore)
+        .orderBy([{ column: 'l.registered_at' }, { column: 'l.id' }])
+        .limit(batchSize)
+      if (after) query.whereRaw('(l.registered_at, l.id) > (?::timestamptz, ?::uuid)', [after.registeredAt, after.id])
+      const rows = (await query) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+      const counts: SweepResult = { due: 0, enqueued: 0 }
+      for (const row of rows) {
+        const lead = { status: row.status, t3SentAt: row.t3_sent_at, t7SentAt: row.t7_sent_at }
+        for (const kind of FOLLOW_UP_KINDS) {
+          if (isFollowUpSkipped(lead, kind) || followUpDueAt(row.registered_at, kind, row.time_zone) > now) continue
+          counts.due++
+          const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenant_id }
+          const id = await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { singletonKey: followUpSingletonKey(row.id, kind) })
+          if (id !== null) counts.enqueued++
+        }
+      }
+      return { rows, counts }
+    })
+    result.due += batch.counts.due
+    result.enqueued += batch.counts.enqueued
+    const last = batch.rows.at(-1)
+    if (!last || batch.rows.length < batchSize) break
+    after = { registeredAt: last.registered_key, id: last.id }
+  }
+  if (result.enqueued > 0) deps.logger.info(result, 'follow-up sweep enqueued due follow-ups')
+  return result
+}
+
+// ---- workers and schedule -----------------------------------------------------------------------
+
+function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
+  return {
+    queue: FOLLOW_UP_QUEUE_OF[kind],
+    work: NOTIFY_QUEUE_WORK,
+    async handle(deps: Deps, jobs: Job<FollowUpJobData>[]) {
+      const results: FollowUpResult[] = []
+      for (const job of jobs) results.push(await runFollowUp(deps, kind, job.data))
+      // The job's output in pg-boss (and the board): what happened to each job of the batch.
+      return { results }
+    },
+  }
+}
+
+export const followUpJobs: JobDefinition<any>[] = [
+  followUpJob('T3'),
+  followUpJob('T7'),
+  { queue: FOLLOW_UP_SWEEP_QUEUE, work: NOTIFY_QUEUE_WORK, handle: (deps: Deps) => sweepDueFollowUps(deps) },
+]
+
+/** Daily at 08:00 UTC (09:00 or 10:00 in Berlin and Zurich): what the sweep enqueues goes out in office hours. */
+export const followUpSweepSchedule: ScheduleDefinition = { queue: FOLLOW_UP_SWEEP_QUEUE, cron: '0 8 * * *' }

@@ -1,0 +1,128 @@
+// The outbox table `lead_events` (migrations/V0005): every query of it lives here, each inside a
+// transaction of lib/db.ts inTransaction, so its row-level security decides what a caller sees.
+import type { Knex } from '../lib/db.ts'
+import type { LeadEventRecord } from './events.ts'
+
+/** The SYSTEM context's tenant marker that lets the publisher, the listener and retention serve every tenant (V0005). */
+export const ALL_TENANTS = '*'
+
+interface LeadEventRow {
+  id: string
+  seq: number | null
+  tenant_id: string
+  territory: LeadEventRecord['territory']
+  lead_id: string
+  owner_user_id: string
+  collaborator_user_ids: string[]
+  type: LeadEventRecord['type']
+  idempotency_key: string
+  time: Date
+  data: unknown
+}
+
+const COLUMNS = 'id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data'
+
+function fromRow(row: LeadEventRow): LeadEventRecord {
+  return {
+    id: row.id,
+    seq: row.seq,
+    tenantId: row.tenant_id,
+    territory: row.territory,
+    leadId: row.lead_id,
+    ownerUserId: row.owner_user_id,
+    collaboratorUserIds: row.collaborator_user_ids,
+    type: row.type,
+    idempotencyKey: row.idempotency_key,
+    time: row.time,
+    data: row.data,
+  }
+}
+
+/** Writes one event; false when an event with the same idempotency key already exists (the same logical change). */
+export async function insertEvent(trx: Knex.Transaction, event: Omit<LeadEventRecord, 'seq'>): Promise<boolean> {
+  const { rowCount } = await trx.raw(
+    `insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)
+     on conflict (idempotency_key) do nothing`,
+    [
+      event.id, event.tenantId, event.territory, event.leadId, event.ownerUserId, event.collaboratorUserIds,
+      event.type, event.idempotencyKey, event.time, JSON.stringify(event.data),
+    ],
+  )
+  return rowCount === 1
+}
+
+/** Published events after a sequence number, in delivery order; RLS leaves only what the caller may see. */
+export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number): Promise<LeadEventRecord[]> {
+  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
+    `select ${COLUMNS} from lead_events where seq > ? order by seq limit ?`,
+    [after, limit],
+  )
+  return rows.map(fromRow)
+}
+
+export async function findEvent(trx: Knex.Transaction, id: string): Promise<LeadEventRecord | undefined> {
+  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where id = ?`, [id])
+  return rows[0] && fromRow(rows[0])
+}
+
+export async function findEvents(trx: Knex.Transaction, ids: readonly string[]): Promise<LeadEventRecord[]> {
+  if (ids.length === 0) return []
+  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where id = any (?::uuid[])`, [[...ids]])
+  return rows.map(fromRow)
+}
+
+/** The highest published sequence number (0 when none). */
+export async function latestSeq(trx: Knex.Transaction): Promise<number> {
+  const { rows } = await trx.raw<{ rows: { seq: number | null }[] }>(`select max(seq) as seq from lead_events`)
+  return rows[0]?.seq ?? 0
+}
+
+/** Is anything waiting to be published? One index probe (lead_events_pending_idx). */
+export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: { pending: boolean }[] }>(`select exists (select 1 from lead_events where seq is null) as pending`)
+  return rows[0]!.pending
+}
+
+/** Unpublished events in the order they were written; only the publisher calls this, under its lock. */
+export async function pendingEvents(trx: Knex.Transaction, limit: number): Promise<LeadEventRecord[]> {
+  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
+    `select ${COLUMNS} from lead_events where seq is null order by record_no limit ?`,
+    [limit],
+  )
+  return rows.map(fromRow)
+}
+
+/** Draws `count` delivery numbers, ascending. */
+export async function drawSeqs(trx: Knex.Transaction, count: number): Promise<number[]> {
+  const { rows } = await trx.raw<{ rows: { seq: number }[] }>(`select nextval('lead_events_seq') as seq from generate_series(1, ?)`, [count])
+  return rows.map((r) => r.seq).sort((a, b) => a - b)
+}
+
+export async function markPublished(trx: Knex.Transaction, published: readonly { id: string; seq: number }[], at: Date): Promise<void> {
+  await trx.raw(
+    `update lead_events e set seq = p.seq, published_at = ?
+       from unnest(?::uuid[], ?::bigint[]) as p (id, seq)
+      where e.id = p.id`,
+    [at, published.map((p) => p.id), published.map((p) => p.seq)],
+  )
+}
+
+/** NOTIFYs in the given order; PostgreSQL delivers them at commit, in this order. */
+export async function notifyAll(trx: Knex.Transaction, notifications: readonly { channel: string; payload: string }[]): Promise<void> {
+  if (notifications.length === 0) return
+  await trx.raw(
+    `select pg_notify(channel, payload)
+       from (select channel, payload, n from unnest(?::text[], ?::text[]) with ordinality as t (channel, payload, n) order by n offset 0) ordered`,
+    [notifications.map((n) => n.channel), notifications.map((n) => n.payload)],
+  )
+}
+
+/** Deletes published events older than `before`, in batches; unpublished events are never pruned. */
+export async function prunePublished(trx: Knex.Transaction, before: Date, batch: number): Promise<number> {
+  const { rowCount } = await trx.raw(
+    `delete from lead_events where id in (select id from lead_events where published_at < ? order by published_at limit ?)`,
+    [before, batch],
+  )
+  return rowCount ?? 0
+}

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto'
+import type { Middleware } from 'koa'
+import { inTransaction, type Tx } from '../../lib/db.ts'
+import type { Deps } from '../../lib/deps.ts'
+import { Problem, problems } from '../problem.ts'
+
+const PRINTABLE_KEY = /^[\x20-\x7e]{1,255}$/
+const REPLAYED_HEADERS = ['location', 'etag'] as const
+
+/** JSON with object keys sorted at every depth, so `{a,b}` and `{b,a}` fingerprint the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex')
+}
+
+interface StoredResponse {
+  fingerprint: string
+  status_code: number
+  headers: Record<string, string>
+  body: unknown
+}
+
+/**
+ * Idempotency-Key for POST and PATCH (§4). The request runs in a transaction opened here, which the
+ * handler's `transact` joins, so the stored response commits with the request's writes or not at all.
+ * A transaction-scoped advisory lock on (tenant, user, key) tells a retry that the first request is
+ * still running (409 + Retry-After) without waiting for it.
+ */
+export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Middleware {
+  return async (ctx, next) => {
+    const key = ctx.get('Idempotency-Key')
+    if (!key || !['POST', 'PATCH'].includes(ctx.method) || !ctx.state.auth) return next()
+    if (!PRINTABLE_KEY.test(key)) {
+      throw problems.validation([{ pointer: '/headers/idempotency-key', message: 'must be 1–255 printable ASCII characters' }], 'Invalid Idempotency-Key.')
+    }
+    const fingerprint = requestFingerprint(ctx.method, ctx.path, ctx.state.body)
+    const auth = ctx.state.auth
+    await inTransaction(deps.knex, auth, async (tx: Tx) => {
+      const { rows } = await tx.trx.raw('select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as locked', [JSON.stringify([auth.tenantId, auth.userId, key])])
+      if (!rows[0].locked) {
+        throw new Problem({ status: 409, type: 'idempotency-key-in-use', title: 'Request in progress', detail: 'A request with this Idempotency-Key is still running; retry shortly.', headers: { 'Retry-After': '1' } })
+      }
+      const stored = (await tx.trx('idempotency_keys').select('fingerprint', 'status_code', 'headers', 'body').where({ tenant_id: auth.tenantId, user_id: auth.userId, key }).where('expires_at', '>', deps.clock.now()).first()) as StoredResponse | undefined
+      if (stored) {
+        if (stored.fingerprint !== fingerprint) {
+          throw new Problem({ status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key reused', detail: 'This Idempotency-Key was used for a different request.' })
+        }
+        ctx.status = stored.status_code
+        ctx.set(stored.headers)
+        ctx.set('Idempotent-Replayed', 'true')
+        ctx.body = stored.body ?? undefined
+        return
+      }
+      ctx.state.tx = tx
+      await next()
+      // Only completed requests are remembered; a failure rolled back above and may be retried.
+      if (ctx.status >= 200 && ctx.status < 300) {
+        const headers = Object.fromEntries(REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h) => [h, ctx.response.get(h)]))
+        const expiresAt = new Date(deps.clock.now().getTime() + deps.config.idempotencyTtlHours * 3_600_000)
+        await tx.trx('idempotency_keys')
+          .insert({ tenant_id: auth.tenantId, user_id: auth.userId, key, fingerprint, status_code: ctx.status, headers, body: ctx.body === undefined ? null : JSON.stringify(ctx.body), expires_at: expiresAt })
+          .onConflict(['tenant_id', 'user_id', 'key'])
+          .merge()
+      }
+    })
+  }
+}

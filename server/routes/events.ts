@@ -1,0 +1,214 @@
+// The event API of DOMAIN.md §7: the SSE stream for dashboards, a catch-up page and single events.
+// Replays read the outbox inside the caller's transaction (RLS decides); live events come from the
+// web process's listener and pass the same rule in the process (mayReceive).
+import type { ServerResponse } from 'node:http'
+import { Router } from '@koa/router'
+import type { Context } from 'koa'
+import type { Deps } from '../../lib/deps.ts'
+import type { SecurityContext } from '../../lib/db.ts'
+import { cloudEventOf, notifyPayload } from '../../models/events.ts'
+import { findEvent, publishedAfter } from '../../models/event-outbox.ts'
+import { isUuid } from '../../models/leads.ts'
+import { problems } from '../problem.ts'
+import { transact } from '../transaction.ts'
+import { validQuery } from '../validation.ts'
+import { eventPageQuerySchema, eventStreamQuerySchema } from '../schemas/events.ts'
+import { mayReceive, type DashboardEventListener, type DeliveredEvent } from '../event-listener.ts'
+
+export const EVENT_STREAM_PATH = '/api/events/stream'
+
+export interface EventStreamOptions {
+  heartbeatMs?: number
+  /** Rows per outbox read of a Last-Event-ID replay. */
+  replayBatch?: number
+  /** A client this far behind (bytes not yet sent) is disconnected; it resumes with Last-Event-ID. */
+  maxBufferedBytes?: number
+  /** SSE `retry:` sent to clients, in ms. */
+  retryMs?: number
+}
+
+export interface EventRoutes {
+  router: Router
+  /** Ends every open stream and refuses new ones (drain); clients reconnect elsewhere with Last-Event-ID. */
+  closeStreams(): void
+  readonly openStreams: number
+}
+
+const PAGE_DEFAULT = 100
+
+/** The Last-Event-ID header: what this server sent as `id:`, a sequence number. */
+function lastEventIdHeader(raw: string): number | undefined {
+  if (raw === '') return undefined
+  if (!/^\d{1,15}$/.test(raw)) throw problems.validation([{ pointer: '/headers/last-event-id', message: 'must be a non-negative integer (an event sequence number)' }])
+  return Number(raw)
+}
+
+function callerOf(ctx: Context): SecurityContext {
+  const auth = ctx.state.auth as SecurityContext | undefined
+  if (!auth) throw problems.unauthorized()
+  return auth
+}
+
+function sseMessage(seq: number | undefined, type: string, payload: string): string {
+  return `${seq === undefined ? '' : `id: ${seq}\n`}event: ${type}\ndata: ${payload}\n\n`
+}
+
+/** One client's stream: replay from the outbox after Last-Event-ID, then live events, each once, in seq order. */
+class EventStream {
+  readonly #res: ServerResponse
+  readonly #auth: SecurityContext
+  readonly #maxBufferedBytes: number
+  #lastSent: number
+  /** Live events that arrive during the replay; undefined once live. */
+  #held: DeliveredEvent[] | undefined
+  #heldOverflow = false
+  readonly closed: Promise<void>
+
+  constructor(res: ServerResponse, auth: SecurityContext, lastEventId: number | undefined, maxBufferedBytes: number) {
+    this.#res = res
+    this.#auth = auth
+    this.#maxBufferedBytes = maxBufferedBytes
+    this.#lastSent = lastEventId ?? 0
+    this.#held = lastEventId === undefined ? undefined : []
+    this.closed = new Promise((resolve) => res.once('close', () => resolve()))
+  }
+
+  get isOpen(): boolean {
+    return !this.#res.destroyed && !this.#res.writableEnded
+  }
+
+  /** From the listener; the listener hands events over in seq order. */
+  onLive(delivered: DeliveredEvent): void {
+    if (!mayReceive(this.#auth, delivered)) return
+    if (this.#held) {
+      if (this.#held.length < 10_000) this.#held.push(delivered)
+      else this.#heldOverflow = true
+      return
+    }
+    this.#send(delivered.seq, delivered.event.type, delivered.payload)
+  }
+
+  /** Replays what the client missed, then lets live events through. */
+  async replay(readPage: (after: number) => Promise<{ seq: number; type: string; payload: string }[]>, batch: number): Promise<void> {
+    if (!this.#held) return
+    for (;;) {
+      for (;;) {
+        const page = await readPage(this.#lastSent)
+        for (const event of page) {
+          if (!this.isOpen) return
+          if (!this.#write(sseMessage(event.seq, event.type, event.payload))) await new Promise((resolve) => this.#res.once('drain', resolve))
+          this.#lastSent = event.seq
+        }
+        if (page.length < batch) break
+      }
+      // Too much arrived meanwhile to hold: read it from the outbox instead.
+      if (!this.#heldOverflow) break
+      this.#heldOverflow = false
+      this.#held = []
+    }
+    const held = this.#held
+    this.#held = undefined
+    for (const delivered of held) this.#send(delivered.seq, delivered.event.type, delivered.payload)
+  }
+
+  comment(text: string): void {
+    this.#write(`: ${text}\n\n`)
+  }
+
+  end(): void {
+    if (this.isOpen) this.#res.end()
+  }
+
+  #send(seq: number | undefined, type: string, payload: string): void {
+    if (seq !== undefined) {
+      if (seq <= this.#lastSent) return // already sent by the replay
+      this.#lastSent = seq
+    }
+    this.#write(sseMessage(seq, type, payload))
+  }
+
+  #write(chunk: string): boolean {
+    if (!this.isOpen) return false
+    const flushed = this.#res.write(chunk)
+    if (this.#res.writableLength > this.#maxBufferedBytes) this.#res.destroy() // resumes with Last-Event-ID
+    return flushed
+  }
+}
+
+export function eventRoutes(deps: Deps, listener: DashboardEventListener, options: EventStreamOptions = {}): EventRoutes {
+  const heartbeatMs = options.heartbeatMs ?? 15_000
+  const replayBatch = options.replayBatch ?? 500
+  const maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024
+  const retryMs = options.retryMs ?? 2000
+  const streams = new Set<EventStream>()
+  const router = new Router()
+
+  let closing = false
+
+  router.get(EVENT_STREAM_PATH, async (ctx) => {
+    const auth = callerOf(ctx)
+    // A stream opened while draining would hold the drain until its timeout; send the client elsewhere.
+    if (closing) throw problems.unavailable('This process is shutting down; reconnect.')
+    // EventSource sends Last-Event-ID itself on reconnect; the query form is for a first connect.
+    const query = validQuery<{ lastEventId?: number }>(eventStreamQuerySchema.$id, ctx.query)
+    const lastEventId = lastEventIdHeader(ctx.get('Last-Event-ID')) ?? query.lastEventId
+    ctx.req.socket.setTimeout(0)
+    ctx.req.socket.setNoDelay(true)
+    ctx.req.socket.setKeepAlive(true)
+    ctx.status = 200
+    ctx.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' })
+    ctx.respond = false
+    ctx.res.flushHeaders()
+    const stream = new EventStream(ctx.res, auth, lastEventId, maxBufferedBytes)
+    streams.add(stream)
+    // Subscribe before replaying: whatever the listener hands over meanwhile is held, not missed.
+    const unsubscribe = listener.subscribe((delivered) => stream.onLive(delivered))
+    const heartbeat = setInterval(() => stream.comment('heartbeat'), heartbeatMs)
+    try {
+      ctx.res.write(`retry: ${retryMs}\n: connected\n\n`)
+      await stream.replay(async (after) => {
+        const records = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, replayBatch))
+        return records.map((record) => ({ seq: record.seq!, type: record.type, payload: notifyPayload(cloudEventOf(record)).payload }))
+      }, replayBatch)
+      await stream.closed
+    } catch (error) {
+      // Headers are gone already, so a problem response is impossible: log and close the stream.
+      ctx.state.logger?.warn({ err: error }, 'event stream failed')
+      stream.end()
+    } finally {
+      clearInterval(heartbeat)
+      unsubscribe()
+      streams.delete(stream)
+    }
+  })
+
+  router.get('/api/events', async (ctx) => {
+    callerOf(ctx)
+    const { after = 0, limit = PAGE_DEFAULT } = validQuery<{ after?: number; limit?: number }>(eventPageQuerySchema.$id, ctx.query)
+    const records = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, limit))
+    ctx.body = {
+      data: records.map((record) => ({ seq: record.seq, event: cloudEventOf(record) })),
+      nextAfter: records.at(-1)?.seq ?? after,
+    }
+  })
+
+  router.get('/api/events/:id', async (ctx) => {
+    callerOf(ctx)
+    const id = ctx.params.id!
+    const record = isUuid(id) ? await transact(deps, ctx, (tx) => findEvent(tx.trx, id)) : undefined
+    if (!record) throw problems.notFound(`No event ${id}.`)
+    ctx.type = 'application/cloudevents+json'
+    ctx.body = cloudEventOf(record)
+  })
+
+  return {
+    router,
+    closeStreams: () => {
+      closing = true
+      for (const stream of streams) stream.end()
+    },
+    get openStreams() {
+      return streams.size
+    },
+  }
+}

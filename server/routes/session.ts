@@ -1,0 +1,73 @@
+import { Router } from '@koa/router'
+import type { Context, Middleware } from 'koa'
+import type { Config } from '../../lib/config.ts'
+import { ACCESS_TOKEN_COOKIE, authenticate, requireRole, type Principal, type TokenVerifier } from '../auth.ts'
+import { problems } from '../problem.ts'
+import { validBody } from '../validation.ts'
+
+// Browser pages (queue board, dashboard) cannot put a bearer token on every request, and a token
+// must never travel in a URL or land in a log. So a page posts the token once to /login (JSON body),
+// gets it back as an HttpOnly, SameSite=Strict cookie, and `authenticate` reads that cookie.
+
+const LOGIN_PAGE = `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>FreshPlan – Anmeldung</title>
+<style>body{font:16px system-ui;margin:4rem auto;max-width:32rem}textarea{width:100%;height:8rem}button{margin-top:1rem;padding:.5rem 1.5rem}#error{color:#b00}</style>
+</head><body><h1>FreshPlan Leads</h1><form id="login"><label for="token">Access token (JWT)</label>
+<textarea id="token" name="token" autocomplete="off" required></textarea><button type="submit">Anmelden</button>
+<p id="error" role="alert"></p></form>
+<script>
+const next = new URLSearchParams(location.search).get('next')
+const target = next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard'
+document.getElementById('login').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const response = await fetch('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: document.getElementById('token').value.trim() }) })
+  if (response.ok) location.assign(target)
+  else document.getElementById('error').textContent = (await response.json()).detail || 'Anmeldung fehlgeschlagen'
+})
+</script></body></html>`
+
+/** A page load (browsers ask for text/html when navigating), as opposed to a script's API call. */
+function wantsPage(ctx: Context): boolean {
+  return ctx.method === 'GET' && ctx.get('Accept').includes('text/html')
+}
+
+/** Session login/logout for the browser pages. */
+export function sessionRoutes(config: Pick<Config, 'nodeEnv'>, verify: TokenVerifier): Router {
+  const router = new Router()
+  router.get('/login', (ctx) => {
+    ctx.type = 'text/html'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = LOGIN_PAGE
+  })
+  router.post('/login', async (ctx) => {
+    const { token } = validBody<{ token: string }>('Login', ctx.state.body)
+    try {
+      await verify(token)
+    } catch {
+      throw problems.unauthorized('The token is invalid or expired.')
+    }
+    ctx.cookies.set(ACCESS_TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: config.nodeEnv === 'production', path: '/', overwrite: true })
+    ctx.status = 204
+  })
+  router.post('/logout', (ctx) => {
+    ctx.cookies.set(ACCESS_TOKEN_COOKIE, null, { httpOnly: true, sameSite: 'strict', path: '/' })
+    ctx.status = 204
+  })
+  return router
+}
+
+/**
+ * Access to a browser page for the given roles: a visitor without any token is sent to the login
+ * page (for page loads) or gets a 401 (for the page's API calls); a wrong role is a 403.
+ */
+export function pageAccess(verify: TokenVerifier, ...roles: Principal['role'][]): Middleware {
+  const authenticated = authenticate(verify)
+  const allowed = requireRole(...roles)
+  return async (ctx, next) => {
+    const hasToken = Boolean(ctx.get('Authorization') || ctx.cookies.get(ACCESS_TOKEN_COOKIE))
+    if (!hasToken && wantsPage(ctx)) {
+      ctx.redirect(`/login?next=${encodeURIComponent(ctx.path)}`)
+      return
+    }
+    await authenticated(ctx, () => allowed(ctx, next))
+  }
+}
