@@ -139,6 +139,18 @@ export async function startNormalizationBackfill(
   return { backfill, created }
 }
 
+/**
+ * Tenants that have leads older than the code's normalization. Needs the all-tenants SYSTEM context
+ * (`systemContext('*')`), which may read leads of every tenant but write none (V0004).
+ */
+export async function tenantsWithStaleLeads(tx: Tx): Promise<string[]> {
+  const { rows } = await tx.trx.raw<{ rows: { tenant_id: string }[] }>(
+    `select distinct tenant_id from leads where normalization_version < ? order by tenant_id`,
+    [NORMALIZATION_VERSION],
+  )
+  return rows.map((row) => row.tenant_id)
+}
+
 export async function findBackfill(tx: Tx, id: string): Promise<Backfill | undefined> {
   const { rows } = await tx.trx.raw<{ rows: BackfillRow[] }>(`select ${BACKFILL_COLUMNS} from backfills where id = ?`, [id])
   return rows[0] ? fromRow(rows[0]) : undefined

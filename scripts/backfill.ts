@@ -1,10 +1,11 @@
 // `npm run backfill [-- --tenant <id>] [--batch-size <n>]`: the §5 normalization backfill from a
-// terminal, against DATABASE_URL (as the application role, in a SYSTEM context; RLS stays on).
-// Starts a backfill of the tenant or resumes the running one, then works its batches in this
-// process, so it needs no worker and continues at once after it was killed. Its pg-boss job is
-// queued as well: a worker that runs it meanwhile takes turns with this process under the
-// backfill's row lock, and finishes it if this process is stopped. Shows a progress bar on a
-// terminal, plain lines otherwise. Exit code 0 when COMPLETED, 1 when FAILED, 130 when interrupted.
+// terminal, against DATABASE_URL (as the application role, in SYSTEM contexts; RLS stays on).
+// Without --tenant it backfills every tenant that has stale leads, one after the other. For each it
+// starts a backfill or resumes the running one, then works its batches in this process, so it needs
+// no worker and continues at once after it was killed. The backfill's pg-boss job is queued as
+// well: a worker that runs it meanwhile takes turns with this process under the backfill's row
+// lock, and finishes it if this process is stopped. Shows a progress bar on a terminal, plain lines
+// otherwise. Exit code 0 when all COMPLETED, 1 when one FAILED, 130 when interrupted.
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { loadConfigOrExit } from '../lib/config.ts'
@@ -13,7 +14,9 @@ import { createKnex, inTransaction, systemContext } from '../lib/db.ts'
 import { systemClock } from '../lib/clock.ts'
 import { releaseResources, startBoss } from '../jobs/boss.ts'
 import { runBackfill } from '../jobs/backfill.ts'
-import { backfillProgress, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, startNormalizationBackfill, type Backfill } from '../models/backfills.ts'
+import { backfillProgress, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, startNormalizationBackfill, tenantsWithStaleLeads, type Backfill } from '../models/backfills.ts'
+import { NORMALIZATION_VERSION } from '../models/normalization.ts'
+import type { Deps } from '../lib/deps.ts'
 
 /** Leads per second over the recent batches (the ETA follows the current speed, not the average). */
 export class RateMeter {
@@ -61,30 +64,66 @@ function usage(message: string): never {
   process.exit(64) // EX_USAGE
 }
 
+type Outcome = 'COMPLETED' | 'FAILED' | 'INTERRUPTED'
+
+/** Starts or resumes the tenant's backfill and works it to the end, showing its progress. */
+async function backfillTenant(deps: Deps, tenantId: string, batchSize: number | undefined, interrupt: AbortSignal): Promise<Outcome> {
+  const out = process.stdout
+  const tty = out.isTTY === true
+  const createdBy = `cli:${os.userInfo().username}`.slice(0, 255)
+  const { backfill, created } = await inTransaction(deps.knex, systemContext(tenantId), (tx) => startNormalizationBackfill(deps, tx, { createdBy, batchSize }))
+  out.write(created
+    ? `started backfill ${backfill.id} of tenant ${tenantId} (normalization version ${backfill.targetVersion}, batches of ${backfill.batchSize})\n`
+    : `resuming backfill ${backfill.id} of tenant ${tenantId} at ${count(backfill.processed)}/${backfill.total === null ? '?' : count(backfill.total)} leads\n`)
+
+  const started = Date.now()
+  const meter = new RateMeter()
+  meter.add(started, backfill.processed)
+  let lastLine = 0
+  const show = (current: Backfill, final = false) => {
+    const now = Date.now()
+    meter.add(now, current.processed)
+    if (tty) out.write(`\r\x1b[2K${progressLine(current, meter.perSecond(), Math.max(10, Math.min(40, (out.columns ?? 80) - 90)))}${final ? '\n' : ''}`)
+    else if (final || now - lastLine >= 5000) {
+      lastLine = now
+      out.write(`${progressLine(current, meter.perSecond())}\n`)
+    }
+  }
+  const run = await runBackfill(deps, { backfillId: backfill.id, tenantId }, { signal: interrupt, onBatch: (current) => show(current) })
+  const last = run.backfill ?? backfill
+  show(last, true)
+  if (!run.finished) {
+    out.write(`interrupted: backfill ${backfill.id} stays RUNNING; run npm run backfill again to resume (a worker continues it too)\n`)
+    return 'INTERRUPTED'
+  }
+  const seconds = (Date.now() - started) / 1000
+  out.write(`${last.status}: ${count(run.processed)} leads in ${formatDuration(seconds)} (${count(Math.round(run.processed / Math.max(seconds, 0.001)))} leads/s); duplicates ${count(last.duplicatesFound)}, failed ${count(last.failed)}${last.lastError ? `; last error: ${last.lastError}` : ''}\n`)
+  return last.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED'
+}
+
 async function main(): Promise<void> {
   let args
   try {
-    args = parseArgs({ options: { tenant: { type: 'string', default: 'default' }, 'batch-size': { type: 'string' } } }).values
+    args = parseArgs({ options: { tenant: { type: 'string' }, 'batch-size': { type: 'string' } } }).values
   } catch (error) {
     usage((error as Error).message)
   }
   const batchSize = args['batch-size'] === undefined ? undefined : Number(args['batch-size'])
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= MAX_BATCH_SIZE)) usage(`--batch-size must be an integer from 1 to ${MAX_BATCH_SIZE}`)
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(args.tenant)) usage('--tenant is not a tenant id')
+  if (args.tenant !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(args.tenant)) usage('--tenant is not a tenant id')
 
   const config = loadConfigOrExit()
   // Problems are printed here; the JSON log only gets warnings (pg-boss) to keep the terminal readable.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'backfill')
   const knex = createKnex(config.appDatabaseUrl, { poolMax: 2, applicationName: 'freshplan-backfill' })
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web', poolMax: 2 })
-  const deps = { config, knex, boss, logger, clock: systemClock }
-  const out = process.stdout
-  const tty = out.isTTY === true
+  const deps: Deps = { config, knex, boss, logger, clock: systemClock }
+  const tty = process.stdout.isTTY === true
 
   const interrupt = new AbortController()
   const stop = (signal: string) => {
     if (interrupt.signal.aborted) process.exit(130) // a second Ctrl-C: do not wait for the batch
-    out.write(`${tty ? '\n' : ''}${signal}: stopping after the current batch …\n`)
+    process.stdout.write(`${tty ? '\n' : ''}${signal}: stopping after the current batch …\n`)
     interrupt.abort()
   }
   process.on('SIGINT', () => stop('SIGINT'))
@@ -92,35 +131,15 @@ async function main(): Promise<void> {
 
   let exitCode = 0
   try {
-    const createdBy = `cli:${os.userInfo().username}`.slice(0, 255)
-    const { backfill, created } = await inTransaction(knex, systemContext(args.tenant), (tx) => startNormalizationBackfill(deps, tx, { createdBy, batchSize }))
-    out.write(created
-      ? `started backfill ${backfill.id} of tenant ${args.tenant} (normalization version ${backfill.targetVersion}, batches of ${backfill.batchSize})\n`
-      : `resuming backfill ${backfill.id} of tenant ${args.tenant} at ${count(backfill.processed)}/${backfill.total === null ? '?' : count(backfill.total)} leads\n`)
-
-    const started = Date.now()
-    const meter = new RateMeter()
-    meter.add(started, backfill.processed)
-    let lastLine = 0
-    const show = (current: Backfill, final = false) => {
-      const now = Date.now()
-      meter.add(now, current.processed)
-      if (tty) out.write(`\r\x1b[2K${progressLine(current, meter.perSecond(), Math.max(10, Math.min(40, (out.columns ?? 80) - 90)))}${final ? '\n' : ''}`)
-      else if (final || now - lastLine >= 5000) {
-        lastLine = now
-        out.write(`${progressLine(current, meter.perSecond())}\n`)
+    const tenants = args.tenant !== undefined ? [args.tenant] : await inTransaction(knex, systemContext('*'), (tx) => tenantsWithStaleLeads(tx))
+    if (tenants.length === 0) process.stdout.write(`nothing to backfill: every lead is at normalization version ${NORMALIZATION_VERSION}\n`)
+    for (const tenantId of tenants) {
+      const outcome = await backfillTenant(deps, tenantId, batchSize, interrupt.signal)
+      if (outcome === 'INTERRUPTED') {
+        exitCode = 130
+        break
       }
-    }
-    const run = await runBackfill(deps, { backfillId: backfill.id, tenantId: args.tenant }, { signal: interrupt.signal, onBatch: (current) => show(current) })
-    const last = run.backfill ?? backfill
-    show(last, true)
-    const seconds = (Date.now() - started) / 1000
-    if (!run.finished) {
-      out.write(`interrupted: backfill ${backfill.id} stays RUNNING; run npm run backfill again to resume (a worker continues it too)\n`)
-      exitCode = 130
-    } else {
-      out.write(`${last.status}: ${count(run.processed)} leads in ${formatDuration(seconds)} (${count(Math.round(run.processed / Math.max(seconds, 0.001)))} leads/s); duplicates ${count(last.duplicatesFound)}, failed ${count(last.failed)}${last.lastError ? `; last error: ${last.lastError}` : ''}\n`)
-      exitCode = last.status === 'COMPLETED' ? 0 : 1
+      if (outcome === 'FAILED') exitCode = 1
     }
   } catch (error) {
     process.stderr.write(`${tty ? '\n' : ''}backfill failed: ${(error as Error).message}\n`)

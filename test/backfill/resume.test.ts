@@ -96,8 +96,11 @@ test.serial('npm run backfill killed with SIGKILL mid-way resumes where it stopp
   t.is(last.rows[0].lead_id, killed.last_lead_id, 'and it ends at the stored keyset position')
   const killedAt = (await stack.owner.raw(`select clock_timestamp() as at`)).rows[0].at as Date
 
+  // Another tenant's old leads meanwhile: without --tenant the CLI does every tenant with stale leads.
+  await insertStaleLeads('second', 1000)
   const second = startCli()
   t.is(await second.exit, 0, second.output())
+  t.regex(second.output(), /started backfill [0-9a-f-]{36} of tenant second/)
   t.regex(second.output(), new RegExp(`resuming backfill ${killed.id} of tenant default at ${killed.processed.toLocaleString('en-US')}/${LEADS.toLocaleString('en-US')} leads`))
   t.regex(second.output(), /COMPLETED: [\d,]+ leads in \d+/)
 
@@ -109,10 +112,11 @@ test.serial('npm run backfill killed with SIGKILL mid-way resumes where it stopp
     select count(*)::int as writes, count(distinct a.lead_id)::int as leads,
            count(*) filter (where a.written_at > ? and (l.created_at, l.id) <= (p.created_at, p.id))::int as rewritten_before_position,
            count(*) filter (where a.written_at < ? and (l.created_at, l.id) > (p.created_at, p.id))::int as written_after_position_before_kill
-      from backfill_audit a join leads l on l.id = a.lead_id cross join position p`, [killed.last_lead_id, killedAt, killedAt])
+      from backfill_audit a join leads l on l.id = a.lead_id cross join position p
+     where a.tenant_id = 'default'`, [killed.last_lead_id, killedAt, killedAt])
   t.deepEqual(audit.rows[0], { writes: LEADS, leads: LEADS, rewritten_before_position: 0, written_after_position_before_kill: 0 })
   const stale = await stack.owner.raw(`select count(*)::int as n from leads where normalization_version <> ?`, [NORMALIZATION_VERSION])
-  t.is(stale.rows[0].n, 0)
+  t.is(stale.rows[0].n, 0, 'both tenants are done')
 
   // Each duplicate is listed once, with the lead that holds its address.
   const collisions = await stack.owner.raw(`
@@ -120,6 +124,10 @@ test.serial('npm run backfill killed with SIGKILL mid-way resumes where it stopp
       from backfill_collisions c join leads l on l.id = c.lead_id join leads h on h.id = c.existing_lead_id
      where c.backfill_id = ?`, [killed.id])
   t.deepEqual(collisions.rows[0], { n: LEADS / DUPLICATE_EVERY, consistent: LEADS / DUPLICATE_EVERY })
+
+  const third = startCli()
+  t.is(await third.exit, 0)
+  t.regex(third.output(), /nothing to backfill: every lead is at normalization version \d+/)
 })
 
 test.serial('two runners of one backfill take turns: still every lead exactly once, and its job is queued only once', async (t) => {
