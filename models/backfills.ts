@@ -116,27 +116,28 @@ export async function startNormalizationBackfill(
   tx: Tx,
   options: { createdBy: string; batchSize?: number },
 ): Promise<{ backfill: Backfill; created: boolean }> {
-  const inserted = await tx.trx.raw<{ rows: BackfillRow[] }>(
-    `insert into backfills (tenant_id, kind, target_version, batch_size, created_by)
-     values (?, 'NORMALIZATION', ?, ?, ?)
-     on conflict (tenant_id, kind) where status = 'RUNNING' do nothing
-     returning ${BACKFILL_COLUMNS}`,
-    [tx.ctx.tenantId, NORMALIZATION_VERSION, options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
-  )
-  let backfill: Backfill
-  let created = true
-  if (inserted.rows[0]) backfill = fromRow(inserted.rows[0])
-  else {
-    created = false
-    const running = await tx.trx.raw<{ rows: BackfillRow[] }>(
-      `select ${BACKFILL_COLUMNS} from backfills where tenant_id = ? and kind = 'NORMALIZATION' and status = 'RUNNING'`,
-      [tx.ctx.tenantId],
+  for (let attempt = 1; ; attempt++) {
+    const inserted = await tx.trx.raw<{ rows: BackfillRow[] }>(
+      `insert into backfills (tenant_id, kind, target_version, batch_size, created_by)
+       values (?, 'NORMALIZATION', ?, ?, ?)
+       on conflict (tenant_id, kind) where status = 'RUNNING' do nothing
+       returning ${BACKFILL_COLUMNS}`,
+      [tx.ctx.tenantId, NORMALIZATION_VERSION, options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
     )
-    // The conflicting row committed before our insert gave up, so this statement's snapshot sees it.
-    backfill = fromRow(running.rows[0]!)
+    // No row: one is running. Its row committed before the insert gave up, so this next statement
+    // sees it, unless it finished in between; then the insert is tried again.
+    const running = inserted.rows[0]
+      ? undefined
+      : await tx.trx.raw<{ rows: BackfillRow[] }>(`select ${BACKFILL_COLUMNS} from backfills where tenant_id = ? and kind = 'NORMALIZATION' and status = 'RUNNING'`, [tx.ctx.tenantId])
+    const row = inserted.rows[0] ?? running?.rows[0]
+    if (!row) {
+      if (attempt < 3) continue
+      throw new Error('a running backfill blocked the start but could not be read')
+    }
+    const backfill = fromRow(row)
+    await enqueueBackfill(deps, tx, backfill)
+    return { backfill, created: inserted.rows[0] !== undefined }
   }
-  await enqueueBackfill(deps, tx, backfill)
-  return { backfill, created }
 }
 
 /**
