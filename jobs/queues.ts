@@ -22,7 +22,9 @@ export const FOLLOW_UP_SWEEP_QUEUE = 'follow-up.sweep'
 /** Delivers one `email_outbox` row over SMTP. */
 export const EMAIL_SEND_QUEUE = 'email.send'
 
-const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, notify: true } as const
+// heartbeatSeconds: a worker that dies mid-job (SIGKILL, OOM, lost node) stops beating, and the
+// next supervision pass hands the job to another worker within seconds instead of after expiry.
+const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, heartbeatSeconds: 10, notify: true } as const
 
 export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
   [FOLLOW_UP_T3_QUEUE]: { name: FOLLOW_UP_T3_QUEUE, ...followUpOptions },
@@ -34,7 +36,7 @@ export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
 export const EMAIL_QUEUES: Record<string, Queue> = {
   // SMTP outages last minutes to hours: 10 retries from 30 s doubling up to 1 h apart span about
   // four hours before a mail is marked FAILED. `notify` wakes a worker as soon as a mail commits.
-  [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, notify: true },
+  [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, heartbeatSeconds: 10, notify: true },
 }
 
 /**
