@@ -210,6 +210,8 @@ test.serial('a forged NOTIFY without outbox row, or with altered content, is den
     const lead = await insertLead(stack.owner)
     await recordChange(stack.deps, lead, 'freshplan.lead.updated', { note: 'genuine' })
     t.true(await client.waitFor((c) => c.messages.length === 1))
+    // The stream may have it from the outbox before the spy's own LISTEN connection gets the NOTIFY.
+    t.true(await waitUntil(() => spy.received.length >= 1))
     const genuine = JSON.parse(spy.received[0]!.payload)
     const deniedBefore = await metric('freshplan_events_consumed', { result: 'denied' })
     const forged = { ...genuine, id: crypto.randomUUID(), idempotencykey: crypto.randomUUID(), data: { note: 'forged' } }
