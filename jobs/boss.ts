@@ -26,6 +26,10 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     createSchema: false,
     schedule: isWorker,
     supervise: isWorker,
+    // Supervision finds jobs of dead workers (lapsed heartbeats) and refreshes queue counts; every
+    // 10 s rather than pg-boss's 60 s, so a crashed worker's jobs move on within seconds.
+    superviseIntervalSeconds: 10,
+    monitorIntervalSeconds: 10,
     reindex: false, // the app role does not own pg-boss's indexes; operators reindex as owner
     useListenNotify: isWorker,
   })

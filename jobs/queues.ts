@@ -1,6 +1,24 @@
 import type { Queue, WorkOptions } from 'pg-boss'
 import { IDEMPOTENCY_PURGE_QUEUE } from './idempotency-purge.ts'
 
+/**
+ * §5 normalization backfills. One job per backfill, its singletonKey the backfill id. `stately`
+ * allows one queued and one active job per key: a running slice can queue its continuation, and
+ * asking again for a running backfill (POST, `npm run backfill`) never adds a second queued job,
+ * nor lets two workers run the same backfill at once. Heartbeats let pg-boss retry a killed
+ * worker's job within a minute; the backfill row's lock makes even a concurrent run harmless.
+ */
+export const BACKFILL_QUEUE = {
+  name: 'leads.backfill',
+  policy: 'stately',
+  heartbeatSeconds: 30,
+  expireInSeconds: 15 * 60,
+  retryLimit: 10,
+  retryDelay: 5,
+  retryBackoff: true,
+  retryDelayMax: 300,
+} as const satisfies Queue
+
 // Every queue the code sends to or works on, with its options. Start-up creates them all (see
 // boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.
 // Later issues add their queues here.
@@ -22,7 +40,9 @@ export const FOLLOW_UP_SWEEP_QUEUE = 'follow-up.sweep'
 /** Delivers one `email_outbox` row over SMTP. */
 export const EMAIL_SEND_QUEUE = 'email.send'
 
-const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, notify: true } as const
+// heartbeatSeconds: a worker that dies mid-job (SIGKILL, OOM, lost node) stops beating, and the
+// next supervision pass hands the job to another worker within seconds instead of after expiry.
+const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, heartbeatSeconds: 10, notify: true } as const
 
 export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
   [FOLLOW_UP_T3_QUEUE]: { name: FOLLOW_UP_T3_QUEUE, ...followUpOptions },
@@ -34,7 +54,7 @@ export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
 export const EMAIL_QUEUES: Record<string, Queue> = {
   // SMTP outages last minutes to hours: 10 retries from 30 s doubling up to 1 h apart span about
   // four hours before a mail is marked FAILED. `notify` wakes a worker as soon as a mail commits.
-  [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, notify: true },
+  [EMAIL_SEND_QUEUE]: { name: EMAIL_SEND_QUEUE, retryLimit: 10, retryDelay: 30, retryBackoff: true, retryDelayMax: 3600, expireInSeconds: 300, heartbeatSeconds: 10, notify: true },
 }
 
 /**
@@ -45,6 +65,7 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
 export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
 export const QUEUES: Record<string, Queue> = {
+  [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
   idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
   ...FOLLOW_UP_QUEUES,
   ...EMAIL_QUEUES,

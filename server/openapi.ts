@@ -3,6 +3,7 @@ import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
+import { backfillSchemas } from './schemas/backfills.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
@@ -32,7 +33,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -41,6 +42,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
   }
   schemas.LeadPage = { type: 'object', properties: { data: { type: 'array', items: ref('Lead') }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } } }
+  schemas.BackfillCollisionPage = { type: 'object', properties: { data: { type: 'array', items: ref('BackfillCollision') }, nextCursor: { type: ['string', 'null'] } } }
   schemas.ActivityPage = { type: 'object', properties: { data: { type: 'array', items: ref('Activity') }, nextCursor: { type: ['string', 'null'] } } }
   return {
     openapi: '3.1.0',
@@ -68,6 +70,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/leads/{id}/collaborators/{userId}': {
         put: { summary: 'Add a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'added', ...json(ref('Lead')) }, ...errors } },
         delete: { summary: 'Remove a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'removed', ...json(ref('Lead')) }, ...errors } },
+      },
+      '/api/admin/backfills': {
+        post: {
+          summary: 'Start a normalization backfill of your tenant (ADMIN)',
+          description: 'Queues a backfill of every lead whose normalization_version is older than the code\'s. If one is running already, it is returned (200) instead of starting a second one.',
+          requestBody: { required: false, ...json(ref('BackfillCreate')) },
+          responses: { 202: { description: 'started; Location points to it', ...json(ref('Backfill')) }, 200: { description: 'one was running already; Location points to it', ...json(ref('Backfill')) }, ...errors },
+        },
+      },
+      '/api/admin/backfills/{id}': {
+        get: { summary: 'Progress of a backfill (ADMIN)', parameters: [idParam], responses: { 200: { description: 'the backfill with its first collisions', ...json(ref('Backfill')) }, ...errors } },
+      },
+      '/api/admin/backfills/{id}/collisions': {
+        get: { summary: 'Collisions of a backfill, by lead id (ADMIN)', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('BackfillCollisionPage')) }, ...errors } },
       },
       '/api/events/stream': {
         get: {

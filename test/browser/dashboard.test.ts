@@ -3,7 +3,7 @@ import test from 'ava'
 import type { Browser } from 'playwright-core'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { apiClient, tokenFor } from '../helpers/api.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, screenshotPath } from '../helpers/browser.ts'
 
 let stack: Stack
 let browser: Browser
@@ -43,6 +43,6 @@ test('a lead created through the API appears on the dashboard within a second, c
   await api('POST', `/api/leads/${created.body.id}/activities`, { token, body: { type: 'CALL', summary: 'Erstgespräch' } })
   await api('POST', '/api/leads', { token: await tokenFor({ user: 'sales-de', role: 'SALES', territories: ['DE'] }), body: { companyName: 'Kantine Westpark' } })
   await page.locator('#events li').nth(3).waitFor({ timeout: 5_000 })
-  await page.screenshot({ path: 'docs/dashboard.png' })
+  await page.screenshot({ path: screenshotPath('dashboard.png') })
   await page.close()
 })

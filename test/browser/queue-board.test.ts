@@ -5,7 +5,7 @@ import test from 'ava'
 import type { Browser, Page } from 'playwright-core'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { apiClient, tokenFor } from '../helpers/api.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, screenshotPath } from '../helpers/browser.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const FLAKY = 'ops.flaky-import'
@@ -57,7 +57,7 @@ test.serial('an ADMIN sees the follow-up queue with a delayed job, retries a fai
   await page.goto(`${stack.baseUrl}/admin/queues/queue/follow-up.t3?status=delayed`)
   await page.getByText(lead.body.id).first().waitFor({ timeout: 10_000 })
   t.true(await page.getByText(lead.body.id).first().isVisible(), 'the lead\'s T+3 job is listed as delayed')
-  await page.screenshot({ path: 'docs/queue-board.png' })
+  await page.screenshot({ path: screenshotPath('queue-board.png') })
 
   await page.goto(`${stack.baseUrl}/admin/queues/queue/${FLAKY}?status=failed`)
   await page.getByText(jobId!).first().waitFor()

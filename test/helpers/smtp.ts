@@ -31,10 +31,12 @@ import { freePort } from './processes.ts'
 /**
  * @param options.rejectRecipient reply 550 to RCPT TO for matching addresses (a permanent refusal)
  * @param options.listen false: only reserve the port; call start() later (a relay that comes back)
+ * @param options.acceptDelayMs answer each message this much later (a slow relay)
  */
-export async function startSmtpServer(options: { rejectRecipient?: RegExp; listen?: boolean } = {}): Promise<TestSmtpServer> {
+export async function startSmtpServer(options: { rejectRecipient?: RegExp; listen?: boolean; acceptDelayMs?: number } = {}): Promise<TestSmtpServer> {
   const port = await freePort()
   const received: ReceivedMail[] = []
+  const closedSessions = new Set<string>()
   let server: SMTPServer | undefined
   const handle: TestSmtpServer = {
     port,
@@ -46,6 +48,9 @@ export async function startSmtpServer(options: { rejectRecipient?: RegExp; liste
         authOptional: true,
         disabledCommands: ['STARTTLS', 'AUTH'],
         logger: false,
+        onClose(session) {
+          closedSessions.add(session.id)
+        },
         onRcptTo(address, _session, callback) {
           if (options.rejectRecipient?.test(address.address)) {
             const error = new Error('Mailbox unavailable') as Error & { responseCode: number }
@@ -59,8 +64,15 @@ export async function startSmtpServer(options: { rejectRecipient?: RegExp; liste
           stream.on('data', (chunk: Buffer) => chunks.push(chunk))
           stream.on('end', () => {
             const raw = Buffer.concat(chunks).toString('latin1')
-            received.push({ ...parseMime(raw), envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw })
-            callback()
+            const accept = () => {
+              // SMTP: a message is the relay's only once it has answered 250; a sender that hangs up
+              // before that (it crashed) has not sent it, and the relay drops it.
+              if (closedSessions.has(session.id)) return
+              received.push({ ...parseMime(raw), envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw })
+              callback()
+            }
+            if (options.acceptDelayMs) setTimeout(accept, options.acceptDelayMs)
+            else accept()
           })
         },
       })

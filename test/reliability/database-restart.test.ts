@@ -1,6 +1,7 @@
 // Issue 9, database restart: PostgreSQL (a server this test owns) restarts under sustained API load.
 // While it is down, requests fail fast with 503 problems (no hang, no crash); the service recovers
-// by itself within seconds; no lead whose create answered 201 is lost.
+// by itself within seconds; the dashboard listener reconnects and catches up; no lead whose create
+// answered 201 is lost, and a dashboard stream receives each of their events exactly once.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -11,6 +12,7 @@ import { migrateDatabase } from '../../lib/migrate.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { APP_PASSWORD, APP_ROLE } from '../helpers/database.ts'
 import { freePort, spawnService, waitUntilReady } from '../helpers/processes.ts'
+import { SseClient } from '../helpers/events.ts'
 
 const CLIENTS = 8
 const OUTAGE_MS = 3_000
@@ -37,9 +39,12 @@ test('a database restart under load: fast 503s while it is down, recovery withou
   await migrateDatabase({ databaseUrl: ownerUrl, appRole: APP_ROLE, includeDevRange: false })
   const appUrl = Object.assign(new URL(ownerUrl), { username: APP_ROLE, password: APP_PASSWORD }).href
   const web = spawnService('server/web.ts', { DATABASE_URL: ownerUrl, APP_DATABASE_URL: appUrl, PORT: String(webPort), DB_POOL_MAX: '10' })
+  const worker = spawnService('jobs/worker.ts', { DATABASE_URL: ownerUrl, APP_DATABASE_URL: appUrl })
+  let stream: SseClient | undefined
   try {
     await waitUntilReady(webPort, web)
     const token = await tokenFor({ user: 'restart', role: 'MANAGER', territories: ['DE'] })
+    stream = await SseClient.connect(`http://127.0.0.1:${webPort}/api/events/stream`, { token })
     const results: Result[] = []
     let running = true
     let n = 0
@@ -97,6 +102,12 @@ test('a database restart under load: fast 503s while it is down, recovery withou
     t.is(ready.status, 200)
 
     const created = results.filter((r) => r.status === 201).map((r) => r.id!)
+    t.true(worker.child.exitCode === null, 'the worker did not crash')
+    const createdEvents = () => stream!.messages.filter((m) => m.event === 'freshplan.lead.created').map((m) => JSON.parse(m.data).subject as string)
+    const allArrived = await stream!.waitFor(() => created.every((id) => createdEvents().includes(id)), 30_000)
+    t.true(allArrived, `${created.length - created.filter((id) => createdEvents().includes(id)).length} created events missing on the stream after the restart`)
+    t.is(new Set(createdEvents()).size, createdEvents().length, 'no event twice')
+    t.log(`stream: ${createdEvents().length} created events, each once, across the restart`)
     const check = new pg.Client({ connectionString: ownerUrl })
     await check.connect()
     try {
@@ -106,7 +117,9 @@ test('a database restart under load: fast 503s while it is down, recovery withou
       await check.end()
     }
   } finally {
+    await stream?.close()
     web.child.kill('SIGKILL')
+    worker.child.kill('SIGKILL')
     await server?.stop()
     await rm(dataDir, { recursive: true, force: true })
   }
