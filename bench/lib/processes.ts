@@ -103,6 +103,16 @@ export function startWorkerProcess(db: TestDatabase): Promise<RunningProcess> {
   )
 }
 
+/** bench/queue-worker.ts: one queue, a no-op or the real follow-up.t3 handler, optionally in burst mode. */
+export function startQueueWorker(db: TestDatabase, handler: 'noop' | 'follow-up', burst: boolean): Promise<RunningProcess> {
+  return startProcess(
+    `queue-worker-${handler}`,
+    'bench/queue-worker.ts',
+    { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET, BENCH_HANDLER: handler, BENCH_BURST: burst ? '1' : '0' },
+    '/ready',
+  )
+}
+
 export interface BareContext {
   tenantId: string
   userId: string

@@ -23,7 +23,7 @@ function format(value: number | null | undefined, unit: string): string {
 function ratio(figure: Figure): string {
   if (figure.ratio === null || figure.ratio === undefined || Number.isNaN(figure.ratio)) return '—'
   if (!Number.isFinite(figure.ratio)) return 'overloaded'
-  return figure.unit === 'req/s' ? `${(figure.ratio * 100).toFixed(0)} %` : `${figure.ratio.toFixed(2)}×`
+  return ['req/s', 'jobs/s', 'leads/s'].includes(figure.unit) ? `${(figure.ratio * 100).toFixed(0)} %` : `${figure.ratio.toFixed(2)}×`
 }
 
 export function renderTable(report: Report): string {

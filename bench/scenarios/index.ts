@@ -4,6 +4,6 @@ import { createScenario } from './create.ts'
 import { readScenario } from './read.ts'
 import { scaleScenario } from './scale.ts'
 import { eventsScenario } from './events.ts'
-import { workersScenario } from './placeholders.ts'
+import { workersScenario } from './workers.ts'
 
 export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario]
