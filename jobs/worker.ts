@@ -30,7 +30,10 @@ export async function startWorker(
   services: readonly ServiceDefinition[] = SERVICES,
 ): Promise<WorkerProcess> {
   for (const job of jobs) {
-    await deps.boss.work(job.queue, { batchSize: 1, ...job.work }, async (batch) => {
+    // burstWhenReadyExceeds: with a backlog (the daily sweep, jobs piled up while workers were down)
+    // fetch again at once instead of waiting a polling interval after every job; the benchmark
+    // measured 0.5 jobs/s without it. The ready count comes from supervision (every 10 s).
+    await deps.boss.work(job.queue, { batchSize: 1, burstWhenReadyExceeds: 1, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
       try {
         return await measureJob(job.queue, batch.length, () => job.handle(deps, batch))

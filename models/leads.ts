@@ -167,7 +167,9 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
     const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
     if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
     // RLS decides whether the caller may learn which lead it is.
-    const existing = await Lead.query(tx.trx).select('id').where({ tenant_id: tx.ctx.tenantId, email_normalized: emailNormalized }).whereNull('deleted_at').first()
+    // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
+    // the text expression index of V0007 answers in one probe (the value is lower-case already).
+    const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
     duplicateDetected(tx, existing?.id ?? null)
     throw problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
   }

@@ -111,19 +111,6 @@ async function measureQueue(db: TestDatabase, queue: string, jobs: number, windo
   }
 }
 
-async function sentFollowUps(db: TestDatabase): Promise<{ sent: number; outbox: number }> {
-  const client = new pg.Client({ connectionString: db.ownerUrl })
-  await client.connect()
-  try {
-    const { rows } = await client.query(
-      `select (select count(*) from leads where t3_sent_at is not null)::int as sent, (select count(*) from email_outbox)::int as outbox`,
-    )
-    return rows[0]
-  } finally {
-    await client.end()
-  }
-}
-
 async function run(ctx: BenchContext, queue: string, jobs: number, windowMs: number, start: (db: TestDatabase) => Promise<RunningProcess>): Promise<{ run: QueueRun; db: TestDatabase }> {
   const db = await ctx.freshDatabase()
   const leads = await insertLeads(db, jobs)
@@ -143,7 +130,6 @@ export const workersScenario: Scenario = {
   async run(ctx: BenchContext): Promise<Figure[]> {
     const jobs = ctx.smoke ? 200 : 2_000
     const window = ctx.smoke ? 10_000 : 30_000
-    const all = 240_000
     const figures: Figure[] = []
     const describe = (r: QueueRun) => `${r.completed} of ${r.jobs} in ${r.seconds} s, job active p50/p95 ${r.active.p50}/${r.active.p95} ms, ${r.failed} failed`
 
