@@ -92,3 +92,18 @@ async function grantPgBoss(knex: Knex, appRole: string): Promise<void> {
     alter default privileges in schema pgboss grant execute on functions to ${role};
   `)
 }
+
+/**
+ * For migrations that run outside a transaction: builds an index without locking writes. A failed
+ * concurrent build leaves an INVALID index behind; it is dropped first so a rerun starts clean.
+ * `definition` is everything after the name, e.g. `on leads (tenant_id, status)`.
+ */
+export async function createIndexConcurrently(knex: Knex, name: string, definition: string, options: { unique?: boolean } = {}): Promise<void> {
+  await knex.raw(`
+    do $$ begin
+      if exists (select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = '${name}' and not i.indisvalid) then
+        drop index ${name};
+      end if;
+    end $$`)
+  await knex.raw(`create ${options.unique ? 'unique ' : ''}index concurrently if not exists ${name} ${definition}`)
+}

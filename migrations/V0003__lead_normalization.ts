@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { createIndexConcurrently } from '../lib/migrate.ts'
 
 // Data quality (§5): normalized copies of e-mail, company name and phone, computed by the
 // application on every write and by the backfill for older rows (normalization_version tells which
@@ -16,18 +17,8 @@ export async function up(knex: Knex): Promise<void> {
       add column if not exists phone_e164 text,
       add column if not exists normalization_version integer not null default 0
   `)
-  // A failed concurrent build leaves an INVALID index behind; drop it so a rerun starts clean.
-  await knex.raw(`
-    do $$ begin
-      if exists (select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'leads_email_normalized_unique' and not i.indisvalid) then
-        drop index leads_email_normalized_unique;
-      end if;
-    end $$`)
-  await knex.raw(`
-    create unique index concurrently if not exists leads_email_normalized_unique
-      on leads (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null
-  `)
-  await knex.raw(`create index concurrently if not exists leads_normalization_version_idx on leads (normalization_version, id)`)
+  await createIndexConcurrently(knex, 'leads_email_normalized_unique', 'on leads (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null', { unique: true })
+  await createIndexConcurrently(knex, 'leads_normalization_version_idx', 'on leads (normalization_version, id)')
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { createIndexConcurrently } from '../lib/migrate.ts'
 import { appRoleName } from '../lib/config.ts'
 
 // Normalization backfills (§5). A backfill belongs to one tenant, because row-level security scopes
@@ -25,17 +26,7 @@ import { appRoleName } from '../lib/config.ts'
 export const config = { transaction: false }
 
 export async function up(knex: Knex): Promise<void> {
-  // A failed concurrent build leaves an INVALID index behind; drop it so a rerun starts clean.
-  await knex.raw(`
-    do $$ begin
-      if exists (select 1 from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = 'leads_email_normalized_text_idx' and not i.indisvalid) then
-        drop index leads_email_normalized_text_idx;
-      end if;
-    end $$`)
-  await knex.raw(`
-    create index concurrently if not exists leads_email_normalized_text_idx
-      on leads (tenant_id, (email_normalized::text)) where email_normalized is not null and deleted_at is null
-  `)
+  await createIndexConcurrently(knex, 'leads_email_normalized_text_idx', 'on leads (tenant_id, (email_normalized::text)) where email_normalized is not null and deleted_at is null')
   await knex.raw(`
     create table backfills (
       id uuid primary key default gen_random_uuid(),

@@ -1,5 +1,5 @@
 // §6 follow-up automation as pure rules: when T+3/T+7 are due, when they are skipped, and what the
-// sample and bulk-order e-mails offer. Time zones come from the lead's territory (TERRITORY_DETAILS).
+// sample and bulk-order e-mails offer. Time zones come from the lead's territory (the `territories` table).
 import type { BusinessType, LeadStatus } from './lead-rules.ts'
 
 export type FollowUpKind = 'T3' | 'T7'

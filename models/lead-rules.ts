@@ -40,21 +40,6 @@ export type UserRole = typeof ROLES[number]
 export const TERRITORIES = ['DE', 'CH'] as const
 export type TerritoryCode = typeof TERRITORIES[number]
 
-export type TerritoryDetails = {
-  name: string
-  currency: 'EUR' | 'CHF'
-  /** VAT rate in percent, as text so it reaches NUMERIC columns without float rounding. */
-  vatRate: string
-  locale: string
-  timeZone: string
-}
-
-/** §2: the territory data rooms; `timeZone` is what follow-up due times are computed in. */
-export const TERRITORY_DETAILS: Readonly<Record<TerritoryCode, TerritoryDetails>> = {
-  DE: { name: 'Deutschland', currency: 'EUR', vatRate: '19.00', locale: 'de-DE', timeZone: 'Europe/Berlin' },
-  CH: { name: 'Schweiz', currency: 'CHF', vatRate: '8.10', locale: 'de-CH', timeZone: 'Europe/Zurich' },
-}
-
 export const DEFAULT_COUNTRY_CODE = 'DE'
 export const DEFAULT_LEAD_SOURCE: LeadSource = 'WEB_FORMULAR'
 export const INITIAL_LEAD_STATUS: LeadStatus = 'REGISTERED'

@@ -11,6 +11,9 @@ import { activityResource, leadResource } from './lead.ts'
 import {
   checkStageChange,
   checkStatusTransition,
+  DEFAULT_COUNTRY_CODE,
+  DEFAULT_LEAD_SOURCE,
+  INITIAL_LEAD_STATUS,
   initialStage,
   isMeaningfulActivity,
   isTerminalStatus,
@@ -113,7 +116,7 @@ function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object)
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
   const fields = withoutBlanks(input)
   const { activities = [], ownerUserId, ...leadFields } = fields
-  const source = leadFields.source ?? 'WEB_FORMULAR'
+  const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
   if (requiresFirstContact(source) && !activities.some((a) => a.type === 'FIRST_CONTACT_DOCUMENTED')) {
     throw problems.validation(
       [{ pointer: '/activities', message: `source ${source} requires an activity of type FIRST_CONTACT_DOCUMENTED` }],
@@ -123,7 +126,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   if (ownerUserId !== undefined && ownerUserId !== actor.id && !MANAGERS.includes(actor.role)) {
     throw problems.forbidden('Only managers and admins may create leads for someone else.')
   }
-  const countryCode = leadFields.countryCode ?? 'DE'
+  const countryCode = leadFields.countryCode ?? DEFAULT_COUNTRY_CODE
   const territory = territoryForCountry(countryCode)
   assertTerritoryAccess(tx, territory)
   const now = deps.clock.now()
@@ -137,7 +140,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
       tenantId: tx.ctx.tenantId,
       territory,
       stage: initialStage(source),
-      status: 'REGISTERED',
+      status: INITIAL_LEAD_STATUS,
       ownerUserId: ownerUserId ?? actor.id,
       createdBy: actor.id,
       registeredAt: now,
