@@ -42,10 +42,11 @@ const LEAD_LOCK = `pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'),
 export async function recordLeadEvent(
   deps: Deps,
   tx: Tx,
-  event: { type: LeadEventType; lead: LeadEventSubject; data: object },
+  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean },
 ): Promise<void> {
   const { lead, type } = event
-  await tx.trx.raw(`select ${LEAD_LOCK}`, [lead.id])
+  // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
+  if (!event.leadCreatedInThisTransaction) await tx.trx.raw(`select ${LEAD_LOCK}`, [lead.id])
   const recorded = await insertEvent(tx.trx, {
     id: randomUUID(),
     tenantId: lead.tenantId,

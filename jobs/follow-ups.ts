@@ -6,7 +6,7 @@
 import type { Job } from 'pg-boss'
 import { inTransaction, systemContext, type Territory as TerritoryCode, type Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
-import { Lead, LeadActivity, Territory } from '../models/lead.ts'
+import { LEAD_COLUMNS, Lead, LeadActivity, Territory } from '../models/lead.ts'
 import { ACTIVITY_TYPES, LEAD_STATUSES, isMeaningfulActivity, statusChangeSummary, type LeadStatus } from '../models/lead-rules.ts'
 import { followUpDueAt, isFollowUpSkipped, shouldSetReminder, type FollowUpKind } from '../models/follow-up-rules.ts'
 import { followUpMailContent, type FollowUpMailContent } from '../models/follow-up-mail.ts'
@@ -31,9 +31,16 @@ export function followUpSingletonKey(leadId: string, kind: FollowUpKind): string
   return `${leadId}:${kind}`
 }
 
+// Territories are reference data that only migrations change, and a deploy restarts the
+// processes: each reads a territory once instead of once per lead created.
+const territories = new Map<TerritoryCode, Territory>()
+
 async function territoryOf(tx: Tx, code: TerritoryCode): Promise<Territory> {
+  const cached = territories.get(code)
+  if (cached) return cached
   const territory = await Territory.query(tx.trx).findById(code)
   if (!territory) throw new Error(`territory ${code} is not visible in this context`)
+  territories.set(code, territory)
   return territory
 }
 
@@ -141,7 +148,7 @@ const KIND_SUMMARY: Readonly<Record<FollowUpKind, string>> = { T3: 'T+3 follow-u
  */
 export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUpJobData): Promise<FollowUpResult> {
   return inTransaction(deps.knex, systemContext(data.tenantId), async (tx): Promise<FollowUpResult> => {
-    const lead = await Lead.query(tx.trx).findById(data.leadId).forUpdate()
+    const lead = await Lead.query(tx.trx).select(LEAD_COLUMNS).findById(data.leadId).forUpdate()
     if (!lead) return { outcome: 'missing', kind }
     if (isFollowUpSkipped(lead, kind)) {
       return { outcome: 'skipped', kind, status: lead.status, alreadySentAt: kind === 'T3' ? lead.t3SentAt : lead.t7SentAt }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
 import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
 import { fromKnex, type Db } from 'pg-boss'
@@ -8,9 +10,54 @@ export type { Knex }
 // in a double, so read int8 as a number. NUMERIC (money) stays a string on purpose.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 
+interface CompiledQuery {
+  sql: string
+  bindings?: readonly unknown[]
+  options?: Record<string, unknown>
+}
+
+// knex's PostgreSQL client, extended below; knex exports no type for it, its base class has one.
+const KnexPgClient = createRequire(import.meta.url)('knex/lib/dialects/postgres/index.js') as typeof Knex.Client
+const runQuery = (KnexPgClient.prototype as unknown as { _query(connection: unknown, query: CompiledQuery): Promise<unknown> })._query
+
+/** Distinct statements this process names; past the bound, further ones run unnamed (statement texts built from data must not grow memory). */
+const MAX_PREPARED_STATEMENTS = 2_000
+const statementNames = new Map<string, string>()
+
+/** The name a statement is prepared under, or undefined to send it unnamed. */
+export function preparedStatementName(sql: string, bindingCount: number, fixedResult = false): string | undefined {
+  // No parameters: DDL, transaction control and savepoints, nothing worth planning once.
+  // A `*`: its result columns may follow a table, and a prepared statement whose columns change (a
+  // migration adding one while this process runs) fails with "cached plan must not change result
+  // type"; the application lists its columns instead (models/lead.ts). `fixedResult` marks
+  // statements whose `*`s are inside, not in the result (pg-boss's, see bossDb).
+  if (bindingCount === 0 || (sql.includes('*') && !fixedResult)) return undefined
+  let name = statementNames.get(sql)
+  if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) {
+    name = `fp_${createHash('sha1').update(sql).digest('base64url')}`
+    statementNames.set(sql, name)
+  }
+  return name
+}
+
+/**
+ * Sends parameterized statements as named prepared statements: PostgreSQL parses and plans each
+ * once per connection instead of on every call. Planning was most of the database's CPU per lead
+ * created (bench/README.md); pg keeps the statements per connection, so they live as long as it.
+ */
+class PreparingPgClient extends KnexPgClient {
+  _query(connection: unknown, query: CompiledQuery): Promise<unknown> {
+    const { fixedResult, ...options } = query.options ?? {}
+    const name = preparedStatementName(query.sql, query.bindings?.length ?? 0, fixedResult === true)
+    // In place: knex reads the driver's response back from this very object.
+    query.options = name === undefined ? options : { ...options, name }
+    return runQuery.call(this, connection, query)
+  }
+}
+
 export function createKnex(connectionString: string, options: { poolMax?: number; applicationName?: string } = {}): Knex {
   return knexFactory({
-    client: 'pg',
+    client: PreparingPgClient,
     connection: { connectionString, application_name: options.applicationName ?? 'freshplan-leads' },
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
@@ -41,6 +88,15 @@ export interface Tx {
 }
 
 /**
+ * pg-boss's adapter for a transaction. pg-boss's statements return fixed columns (`returning id`;
+ * their `*`s are inner) and change only with pg-boss itself, so they are prepared like ours.
+ */
+function bossDb(trx: Knex.Transaction): Db {
+  const raw = (sql: string, bindings: readonly Knex.RawBinding[]) => trx.raw(sql, bindings).options({ fixedResult: true })
+  return fromKnex({ raw } as unknown as Knex.Transaction)
+}
+
+/**
  * The one transaction helper of the code base: opens a transaction, sets the RLS context for it
  * alone (`set_config(..., true)` is transaction-local, so a pooled connection never leaks it), and
  * hands out the pg-boss adapter so "write rows + enqueue jobs" is one atomic unit.
@@ -52,6 +108,6 @@ export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (
               set_config('app.role', ?, true), set_config('app.territories', ?, true)`,
       [ctx.tenantId, ctx.userId, ctx.role, ctx.territories.join(',')],
     )
-    return work({ trx, db: fromKnex(trx), ctx })
+    return work({ trx, db: bossDb(trx), ctx })
   })
 }

@@ -5,6 +5,22 @@ import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSour
 // Queries always go through a transaction from lib/db.ts inTransaction (`Lead.query(tx.trx)`), so
 // row-level security sees who asks.
 
+// Queries name their columns instead of `*`, so a column a migration adds while this code runs
+// (expand, then contract) changes no result shape: prepared statements stay valid (lib/db.ts).
+const columnsOf = (table: string, columns: readonly string[]): string[] => columns.map((column) => `${table}.${column}`)
+
+export const LEAD_COLUMNS: string[] = columnsOf('leads', [
+  'id', 'tenant_id', 'territory', 'company_name', 'contact_name', 'email', 'phone', 'website', 'street', 'postal_code', 'city',
+  'country_code', 'source', 'source_campaign', 'business_type', 'kitchen_size', 'employee_count', 'estimated_volume',
+  'email_consent', 'notes', 'status', 'stage', 'owner_user_id', 'collaborator_user_ids', 'registered_at', 'last_activity_at',
+  't3_sent_at', 't7_sent_at', 'version', 'created_at', 'created_by', 'updated_at', 'deleted_at', 'email_normalized',
+  'name_normalized', 'phone_e164', 'normalization_version',
+])
+
+export const ACTIVITY_COLUMNS: string[] = columnsOf('lead_activities', [
+  'id', 'tenant_id', 'lead_id', 'type', 'occurred_at', 'summary', 'outcome', 'user_id', 'metadata', 'created_at',
+])
+
 export class Territory extends Model {
   static tableName = 'territories'
   static idColumn = 'code'

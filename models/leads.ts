@@ -2,8 +2,8 @@
 // inTransaction), so row-level security filters it and its jobs and events commit with it.
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
-import { problems } from '../server/problem.ts'
-import { Lead, LeadActivity } from './lead.ts'
+import { problems, type Problem } from '../server/problem.ts'
+import { ACTIVITY_COLUMNS, LEAD_COLUMNS, Lead, LeadActivity } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
 import { scheduleFollowUps } from '../jobs/follow-ups.ts'
 import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
@@ -105,7 +105,7 @@ async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType
     occurredAt: activity.occurredAt ?? new Date(),
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
-  }).returning('*') as unknown as Promise<LeadActivity>
+  }).returning(ACTIVITY_COLUMNS) as unknown as Promise<LeadActivity>
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
@@ -131,35 +131,42 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   assertTerritoryAccess(tx, territory)
   const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
-  const lead = await guardDuplicates(tx, columns.emailNormalized, async (trx) =>
-    (await Lead.query(trx).insert({
-      ...leadFields,
-      ...columns,
-      countryCode,
-      source,
-      tenantId: tx.ctx.tenantId,
-      territory,
-      stage: initialStage(source),
-      status: INITIAL_LEAD_STATUS,
-      ownerUserId: ownerUserId ?? actor.id,
-      createdBy: actor.id,
-      registeredAt: now,
-    } as Partial<Lead>).returning('*')) as unknown as Lead,
-  )
+  const lead = (await Lead.query(tx.trx).insert({
+    ...leadFields,
+    ...columns,
+    countryCode,
+    source,
+    tenantId: tx.ctx.tenantId,
+    territory,
+    stage: initialStage(source),
+    status: INITIAL_LEAD_STATUS,
+    ownerUserId: ownerUserId ?? actor.id,
+    createdBy: actor.id,
+    registeredAt: now,
+  } as Partial<Lead>)
+    // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
+    .onConflict(tx.trx.raw(LIVE_EMAIL_CONFLICT))
+    .ignore()
+    .returning(LEAD_COLUMNS)) as unknown as Lead
+  // objection hands back the input model; only a row PostgreSQL returned has an id.
+  if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
   await scheduleFollowUps(deps, tx, lead)
-  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead))
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.created', lead, data: leadResource(lead), leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
   return { lead: current, warnings }
 }
 
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
+/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
+const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
 
 /**
- * Runs a write that may collide with another live lead's e-mail inside a savepoint, so a collision
- * becomes a 409 `duplicate-lead` instead of an aborted transaction. Concurrent creates serialize on
- * the unique index: the losers wait for the winner's commit, then see its row.
+ * Runs an update that may collide with another live lead's e-mail inside a savepoint (UPDATE has
+ * no `on conflict`), so a collision becomes a 409 `duplicate-lead` instead of an aborted
+ * transaction. Concurrent writers serialize on the unique index: the losers wait for the winner's
+ * commit, then see its row.
  */
 async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
   if (emailNormalized === null) return write(tx.trx)
@@ -169,13 +176,17 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
     // objection wraps driver errors; the PostgreSQL error is the native one.
     const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
     if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
-    // RLS decides whether the caller may learn which lead it is.
-    // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
-    // the text expression index of V0007 answers in one probe (the value is lower-case already).
-    const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
-    duplicateDetected(tx, existing?.id ?? null)
-    throw problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
+    throw await duplicateLead(tx, emailNormalized)
   }
+}
+
+/** The 409 for an e-mail address a live lead has already; RLS decides whether the caller may learn which lead. */
+async function duplicateLead(tx: Tx, emailNormalized: string): Promise<Problem> {
+  // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
+  // the text expression index of V0007 answers in one probe (the value is lower-case already).
+  const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
+  duplicateDetected(tx, existing?.id ?? null)
+  return problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
 }
 
 /**
@@ -187,7 +198,7 @@ function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
 export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
   if (!isUuid(id)) return undefined
-  return Lead.query(tx.trx).findById(id)
+  return Lead.query(tx.trx).select(LEAD_COLUMNS).findById(id)
 }
 
 export async function requireLead(tx: Tx, id: string): Promise<Lead> {
@@ -198,7 +209,7 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 async function lockLead(tx: Tx, id: string): Promise<Lead> {
-  const lead = isUuid(id) ? await Lead.query(tx.trx).findById(id).forUpdate() : undefined
+  const lead = isUuid(id) ? await Lead.query(tx.trx).select(LEAD_COLUMNS).findById(id).forUpdate() : undefined
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
 }
@@ -211,7 +222,7 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
   // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
-  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning('*')) as unknown as Lead[]
+  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning(LEAD_COLUMNS)) as unknown as Lead[]
   return updated!
 }
 
@@ -392,7 +403,7 @@ export async function listLeads(tx: Tx, query: LeadListQuery): Promise<{ data: L
     if (query.q) builder.whereRaw(`${SEARCH_EXPRESSION} ilike ? escape '\\'`, [likePattern(query.q)])
     return builder
   }
-  const page = filtered().select('leads.*', tx.trx.raw(`(${expression})::text as sort_value`))
+  const page = filtered().select(...LEAD_COLUMNS, tx.trx.raw(`(${expression})::text as sort_value`))
   if (query.cursor) {
     const cursor = decodeCursor(query.cursor, sort)
     page.whereRaw(`(${expression}, id) ${descending ? '<' : '>'} (?::${SORT_CASTS[key]}, ?::uuid)`, [cursor.v, cursor.id])
@@ -415,7 +426,7 @@ interface ActivityCursor {
 export async function listActivities(tx: Tx, leadId: string, page: { limit?: number; cursor?: string }): Promise<{ data: LeadActivity[]; nextCursor: string | null }> {
   await requireLead(tx, leadId)
   const limit = page.limit ?? 50
-  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select('lead_activities.*', tx.trx.raw(`occurred_at::text as sort_value`))
+  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select(...ACTIVITY_COLUMNS, tx.trx.raw(`occurred_at::text as sort_value`))
   if (page.cursor) {
     let cursor: ActivityCursor
     try {
