@@ -1,22 +1,31 @@
 // The bare baseline of the read scenario: node:http + pg and nothing else. It runs the statements
-// the service runs for the same request (BEGIN; the RLS context via set_config; the query; COMMIT)
-// on a pool of the service's default size, so the difference to the service is the framework:
-// koa, middleware, JWT verification, validation, knex/objection and the resource mapping.
+// the service runs for the same request (BEGIN with the RLS context; the query; COMMIT),
+// prepared as the service prepares them (lib/db.ts), on a pool of the service's default size, so
+// the difference to the service is the framework: koa, middleware, JWT verification, validation,
+// knex/objection and the resource mapping.
 // The RLS context is fixed per process (BENCH_* variables) instead of coming from a token.
 import http from 'node:http'
 import pg from 'pg'
+import { beginWithContext, preparedStatementName, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
+import { LEAD_SELECT_LIST } from '../models/lead.ts'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10), application_name: 'freshplan-bench-bare' })
-const context = [process.env.BENCH_TENANT ?? 'default', process.env.BENCH_USER ?? 'bench', process.env.BENCH_ROLE ?? 'MANAGER', process.env.BENCH_TERRITORIES ?? 'DE,CH']
-const SET_CONTEXT = `select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true),
-              set_config('app.role', $3, true), set_config('app.territories', $4, true)`
+const context: SecurityContext = {
+  tenantId: process.env.BENCH_TENANT ?? 'default',
+  userId: process.env.BENCH_USER ?? 'bench',
+  role: (process.env.BENCH_ROLE ?? 'MANAGER') as Role,
+  territories: (process.env.BENCH_TERRITORIES ?? 'DE,CH').split(',') as Territory[],
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function execute(client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> {
+  return client.query({ name: preparedStatementName(text, values.length), text, values })
+}
 
 async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   try {
-    await client.query('BEGIN')
-    await client.query(SET_CONTEXT, context)
+    await client.query(beginWithContext(context))
     const result = await work(client)
     await client.query('COMMIT')
     return result
@@ -41,13 +50,13 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   if (byId) {
     const id = byId[1]!
     if (!UUID.test(id)) return send(res, 404, { status: 404 })
-    const rows = await inTransaction(async (client) => (await client.query('select "leads".* from "leads" where "leads"."id" = $1', [id])).rows)
+    const rows = await inTransaction(async (client) => (await execute(client, `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = $1`, [id])).rows)
     return rows[0] ? send(res, 200, rows[0]) : send(res, 404, { status: 404 })
   }
   if (url.pathname === '/api/leads') {
     const limit = Number(url.searchParams.get('limit') ?? 50)
     const status = url.searchParams.get('status')
-    const params: unknown[] = [context[0]]
+    const params: unknown[] = [context.tenantId]
     let where = '"tenant_id" = $1'
     if (status) {
       params.push(status)
@@ -60,8 +69,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
       where += ` and (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`
     }
     params.push(limit + 1)
-    const sql = `select "leads".*, (created_at)::text as sort_value from "leads" where ${where} order by created_at desc, id desc limit $${params.length}`
-    const rows = await inTransaction(async (client) => (await client.query(sql, params)).rows)
+    const sql = `select ${LEAD_SELECT_LIST}, (created_at)::text as sort_value from "leads" where ${where} order by created_at desc, id desc limit $${params.length}`
+    const rows = await inTransaction(async (client) => (await execute(client, sql, params)).rows)
     const data = rows.slice(0, limit)
     const last = data.at(-1)
     const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ s: '-createdAt', v: last.sort_value, id: last.id })).toString('base64url') : null

@@ -16,8 +16,13 @@ interface CompiledQuery {
   options?: Record<string, unknown>
 }
 
-// knex's PostgreSQL client, extended below; knex exports no type for it, its base class has one.
-const KnexPgClient = createRequire(import.meta.url)('knex/lib/dialects/postgres/index.js') as typeof Knex.Client
+// knex's PostgreSQL client and transaction, extended below; knex exports no types for them.
+const requireKnex = createRequire(import.meta.url)
+const KnexPgClient = requireKnex('knex/lib/dialects/postgres/index.js') as typeof Knex.Client
+const KnexPgTransaction = requireKnex('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (client: unknown, container: unknown, config?: TransactionConfig, outerTx?: unknown) => {
+  begin(connection: unknown): Promise<unknown>
+  query(connection: unknown, sql: string): Promise<unknown>
+}
 const runQuery = (KnexPgClient.prototype as unknown as { _query(connection: unknown, query: CompiledQuery): Promise<unknown> })._query
 
 /** Distinct statements this process names; past the bound, further ones run unnamed (statement texts built from data must not grow memory). */
@@ -45,7 +50,39 @@ export function preparedStatementName(sql: string, bindingCount: number, fixedRe
  * once per connection instead of on every call. Planning was most of the database's CPU per lead
  * created (bench/README.md); pg keeps the statements per connection, so they live as long as it.
  */
+/**
+ * BEGIN and the transaction's RLS context in one round trip (simple query protocol, so the values
+ * are SQL literals). `set_config(..., true)` is transaction-local: a pooled connection never
+ * carries it into the next transaction.
+ */
+export function beginWithContext(ctx: SecurityContext): string {
+  const literal = pg.escapeLiteral
+  return `BEGIN; select set_config('app.tenant_id', ${literal(ctx.tenantId)}, true), set_config('app.user_id', ${literal(ctx.userId)}, true), ` +
+    `set_config('app.role', ${literal(ctx.role)}, true), set_config('app.territories', ${literal(ctx.territories.join(','))}, true)`
+}
+
+/** knex passes a transaction's config to its constructor; inTransaction puts the context there. */
+type TransactionConfig = Knex.TransactionConfig & { securityContext?: SecurityContext }
+
+class ContextTransaction extends KnexPgTransaction {
+  readonly securityContext: SecurityContext | undefined
+
+  constructor(client: unknown, container: unknown, config?: TransactionConfig, outerTx?: unknown) {
+    super(client, container, config, outerTx)
+    this.securityContext = config?.securityContext
+  }
+
+  override begin(connection: unknown): Promise<unknown> {
+    return this.securityContext ? this.query(connection, beginWithContext(this.securityContext)) : super.begin(connection)
+  }
+}
+
 class PreparingPgClient extends KnexPgClient {
+  override transaction(container: unknown, config?: TransactionConfig, outerTx?: unknown): Knex.Transaction {
+    return new ContextTransaction(this, container, config, outerTx) as unknown as Knex.Transaction
+  }
+
+
   _query(connection: unknown, query: CompiledQuery): Promise<unknown> {
     const { fixedResult, ...options } = query.options ?? {}
     const name = preparedStatementName(query.sql, query.bindings?.length ?? 0, fixedResult === true)
@@ -97,17 +134,12 @@ function bossDb(trx: Knex.Transaction): Db {
 }
 
 /**
- * The one transaction helper of the code base: opens a transaction, sets the RLS context for it
- * alone (`set_config(..., true)` is transaction-local, so a pooled connection never leaks it), and
- * hands out the pg-boss adapter so "write rows + enqueue jobs" is one atomic unit.
+ * The one transaction helper of the code base: opens a transaction with the RLS context set for it
+ * alone (beginWithContext) and hands out the pg-boss adapter, so "write rows + enqueue jobs" is
+ * one atomic unit.
  */
 export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (tx: Tx) => Promise<T>): Promise<T> {
   return knex.transaction(async (trx) => {
-    await trx.raw(
-      `select set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true),
-              set_config('app.role', ?, true), set_config('app.territories', ?, true)`,
-      [ctx.tenantId, ctx.userId, ctx.role, ctx.territories.join(',')],
-    )
     return work({ trx, db: bossDb(trx), ctx })
-  })
+  }, { securityContext: ctx } as TransactionConfig)
 }

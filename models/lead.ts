@@ -7,9 +7,11 @@ import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSour
 
 // Queries name their columns instead of `*`, so a column a migration adds while this code runs
 // (expand, then contract) changes no result shape: prepared statements stay valid (lib/db.ts).
+// Each list is also kept as one quoted SQL fragment: knex then quotes nothing per query.
 const columnsOf = (table: string, columns: readonly string[]): string[] => columns.map((column) => `${table}.${column}`)
+const selectList = (columns: readonly string[]): string => columns.map((c) => c.split('.').map((part) => `"${part}"`).join('.')).join(', ')
 
-export const LEAD_COLUMNS: string[] = columnsOf('leads', [
+export const LEAD_COLUMNS: readonly string[] = columnsOf('leads', [
   'id', 'tenant_id', 'territory', 'company_name', 'contact_name', 'email', 'phone', 'website', 'street', 'postal_code', 'city',
   'country_code', 'source', 'source_campaign', 'business_type', 'kitchen_size', 'employee_count', 'estimated_volume',
   'email_consent', 'notes', 'status', 'stage', 'owner_user_id', 'collaborator_user_ids', 'registered_at', 'last_activity_at',
@@ -17,9 +19,14 @@ export const LEAD_COLUMNS: string[] = columnsOf('leads', [
   'name_normalized', 'phone_e164', 'normalization_version',
 ])
 
-export const ACTIVITY_COLUMNS: string[] = columnsOf('lead_activities', [
+export const ACTIVITY_COLUMNS: readonly string[] = columnsOf('lead_activities', [
   'id', 'tenant_id', 'lead_id', 'type', 'occurred_at', 'summary', 'outcome', 'user_id', 'metadata', 'created_at',
 ])
+
+/** `"leads"."id", "leads"."tenant_id", …` */
+export const LEAD_SELECT_LIST = selectList(LEAD_COLUMNS)
+/** `"lead_activities"."id", …` */
+export const ACTIVITY_SELECT_LIST = selectList(ACTIVITY_COLUMNS)
 
 export class Territory extends Model {
   static tableName = 'territories'

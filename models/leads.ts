@@ -3,7 +3,8 @@
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { problems, type Problem } from '../server/problem.ts'
-import { ACTIVITY_COLUMNS, LEAD_COLUMNS, Lead, LeadActivity } from './lead.ts'
+import { raw } from 'objection'
+import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
 import { scheduleFollowUps } from '../jobs/follow-ups.ts'
 import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
@@ -105,7 +106,7 @@ async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType
     occurredAt: activity.occurredAt ?? new Date(),
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
-  }).returning(ACTIVITY_COLUMNS) as unknown as Promise<LeadActivity>
+  }).returning(raw(ACTIVITY_SELECT_LIST)) as unknown as Promise<LeadActivity>
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
@@ -147,7 +148,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
     .onConflict(tx.trx.raw(LIVE_EMAIL_CONFLICT))
     .ignore()
-    .returning(LEAD_COLUMNS)) as unknown as Lead
+    .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
   // objection hands back the input model; only a row PostgreSQL returned has an id.
   if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
@@ -196,9 +197,13 @@ async function duplicateLead(tx: Tx, emailNormalized: string): Promise<Problem> 
  */
 function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
+// The most frequent read as one fixed statement: the query builder would compose it anew on every call.
+const LEAD_BY_ID = `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = ?`
+
 export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
   if (!isUuid(id)) return undefined
-  return Lead.query(tx.trx).select(LEAD_COLUMNS).findById(id)
+  const { rows } = await tx.trx.raw<{ rows: object[] }>(LEAD_BY_ID, [id])
+  return rows[0] === undefined ? undefined : Lead.fromDatabaseJson(rows[0])
 }
 
 export async function requireLead(tx: Tx, id: string): Promise<Lead> {
@@ -209,7 +214,7 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 async function lockLead(tx: Tx, id: string): Promise<Lead> {
-  const lead = isUuid(id) ? await Lead.query(tx.trx).select(LEAD_COLUMNS).findById(id).forUpdate() : undefined
+  const lead = isUuid(id) ? await Lead.query(tx.trx).select(raw(LEAD_SELECT_LIST)).findById(id).forUpdate() : undefined
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
 }
@@ -222,7 +227,7 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 
 async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
   // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
-  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning(LEAD_COLUMNS)) as unknown as Lead[]
+  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning(raw(LEAD_SELECT_LIST))) as unknown as Lead[]
   return updated!
 }
 
@@ -403,7 +408,7 @@ export async function listLeads(tx: Tx, query: LeadListQuery): Promise<{ data: L
     if (query.q) builder.whereRaw(`${SEARCH_EXPRESSION} ilike ? escape '\\'`, [likePattern(query.q)])
     return builder
   }
-  const page = filtered().select(...LEAD_COLUMNS, tx.trx.raw(`(${expression})::text as sort_value`))
+  const page = filtered().select(raw(LEAD_SELECT_LIST), tx.trx.raw(`(${expression})::text as sort_value`))
   if (query.cursor) {
     const cursor = decodeCursor(query.cursor, sort)
     page.whereRaw(`(${expression}, id) ${descending ? '<' : '>'} (?::${SORT_CASTS[key]}, ?::uuid)`, [cursor.v, cursor.id])
@@ -426,7 +431,7 @@ interface ActivityCursor {
 export async function listActivities(tx: Tx, leadId: string, page: { limit?: number; cursor?: string }): Promise<{ data: LeadActivity[]; nextCursor: string | null }> {
   await requireLead(tx, leadId)
   const limit = page.limit ?? 50
-  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select(...ACTIVITY_COLUMNS, tx.trx.raw(`occurred_at::text as sort_value`))
+  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select(raw(ACTIVITY_SELECT_LIST), tx.trx.raw(`occurred_at::text as sort_value`))
   if (page.cursor) {
     let cursor: ActivityCursor
     try {

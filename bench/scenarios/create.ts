@@ -1,9 +1,14 @@
 // Create: POST /api/leads through the whole service (auth, validation, normalization, the
-// Idempotency-Key transaction, insert + CREATED activity), against the same SQL statements sent
-// directly through pg at the same concurrency.
-import { randomBytes } from 'node:crypto'
+// Idempotency-Key transaction, insert + CREATED activity, follow-up jobs, outbox event and its
+// publish job), against the same SQL statements sent directly through pg at the same concurrency.
+import { randomBytes, randomUUID } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
 import type { RequestParams } from 'autocannon'
 import pg from 'pg'
+import { PgBoss, type Db } from 'pg-boss'
+import { beginWithContext, preparedStatementName, type SecurityContext } from '../../lib/db.ts'
+import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from '../../jobs/queues.ts'
+import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { assertAnswered, assertClean, runLoad, type LoadResult } from '../lib/load.ts'
 import { runPaced } from '../lib/paced.ts'
@@ -28,38 +33,54 @@ function leadBody(run: string, n: number): Record<string, unknown> {
   }
 }
 
-const SET_CONTEXT = `select set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true),
-              set_config('app.role', $3, true), set_config('app.territories', $4, true)`
-const INSERT_LEAD = `insert into "leads" ("city", "company_name", "contact_name", "country_code", "created_by", "email", "email_normalized", "name_normalized", "normalization_version", "owner_user_id", "phone", "phone_e164", "postal_code", "registered_at", "source", "stage", "status", "street", "business_type", "tenant_id", "territory") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) returning "id"`
-const INSERT_ACTIVITY = `insert into "lead_activities" ("lead_id", "metadata", "occurred_at", "outcome", "summary", "tenant_id", "type", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) returning "id"`
+// The statements the service sends for one create with an Idempotency-Key, as PostgreSQL's
+// statement log shows them (log_statement = all): the same texts, prepared the same way.
+const CONTEXT: SecurityContext = { tenantId: 'default', userId: USER, role: 'SALES', territories: ['DE'] }
+const TRY_LOCK = 'select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked'
+const FIND_KEY = 'select "fingerprint", "status_code", "headers", "body" from "idempotency_keys" where "tenant_id" = $1 and "user_id" = $2 and "key" = $3 and "expires_at" > $4 limit $5'
+const INSERT_LEAD = `insert into "leads" ("business_type", "city", "company_name", "contact_name", "country_code", "created_by", "email", "email_normalized", "name_normalized", "normalization_version", "owner_user_id", "phone", "phone_e164", "postal_code", "registered_at", "source", "stage", "status", "street", "tenant_id", "territory") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) on conflict (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null do nothing returning ${LEAD_SELECT_LIST}`
+const INSERT_ACTIVITY = `insert into "lead_activities" ("lead_id", "metadata", "occurred_at", "outcome", "summary", "tenant_id", "type", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${ACTIVITY_SELECT_LIST}`
+const INSERT_EVENT = `insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+     on conflict (idempotency_key) do nothing`
 const INSERT_KEY = `insert into "idempotency_keys" ("body", "expires_at", "fingerprint", "headers", "key", "status_code", "tenant_id", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict ("tenant_id", "user_id", "key") do update set "body" = excluded."body", "expires_at" = excluded."expires_at", "fingerprint" = excluded."fingerprint", "headers" = excluded."headers", "key" = excluded."key", "status_code" = excluded."status_code", "tenant_id" = excluded."tenant_id", "user_id" = excluded."user_id"`
 
-/** The statements the service sends for one create with an Idempotency-Key (captured from knex's query log). */
-async function createDirectly(client: pg.PoolClient, run: string, n: number): Promise<void> {
+/** A statement as the service sends it: named, so PostgreSQL parses and plans it once per connection (lib/db.ts). */
+function execute<R extends pg.QueryResultRow = pg.QueryResultRow>(client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return client.query<R>({ name: preparedStatementName(text, values.length, true), text, values })
+}
+
+/** pg-boss's job inserts, through this client, prepared like the service's (lib/db.ts bossDb). */
+function bossDb(client: pg.PoolClient): Db {
+  return { executeSql: (text, values = []) => execute(client, text, values) }
+}
+
+const STATEMENTS = 'BEGIN with set_config (one round trip), advisory lock, idempotency lookup, insert lead (on conflict do nothing, returning its columns), insert CREATED activity, T+3 and T+7 job (pg-boss send), insert outbox event, publish job (pg-boss send), insert idempotency record, COMMIT'
+
+/** The statements the service sends for one create with an Idempotency-Key (11 round trips). */
+async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, n: number): Promise<void> {
   const key = `bench-sql-${run}-${n}`
   const body = leadBody(run, n)
   const email = body.email as string
-  await client.query('BEGIN')
+  await client.query(beginWithContext(CONTEXT))
   try {
-    await client.query(SET_CONTEXT, ['default', USER, 'SALES', 'DE'])
-    await client.query('select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked', [JSON.stringify(['default', USER, key])])
-    await client.query(
-      'select "fingerprint", "status_code", "headers", "body" from "idempotency_keys" where "tenant_id" = $1 and "user_id" = $2 and "key" = $3 and "expires_at" > $4 limit $5',
-      ['default', USER, key, new Date(), 1],
-    )
-    await client.query('SAVEPOINT trx2')
+    await execute(client, TRY_LOCK, [JSON.stringify(['default', USER, key])])
+    await execute(client, FIND_KEY, ['default', USER, key, new Date(), 1])
     const now = new Date()
-    const { rows } = await client.query<{ id: string }>(INSERT_LEAD, [
-      body.city, body.companyName, body.contactName, 'DE', USER, email, email, `bench gastro ${run} ${n}`, 1, USER, body.phone, '+49301234567',
-      body.postalCode, now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'RESTAURANT', 'default', 'DE',
+    const { rows } = await execute(client, INSERT_LEAD, [
+      'RESTAURANT', body.city, body.companyName, body.contactName, 'DE', USER, email, email, `bench gastro ${run} ${n}`, 1, USER, body.phone, '+49301234567',
+      body.postalCode, now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'default', 'DE',
     ])
-    const leadId = rows[0]!.id
-    const lead = (await client.query('select "leads".* from "leads" where "leads"."id" in ($1)', [leadId])).rows[0]
-    await client.query('RELEASE SAVEPOINT trx2')
-    const activity = await client.query<{ id: string }>(INSERT_ACTIVITY, [leadId, {}, now, null, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
-    await client.query('select "lead_activities".* from "lead_activities" where "lead_activities"."id" in ($1)', [activity.rows[0]!.id])
-    await client.query(INSERT_KEY, [
-      JSON.stringify(lead), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${leadId}`, etag: '"1"' }, key, 201, 'default', USER,
+    const lead = rows[0]!
+    await execute(client, INSERT_ACTIVITY, [lead.id, {}, now, null, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
+    const db = bossDb(client)
+    for (const [queue, days, kind] of [[FOLLOW_UP_T3_QUEUE, 3, 'T3'], [FOLLOW_UP_T7_QUEUE, 7, 'T7']] as const) {
+      await boss.send(queue, { leadId: lead.id, tenantId: 'default' }, { db, startAfter: new Date(now.getTime() + days * 86_400_000), singletonKey: `${lead.id}:${kind}` })
+    }
+    await execute(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
+    await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
+    await execute(client, INSERT_KEY, [
+      JSON.stringify(lead), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
     ])
     await client.query('COMMIT')
   } catch (error) {
@@ -71,6 +92,9 @@ async function createDirectly(client: pg.PoolClient, run: string, n: number): Pr
 /** `concurrency` loops, each taking a pooled connection per lead, for `seconds` (or `amount` leads). */
 async function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }): Promise<{ throughput: number; count: number; seconds: number }> {
   const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'freshplan-bench-sql' })
+  // Only to build pg-boss's statements (its queue cache); every statement goes through `pool`.
+  const boss = new PgBoss({ connectionString: url, max: 1, migrate: false, createSchema: false, schedule: false, supervise: false })
+  await boss.start()
   let next = 0
   let count = 0
   const started = performance.now()
@@ -81,7 +105,7 @@ async function sqlBaseline(url: string, run: string, concurrency: number, limit:
       const n = next++
       const client = await pool.connect()
       try {
-        await createDirectly(client, run, n)
+        await createDirectly(boss, client, run, n)
       } finally {
         client.release()
       }
@@ -92,9 +116,34 @@ async function sqlBaseline(url: string, run: string, concurrency: number, limit:
     await Promise.all(Array.from({ length: concurrency }, loop))
   } finally {
     await pool.end()
+    await boss.stop({ graceful: false, close: true })
   }
   const seconds = (performance.now() - started) / 1000
   return { throughput: count / seconds, count, seconds }
+}
+
+/** Rows a create writes, per table (pg-boss jobs per queue): the baseline must write what the service writes. */
+async function rowsWritten(ownerUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: ownerUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ what: string; n: number }>(
+      `select 'leads' as what, count(*)::int as n from leads union all
+       select 'lead_activities', count(*)::int from lead_activities union all
+       select 'lead_events', count(*)::int from lead_events union all
+       select 'idempotency_keys', count(*)::int from idempotency_keys union all
+       select 'job ' || name, count(*)::int from pgboss.job where name = any($1) group by name`,
+      [[FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, EVENTS_PUBLISH_QUEUE]],
+    )
+    return Object.fromEntries(rows.map((r) => [r.what, r.n]))
+  } finally {
+    await client.end()
+  }
+}
+
+/** Rows per create between two counts, rounded to 2 places. */
+function perCreate(before: Record<string, number>, after: Record<string, number>, creates: number): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).sort().map((k) => [k, Math.round((100 * (after[k]! - (before[k] ?? 0))) / creates) / 100]))
 }
 
 const loadDetails = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
@@ -139,18 +188,25 @@ export const createScenario: Scenario = {
     } finally {
       await service.stop()
     }
+    const afterService = await rowsWritten(db.ownerUrl)
+    const serviceRows = perCreate({}, afterService, afterService.leads!)
     ctx.log(`create: SQL baseline, ${ctx.connections} concurrent`)
     // Own run ids: the service's leads already use `run`'s e-mail addresses.
-    await sqlBaseline(db.appUrl, `${run}w`, ctx.connections, ctx.durations.warmup)
+    const warm = await sqlBaseline(db.appUrl, `${run}w`, ctx.connections, ctx.durations.warmup)
     const baseline = await sqlBaseline(db.appUrl, `${run}s`, ctx.connections, ctx.durations.saturation)
+    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count)
+    // The ratio means something only if both wrote the same rows per lead.
+    if (!isDeepStrictEqual(serviceRows, baselineRows)) {
+      throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
+    }
     const share = saturated.throughput / baseline.throughput
     const satMethod = `autocannon, ${ctx.connections} connections, ${saturated.seconds.toFixed(1)} s after a warm-up; every request a new lead (unique Idempotency-Key and e-mail), 2xx per second`
     return [
       {
         scenario: 'Create', figure: 'throughput at saturation', value: saturated.throughput, unit: 'req/s', baseline: baseline.throughput, ratio: share,
         target: `≥ ${TARGET_SHARE * 100} % of SQL baseline`, verdict: verdict(share, '>=', TARGET_SHARE),
-        method: `${satMethod}. Baseline: the 11 statements the service sends per create (BEGIN, set_config, advisory lock, idempotency lookup, SAVEPOINT, insert lead, fetch lead, RELEASE, insert + fetch activity, insert idempotency key, COMMIT) through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s`,
-        details: { service: loadDetails(saturated), baseline },
+        method: `${satMethod}. Baseline: the 11 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+        details: { service: loadDetails(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections),
     ]

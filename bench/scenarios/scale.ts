@@ -2,6 +2,7 @@
 // with the table size"). The same first page and a deep page (cursor at the middle of the
 // filtered list) at a small and a large table, plus EXPLAIN ANALYZE of the statement the service runs.
 import pg from 'pg'
+import { LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { assertClean, runLoad, type LoadResult } from '../lib/load.ts'
 import { cursorAt, seedLeads } from '../lib/seed.ts'
@@ -15,8 +16,8 @@ const STATUS = 'REGISTERED'
 const LIST_PATH = `/api/leads?status=${STATUS}&limit=50`
 const READER = { tenantId: 'default', userId: 'bench-manager', role: 'MANAGER', territories: ['DE', 'CH'] } as const
 // The statement models/leads.ts listLeads sends for this query (captured from knex's query log).
-const LIST_SQL = `select "leads".*, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 order by created_at desc, id desc limit $3`
-const DEEP_SQL = `select "leads".*, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 and (created_at, id) < ($3::timestamptz, $4::uuid) order by created_at desc, id desc limit $5`
+const LIST_SQL = `select ${LEAD_SELECT_LIST}, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 order by created_at desc, id desc limit $3`
+const DEEP_SQL = `select ${LEAD_SELECT_LIST}, (created_at)::text as sort_value from "leads" where "tenant_id" = $1 and "status" = $2 and (created_at, id) < ($3::timestamptz, $4::uuid) order by created_at desc, id desc limit $5`
 
 interface Explained {
   executionMs: number
