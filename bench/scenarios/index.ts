@@ -5,5 +5,6 @@ import { readScenario } from './read.ts'
 import { scaleScenario } from './scale.ts'
 import { eventsScenario } from './events.ts'
 import { workersScenario } from './workers.ts'
+import { backfillScenario } from './backfill.ts'
 
-export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario]
+export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario, backfillScenario]

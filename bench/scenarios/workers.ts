@@ -9,10 +9,10 @@
 // production starts it (SMTP_URL unset: the email.send jobs it also runs write the mail to the log,
 // which LOG_LEVEL=warn discards). Throughput = N ÷ (last completed_on − first started_on) of the
 // follow-up.t3 jobs in pgboss.job, i.e. worker start-up is not counted.
-// Baseline, same run: bench/noop-worker.ts in its own process, pg-boss started the same way (startBoss,
+// Baseline, same run: bench/queue-worker.ts in its own process, pg-boss started the same way (startBoss,
 // role worker, app role, pool 10) working a queue with the follow-up queues' options and the same
-// work settings (batchSize 1, polling 2 s, notify) with a handler that does nothing; same N jobs,
-// inserted the same way; measured the same way.
+// work settings (jobs/worker.ts startWorker: batchSize 1, burst while jobs are ready) with a handler
+// that does nothing; same N jobs, inserted the same way; measured the same way.
 import pg from 'pg'
 import type { TestDatabase } from '../../test/helpers/database.ts'
 import { loadConfig } from '../../lib/config.ts'
@@ -145,17 +145,10 @@ export const workersScenario: Scenario = {
       method: `${jobs} leads (owner insert, REGISTERED, e-mail + consent) and their follow-up.t3 jobs (pg-boss insert as the app role, due now, singletonKey <leadId>:T3, data {leadId, tenantId}) queued before ` +
         `\`node jobs/worker.ts\` started (SMTP_URL unset: mails go to the log); jobs/s = completed ÷ (last completed_on − first started_on) in pgboss.job, over a ${window / 1000} s window from the first start: ${describe(prod.run)}. ` +
         `Baseline: bench/queue-worker.ts (own process, startBoss as the worker, queue with the follow-up options, batchSize 1 + NOTIFY_QUEUE_WORK) with a no-op handler, same jobs, same window: ${describe(prodBase.run)}. ` +
-        `Both are bound by the 2 s polling interval: pg-boss fetches batchSize (1) jobs, and waits pollingIntervalSeconds before the next fetch unless a NOTIFY arrived`,
+        `Both work with jobs/worker.ts's settings: batchSize 1 and burstWhenReadyExceeds 1 (fetch again at once while jobs are ready, ready counts refreshed every 10 s), so a backlog drains at the handler's pace rather than one job per polling interval`,
       details: { worker: prod.run, baseline: prodBase.run },
     })
 
-    // The handler's own capacity (pg-boss burst options in bench/queue-worker.ts, BENCH_BURST=1) is not
-    // in the table: burstWhenBatchFull is ignored at batchSize 1 and burstWhenReadyExceeds follows a
-    // cached ready count that did not refresh during the run (smoke: 1.6 jobs/s), so neither measures it.
-    figures.push({
-      scenario: 'Workers', figure: 'normalization backfill leads per second', value: null, unit: '', verdict: 'NOT MEASURED',
-      method: 'not measured in this run (the backfill is in main, but its benchmark bench/backfill.ts is not wired into the harness yet)',
-    })
     return figures
   },
 }
