@@ -7,67 +7,62 @@ import http from 'node:http'
 import type { RequestParams } from 'autocannon'
 import { percentile, type LoadResult, type LoadSpec } from './load.ts'
 
-/**
- * `maxInFlight` keeps an overloaded server from piling up minutes of backlog: a request that is due
- * while that many are outstanding is not sent and counts as an error (the run is then overloaded).
- */
-export async function runPaced(spec: LoadSpec & { rate: number; maxInFlight?: number }): Promise<LoadResult> {
-  const maxInFlight = spec.maxInFlight ?? 64
-  let inFlight = 0
-  const url = new URL(spec.url)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
-  const total = spec.amount ?? Math.round(spec.rate * (spec.duration ?? 10))
+export interface PaceOptions {
+  rate: number
+  total: number
+  /**
+   * Keeps an overloaded target from piling up minutes of backlog: a call that is due while this
+   * many are outstanding is not made and counts as an error (the run is then overloaded).
+   */
+  maxInFlight?: number
+}
+
+/** Calls `call` at start + i/rate for i < total; each call's time is from its start to its settling. */
+export async function pace(options: PaceOptions, call: () => Promise<'ok' | 'non2xx'>): Promise<LoadResult> {
+  const maxInFlight = options.maxInFlight ?? 64
+  const { rate, total } = options
   const latencies: number[] = []
+  let inFlight = 0
   let non2xx = 0
   let errors = 0
   let dropped = 0
   let done = 0
-  const base: RequestParams = { method: spec.method ?? 'GET', path: url.pathname + url.search, headers: spec.headers ?? {}, body: spec.body }
   const started = performance.now()
   await new Promise<void>((resolve) => {
     const finish = () => {
       inFlight--
       if (++done === total) resolve()
     }
-    const send = () => {
-      const params = spec.setupRequest ? spec.setupRequest({ ...base }, {}) : base
-      const sentAt = performance.now()
-      const request = http.request(
-        { agent, host: url.hostname, port: url.port, method: params.method ?? base.method, path: params.path ?? base.path, headers: { ...params.headers, ...(params.body !== undefined && { 'content-length': Buffer.byteLength(params.body) }) } },
-        (response) => {
-          response.resume()
-          response.on('end', () => {
-            const status = response.statusCode ?? 0
-            if (status >= 200 && status < 300) latencies.push(performance.now() - sentAt)
-            else non2xx++
-            finish()
-          })
+    const start = () => {
+      const calledAt = performance.now()
+      call().then(
+        (outcome) => {
+          if (outcome === 'ok') latencies.push(performance.now() - calledAt)
+          else non2xx++
+          finish()
+        },
+        () => {
+          errors++
+          finish()
         },
       )
-      request.setTimeout(10_000, () => request.destroy(new Error('timeout')))
-      request.on('error', () => {
-        errors++
-        finish()
-      })
-      request.end(params.body)
     }
     let sent = 0
     const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) * spec.rate) / 1000) + 1)
+      const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1)
       while (sent < due) {
         sent++
         inFlight++
         if (inFlight > maxInFlight) {
           dropped++
           finish()
-        } else send()
+        } else start()
       }
       if (sent < total) setTimeout(tick, 1)
     }
     tick()
   })
   const seconds = (performance.now() - started) / 1000
-  agent.destroy()
   latencies.sort((a, b) => a - b)
   return {
     throughput: latencies.length / seconds,
@@ -81,5 +76,33 @@ export async function runPaced(spec: LoadSpec & { rate: number; maxInFlight?: nu
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
+  }
+}
+
+/** HTTP requests of `spec`, paced (see `pace`); time = request sent → response complete. */
+export async function runPaced(spec: LoadSpec & { rate: number; maxInFlight?: number }): Promise<LoadResult> {
+  const url = new URL(spec.url)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+  const total = spec.amount ?? Math.round(spec.rate * (spec.duration ?? 10))
+  const base: RequestParams = { method: spec.method ?? 'GET', path: url.pathname + url.search, headers: spec.headers ?? {}, body: spec.body }
+  try {
+    return await pace({ rate: spec.rate, total, maxInFlight: spec.maxInFlight }, () => new Promise((resolve, reject) => {
+      const params = spec.setupRequest ? spec.setupRequest({ ...base }, {}) : base
+      const request = http.request(
+        { agent, host: url.hostname, port: url.port, method: params.method ?? base.method, path: params.path ?? base.path, headers: { ...params.headers, ...(params.body !== undefined && { 'content-length': Buffer.byteLength(params.body) }) } },
+        (response) => {
+          response.resume()
+          response.on('end', () => {
+            const status = response.statusCode ?? 0
+            resolve(status >= 200 && status < 300 ? 'ok' : 'non2xx')
+          })
+        },
+      )
+      request.setTimeout(10_000, () => request.destroy(new Error('timeout')))
+      request.on('error', reject)
+      request.end(params.body)
+    }))
+  } finally {
+    agent.destroy()
   }
 }

@@ -11,11 +11,13 @@ import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from '..
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { assertAnswered, assertClean, runLoad, type LoadResult } from '../lib/load.ts'
-import { runPaced } from '../lib/paced.ts'
+import { pace, runPaced } from '../lib/paced.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
 
 const USER = 'bench-creator'
 const RATE = 300
+/** A light load, to show what one create costs when nothing queues. */
+const LIGHT_RATE = 20
 const TARGET_P95_MS = 7
 const TARGET_SHARE = 0.5
 
@@ -89,37 +91,56 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
   }
 }
 
-/** `concurrency` loops, each taking a pooled connection per lead, for `seconds` (or `amount` leads). */
-async function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }): Promise<{ throughput: number; count: number; seconds: number }> {
+/** Runs `work` with a function that creates lead `n` directly (pool of 10, the service's DB_POOL_MAX). */
+async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n: number) => Promise<void>) => Promise<T>): Promise<T> {
   const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'freshplan-bench-sql' })
   // Only to build pg-boss's statements (its queue cache); every statement goes through `pool`.
   const boss = new PgBoss({ connectionString: url, max: 1, migrate: false, createSchema: false, schedule: false, supervise: false })
   await boss.start()
-  let next = 0
-  let count = 0
-  const started = performance.now()
-  const deadline = limit.duration !== undefined ? started + limit.duration * 1000 : Number.POSITIVE_INFINITY
-  const amount = limit.amount ?? Number.POSITIVE_INFINITY
-  const loop = async () => {
-    while (performance.now() < deadline && next < amount) {
-      const n = next++
-      const client = await pool.connect()
-      try {
-        await createDirectly(boss, client, run, n)
-      } finally {
-        client.release()
-      }
-      count++
+  const createOne = async (n: number) => {
+    const client = await pool.connect()
+    try {
+      await createDirectly(boss, client, run, n)
+    } finally {
+      client.release()
     }
   }
   try {
-    await Promise.all(Array.from({ length: concurrency }, loop))
+    return await work(createOne)
   } finally {
     await pool.end()
     await boss.stop({ graceful: false, close: true })
   }
-  const seconds = (performance.now() - started) / 1000
-  return { throughput: count / seconds, count, seconds }
+}
+
+/** `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads). */
+function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }): Promise<{ throughput: number; count: number; seconds: number }> {
+  return withSqlBaseline(url, run, async (createOne) => {
+    let next = 0
+    let count = 0
+    const started = performance.now()
+    const deadline = limit.duration !== undefined ? started + limit.duration * 1000 : Number.POSITIVE_INFINITY
+    const amount = limit.amount ?? Number.POSITIVE_INFINITY
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline && next < amount) {
+        await createOne(next++)
+        count++
+      }
+    }))
+    const seconds = (performance.now() - started) / 1000
+    return { throughput: count / seconds, count, seconds }
+  })
+}
+
+/** The same creates, open loop at `rate` (bench/lib/paced.ts pace): what the statements alone cost at that rate. */
+function sqlBaselinePaced(url: string, run: string, rate: number, total: number): Promise<LoadResult> {
+  return withSqlBaseline(url, run, (createOne) => {
+    let next = 0
+    return pace({ rate, total }, async () => {
+      await createOne(next++)
+      return 'ok'
+    })
+  })
 }
 
 /** Rows a create writes, per table (pg-boss jobs per queue): the baseline must write what the service writes. */
@@ -174,6 +195,7 @@ export const createScenario: Scenario = {
     let saturated: LoadResult
     let fixed: LoadResult
     let paced: LoadResult
+    let light: LoadResult
     try {
       ctx.log(`create: warm-up, then ${ctx.connections} connections at saturation`)
       assertClean('create warm-up', await runLoad({ ...spec, connections: ctx.connections, ...ctx.durations.warmup }))
@@ -185,6 +207,9 @@ export const createScenario: Scenario = {
       ctx.log(`create: ${RATE} req/s evenly paced`)
       paced = await runPaced({ ...spec, connections: 0, rate: RATE, ...ctx.durations.fixedRate })
       assertAnswered('create paced', paced)
+      ctx.log(`create: ${LIGHT_RATE} req/s evenly paced`)
+      light = await runPaced({ ...spec, connections: 0, rate: LIGHT_RATE, ...(ctx.smoke ? { amount: 40 } : { duration: 10 }) })
+      assertAnswered('create light', light)
     } finally {
       await service.stop()
     }
@@ -194,7 +219,10 @@ export const createScenario: Scenario = {
     // Own run ids: the service's leads already use `run`'s e-mail addresses.
     const warm = await sqlBaseline(db.appUrl, `${run}w`, ctx.connections, ctx.durations.warmup)
     const baseline = await sqlBaseline(db.appUrl, `${run}s`, ctx.connections, ctx.durations.saturation)
-    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count)
+    ctx.log(`create: SQL baseline, ${RATE} creates/s evenly paced`)
+    const sqlPaced = await sqlBaselinePaced(db.appUrl, `${run}p`, RATE, ctx.smoke ? 150 : RATE * 10)
+    assertAnswered('create SQL baseline paced', sqlPaced)
+    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok)
     // The ratio means something only if both wrote the same rows per lead.
     if (!isDeepStrictEqual(serviceRows, baselineRows)) {
       throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
@@ -208,7 +236,18 @@ export const createScenario: Scenario = {
         method: `${satMethod}. Baseline: the 11 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
         details: { service: loadDetails(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
       },
-      ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections),
+      ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>
+        f.figure.endsWith('p95 (paced)')
+          ? {
+              ...f, baseline: sqlPaced.p95, ratio: f.value! / sqlPaced.p95,
+              method: `${f.method}; baseline column: the SQL baseline's creates (same statements, no HTTP) paced the same way, ${sqlPaced.ok} in ${sqlPaced.seconds.toFixed(1)} s, p50 ${sqlPaced.p50.toFixed(2)} ms`,
+              details: { ...f.details, sqlBaselinePaced: loadDetails(sqlPaced) },
+            }
+          : f),
+      {
+        scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', verdict: 'INFO',
+        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (11 database round trips in one transaction)`, details: { light: loadDetails(light) },
+      },
     ]
   },
 }
