@@ -33,6 +33,8 @@ export interface LoadResult {
   p95: number
   p99: number
   max: number
+  /** Every response time, sorted (paced runs; for merging interleaved windows). */
+  samples?: number[]
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -76,6 +76,28 @@ export async function pace(options: PaceOptions, call: () => Promise<'ok' | 'non
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? Number.NaN,
+    samples: latencies,
+  }
+}
+
+/** Several paced windows of one target as one result: counts add up, percentiles over all samples. */
+export function mergePaced(results: readonly LoadResult[]): LoadResult {
+  const samples = results.flatMap((r) => r.samples ?? []).sort((a, b) => a - b)
+  const seconds = results.reduce((sum, r) => sum + r.seconds, 0)
+  const sum = (key: 'requests' | 'ok' | 'errors' | 'non2xx') => results.reduce((total, r) => total + r[key], 0)
+  return {
+    throughput: samples.length / seconds,
+    requests: sum('requests'),
+    ok: sum('ok'),
+    errors: sum('errors'),
+    dropped: results.reduce((total, r) => total + (r.dropped ?? 0), 0),
+    non2xx: sum('non2xx'),
+    seconds,
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    p99: percentile(samples, 99),
+    max: samples.at(-1) ?? Number.NaN,
+    samples,
   }
 }
 

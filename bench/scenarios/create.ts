@@ -10,7 +10,7 @@ import { beginWithContext, preparedStatementName, type SecurityContext } from '.
 import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from '../../jobs/queues.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
-import { assertAnswered, assertClean, runLoad, type LoadResult } from '../lib/load.ts'
+import { assertAnswered, assertClean, percentile, runLoad, type LoadResult } from '../lib/load.ts'
 import { pace, runPaced } from '../lib/paced.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
 
@@ -143,6 +143,35 @@ function sqlBaselinePaced(url: string, run: string, rate: number, total: number)
   })
 }
 
+/**
+ * One database round trip (a prepared `select $1`) back to back, and with 50 ms pauses between
+ * them, as a lightly loaded service makes them: the second shows what waking an idle process costs
+ * on this machine, which a create pays for each of its round trips when nothing else runs.
+ */
+async function roundTrips(url: string, count: number): Promise<{ busy: LoadResult; idle: LoadResult }> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const measure = async (pauseMs: number): Promise<LoadResult> => {
+    const samples: number[] = []
+    const started = performance.now()
+    for (let i = 0; i < count; i++) {
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+      const sentAt = performance.now()
+      await client.query({ name: 'bench_round_trip', text: 'select $1::int as one', values: [i] })
+      samples.push(performance.now() - sentAt)
+    }
+    samples.sort((a, b) => a - b)
+    const seconds = (performance.now() - started) / 1000
+    return { throughput: count / seconds, requests: count, ok: count, errors: 0, non2xx: 0, seconds, p50: percentile(samples, 50), p95: percentile(samples, 95), p99: percentile(samples, 99), max: samples.at(-1)! }
+  }
+  try {
+    await measure(0)
+    return { busy: await measure(0), idle: await measure(50) }
+  } finally {
+    await client.end()
+  }
+}
+
 /** Rows a create writes, per table (pg-boss jobs per queue): the baseline must write what the service writes. */
 async function rowsWritten(ownerUrl: string): Promise<Record<string, number>> {
   const client = new pg.Client({ connectionString: ownerUrl })
@@ -222,6 +251,7 @@ export const createScenario: Scenario = {
     ctx.log(`create: SQL baseline, ${RATE} creates/s evenly paced`)
     const sqlPaced = await sqlBaselinePaced(db.appUrl, `${run}p`, RATE, ctx.smoke ? 150 : RATE * 10)
     assertAnswered('create SQL baseline paced', sqlPaced)
+    const trips = await roundTrips(db.appUrl, ctx.smoke ? 20 : 200)
     const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok)
     // The ratio means something only if both wrote the same rows per lead.
     if (!isDeepStrictEqual(serviceRows, baselineRows)) {
@@ -247,6 +277,11 @@ export const createScenario: Scenario = {
       {
         scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', verdict: 'INFO',
         method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (11 database round trips in one transaction)`, details: { light: loadDetails(light) },
+      },
+      {
+        scenario: 'Create', figure: 'one database round trip p50, idle vs back to back', value: trips.idle.p50, unit: 'ms', baseline: trips.busy.p50, ratio: trips.idle.p50 / trips.busy.p50, verdict: 'INFO',
+        method: `a prepared \`select $1\` through pg as the app role, ${trips.idle.requests} times with a 50 ms pause before each (p95 ${trips.idle.p95.toFixed(2)} ms) vs ${trips.busy.requests} times back to back (baseline column, p95 ${trips.busy.p95.toFixed(2)} ms): what an idle process's wake-up adds to each of a create's round trips at light load`,
+        details: { idle: loadDetails(trips.idle), busy: loadDetails(trips.busy) },
       },
     ]
   },

@@ -4,10 +4,12 @@
 import pg from 'pg'
 import { LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
+import type { TestDatabase } from '../../test/helpers/database.ts'
+import type { RunningProcess } from '../lib/processes.ts'
 import { assertClean, runLoad, type LoadResult } from '../lib/load.ts'
 import { cursorAt, seedLeads } from '../lib/seed.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
-import { runPaced } from '../lib/paced.ts'
+import { mergePaced, runPaced } from '../lib/paced.ts'
 import { pacedMethod } from './create.ts'
 
 const RATE = 200
@@ -71,45 +73,70 @@ interface SizeResult {
 
 const details = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
 
+/** Windows per size and page; the two sizes take turns, so a noisy minute of the machine hits both alike. */
+const WINDOWS = 5
+
+interface Size {
+  rows: number
+  db: TestDatabase
+  service: RunningProcess
+  cursor: string
+}
+
 export const scaleScenario: Scenario = {
   name: 'scale',
   async run(ctx: BenchContext): Promise<Figure[]> {
     const { small, large } = ctx.scaleSizes
-    const db = await ctx.freshDatabase()
     const token = await tokenFor({ user: READER.userId, role: READER.role, territories: READER.territories })
     const headers = { authorization: `Bearer ${token}` }
-    const measure = async (rows: number): Promise<SizeResult> => {
-      const registered = Math.floor(rows / 3)
-      const cursor = await cursorAt(db.ownerUrl, Math.floor(registered / 2), STATUS)
-      const { v, id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v: string; id: string }
-      const service = await ctx.startService(db)
-      try {
-        const load = async (path: string, label: string) => {
-          assertClean(`scale ${label} warm-up`, await runLoad({ url: service.baseUrl + path, headers, connections: ctx.connections, ...ctx.durations.warmup }))
-          // No assertClean: an overloaded large table is a finding (reported with its error count), not a crash.
-          const result = await runPaced({ url: service.baseUrl + path, headers, connections: 0, rate: RATE, ...ctx.durations.fixedRate })
-          if (result.errors + result.non2xx > 0) ctx.log(`scale ${label}: ${result.errors} dropped/failed, ${result.non2xx} non-2xx of ${result.requests}`)
-          return result
-        }
-        ctx.log(`scale: ${rows} leads, first and deep page at ${RATE} req/s`)
-        const first = await load(LIST_PATH, `${rows} first page`)
-        const deep = await load(`${LIST_PATH}&cursor=${cursor}`, `${rows} deep page`)
-        const explainFirst = await explain(db.appUrl, LIST_SQL, ['default', STATUS, 51])
-        const explainDeep = await explain(db.appUrl, DEEP_SQL, ['default', STATUS, v, id, 51])
-        return { rows, first, deep, explainFirst, explainDeep }
-      } finally {
-        await service.stop()
+    const sizes: Size[] = []
+    let smallResult: SizeResult
+    let largeResult: SizeResult
+    try {
+      for (const rows of [small, large]) {
+        const db = await ctx.freshDatabase()
+        ctx.log(`scale: seeding ${rows} leads (indexes rebuilt after the load, then VACUUM ANALYZE and CHECKPOINT)`)
+        const seeded = await seedLeads(db.ownerUrl, 1, rows)
+        ctx.log(`scale: seeded ${rows} leads in ${seeded.seconds.toFixed(1)} s`)
+        const cursor = await cursorAt(db.ownerUrl, Math.floor(Math.floor(rows / 3) / 2), STATUS)
+        sizes.push({ rows, db, cursor, service: await ctx.startService(db) })
       }
+      const results = new Map<number, SizeResult>()
+      const paced: Record<'first' | 'deep', Map<number, LoadResult[]>> = { first: new Map(), deep: new Map() }
+      const pathOf = (size: Size, page: 'first' | 'deep') => (page === 'first' ? LIST_PATH : `${LIST_PATH}&cursor=${size.cursor}`)
+      const windowAmount = ctx.smoke ? { amount: 40 } : { duration: 2 }
+      for (const page of ['first', 'deep'] as const) {
+        for (const size of sizes) {
+          assertClean(`scale ${size.rows} ${page} warm-up`, await runLoad({ url: size.service.baseUrl + pathOf(size, page), headers, connections: ctx.connections, ...ctx.durations.warmup }))
+        }
+        ctx.log(`scale: ${page} page, ${sizes.map((s) => s.rows).join(' and ')} leads taking turns, ${WINDOWS} windows each at ${RATE} req/s`)
+        for (let window = 0; window < WINDOWS; window++) {
+          // Alternate which size goes first, so neither always follows the other.
+          for (const size of window % 2 === 0 ? sizes : [...sizes].reverse()) {
+            // No assertClean: an overloaded large table is a finding (reported with its error count), not a crash.
+            const result = await runPaced({ url: size.service.baseUrl + pathOf(size, page), headers, connections: 0, rate: RATE, ...windowAmount })
+            paced[page].set(size.rows, [...(paced[page].get(size.rows) ?? []), result])
+          }
+        }
+      }
+      for (const size of sizes) {
+        const { v, id } = JSON.parse(Buffer.from(size.cursor, 'base64url').toString('utf8')) as { v: string; id: string }
+        results.set(size.rows, {
+          rows: size.rows,
+          first: mergePaced(paced.first.get(size.rows)!),
+          deep: mergePaced(paced.deep.get(size.rows)!),
+          explainFirst: await explain(size.db.appUrl, LIST_SQL, ['default', STATUS, 51]),
+          explainDeep: await explain(size.db.appUrl, DEEP_SQL, ['default', STATUS, v, id, 51]),
+        })
+      }
+      smallResult = results.get(small)!
+      largeResult = results.get(large)!
+    } finally {
+      for (const size of sizes) await size.service.stop()
     }
-    ctx.log(`scale: seeding ${small} leads`)
-    await seedLeads(db.ownerUrl, 1, small)
-    const smallResult = await measure(small)
-    ctx.log(`scale: seeding up to ${large} leads (indexes rebuilt after the load, then ANALYZE)`)
-    const seeded = await seedLeads(db.ownerUrl, small + 1, large)
-    ctx.log(`scale: seeded ${large - small} leads in ${seeded.seconds.toFixed(1)} s`)
-    const largeResult = await measure(large)
     const method = (page: string) =>
-      `${page} of GET ${LIST_PATH} (MANAGER, DE+CH, sees all), p95 at ${large.toLocaleString('en')} leads ÷ p95 at ${small.toLocaleString('en')} leads; each: ${RATE} req/s evenly paced (bench/lib/paced.ts) after an autocannon warm-up, fresh service process per size; table filled with generate_series as owner, ANALYZE after`
+      `${page} of GET ${LIST_PATH} (MANAGER, DE+CH, sees all), p95 at ${large.toLocaleString('en')} leads ÷ p95 at ${small.toLocaleString('en')} leads; one database and one service process per size, ` +
+      `each table filled with generate_series as owner (then VACUUM ANALYZE, CHECKPOINT); after an autocannon warm-up the two sizes take turns: ${WINDOWS} windows of ${RATE} req/s evenly paced (bench/lib/paced.ts) each, percentiles over all of a size's responses`
     const figures: Figure[] = []
     for (const [page, key, explainKey] of [['first page', 'first', 'explainFirst'], ['deep page (cursor at the middle)', 'deep', 'explainDeep']] as const) {
       const s = smallResult[key]
