@@ -46,11 +46,6 @@ export function preparedStatementName(sql: string, bindingCount: number, fixedRe
 }
 
 /**
- * Sends parameterized statements as named prepared statements: PostgreSQL parses and plans each
- * once per connection instead of on every call. Planning was most of the database's CPU per lead
- * created (bench/README.md); pg keeps the statements per connection, so they live as long as it.
- */
-/**
  * BEGIN and the transaction's RLS context in one round trip (simple query protocol, so the values
  * are SQL literals). `set_config(..., true)` is transaction-local: a pooled connection never
  * carries it into the next transaction.
@@ -77,11 +72,17 @@ class ContextTransaction extends KnexPgTransaction {
   }
 }
 
-class PreparingPgClient extends KnexPgClient {
+/**
+ * knex's PostgreSQL client with two changes, both saving work on every request:
+ * - parameterized statements go out as named prepared statements, so PostgreSQL parses and plans
+ *   each once per connection instead of on every call (planning was most of the database's CPU per
+ *   lead created, bench/README.md); pg keeps them per connection, so they live as long as it;
+ * - a transaction that inTransaction opens begins with its RLS context (beginWithContext).
+ */
+class AppPgClient extends KnexPgClient {
   override transaction(container: unknown, config?: TransactionConfig, outerTx?: unknown): Knex.Transaction {
     return new ContextTransaction(this, container, config, outerTx) as unknown as Knex.Transaction
   }
-
 
   _query(connection: unknown, query: CompiledQuery): Promise<unknown> {
     const { fixedResult, ...options } = query.options ?? {}
@@ -94,7 +95,7 @@ class PreparingPgClient extends KnexPgClient {
 
 export function createKnex(connectionString: string, options: { poolMax?: number; applicationName?: string } = {}): Knex {
   return knexFactory({
-    client: PreparingPgClient,
+    client: AppPgClient,
     connection: { connectionString, application_name: options.applicationName ?? 'freshplan-leads' },
     pool: { min: 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: 10_000,
