@@ -6,7 +6,8 @@
 // The RLS context is fixed per process (BENCH_* variables) instead of coming from a token.
 import http from 'node:http'
 import pg from 'pg'
-import { beginWithContext, preparedStatementName, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
+import { executePrepared } from './lib/prepared.ts'
+import { beginWithContext, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
 import { LEAD_SELECT_LIST } from '../models/lead.ts'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10), application_name: 'freshplan-bench-bare' })
@@ -17,10 +18,6 @@ const context: SecurityContext = {
   territories: (process.env.BENCH_TERRITORIES ?? 'DE,CH').split(',') as Territory[],
 }
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-function execute(client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult> {
-  return client.query({ name: preparedStatementName(text, values.length), text, values })
-}
 
 async function inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
@@ -50,7 +47,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   if (byId) {
     const id = byId[1]!
     if (!UUID.test(id)) return send(res, 404, { status: 404 })
-    const rows = await inTransaction(async (client) => (await execute(client, `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = $1`, [id])).rows)
+    const rows = await inTransaction(async (client) => (await executePrepared(client, `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = $1`, [id])).rows)
     return rows[0] ? send(res, 200, rows[0]) : send(res, 404, { status: 404 })
   }
   if (url.pathname === '/api/leads') {
@@ -70,7 +67,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
     }
     params.push(limit + 1)
     const sql = `select ${LEAD_SELECT_LIST}, (created_at)::text as sort_value from "leads" where ${where} order by created_at desc, id desc limit $${params.length}`
-    const rows = await inTransaction(async (client) => (await execute(client, sql, params)).rows)
+    const rows = await inTransaction(async (client) => (await executePrepared(client, sql, params)).rows)
     const data = rows.slice(0, limit)
     const last = data.at(-1)
     const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ s: '-createdAt', v: last.sort_value, id: last.id })).toString('base64url') : null

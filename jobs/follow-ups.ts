@@ -6,8 +6,8 @@
 import type { Job } from 'pg-boss'
 import { inTransaction, systemContext, type Territory as TerritoryCode, type Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
-import { raw } from 'objection'
-import { LEAD_SELECT_LIST, Lead, LeadActivity, Territory } from '../models/lead.ts'
+import type { Lead} from '../models/lead.ts';
+import { LeadActivity, Territory, leadById } from '../models/lead.ts'
 import { ACTIVITY_TYPES, LEAD_STATUSES, isMeaningfulActivity, statusChangeSummary, type LeadStatus } from '../models/lead-rules.ts'
 import { followUpDueAt, isFollowUpSkipped, shouldSetReminder, type FollowUpKind } from '../models/follow-up-rules.ts'
 import { followUpMailContent, type FollowUpMailContent } from '../models/follow-up-mail.ts'
@@ -149,7 +149,7 @@ const KIND_SUMMARY: Readonly<Record<FollowUpKind, string>> = { T3: 'T+3 follow-u
  */
 export async function runFollowUp(deps: Deps, kind: FollowUpKind, data: FollowUpJobData): Promise<FollowUpResult> {
   return inTransaction(deps.knex, systemContext(data.tenantId), async (tx): Promise<FollowUpResult> => {
-    const lead = await Lead.query(tx.trx).select(raw(LEAD_SELECT_LIST)).findById(data.leadId).forUpdate()
+    const lead = await leadById(tx.trx, data.leadId, { forUpdate: true })
     if (!lead) return { outcome: 'missing', kind }
     if (isFollowUpSkipped(lead, kind)) {
       return { outcome: 'skipped', kind, status: lead.status, alreadySentAt: kind === 'T3' ? lead.t3SentAt : lead.t7SentAt }

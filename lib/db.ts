@@ -25,24 +25,22 @@ const KnexPgTransaction = requireKnex('knex/lib/dialects/postgres/execution/pg-t
 }
 const runQuery = (KnexPgClient.prototype as unknown as { _query(connection: unknown, query: CompiledQuery): Promise<unknown> })._query
 
-/** Distinct statements this process names; past the bound, further ones run unnamed (statement texts built from data must not grow memory). */
+/** Statement texts this process has decided on (a name, or null for unnamed); past the bound, further ones run unnamed (texts built from data must not grow memory). */
 const MAX_PREPARED_STATEMENTS = 2_000
-const statementNames = new Map<string, string>()
+const statementNames = new Map<string, string | null>()
 
-/** The name a statement is prepared under, or undefined to send it unnamed. */
+/** The name a statement is prepared under, or undefined to send it unnamed. Decided once per text: this runs for every query. */
 export function preparedStatementName(sql: string, bindingCount: number, fixedResult = false): string | undefined {
+  const decided = statementNames.get(sql)
+  if (decided !== undefined) return decided ?? undefined
   // No parameters: DDL, transaction control and savepoints, nothing worth planning once.
   // A `*`: its result columns may follow a table, and a prepared statement whose columns change (a
   // migration adding one while this process runs) fails with "cached plan must not change result
   // type"; the application lists its columns instead (models/lead.ts). `fixedResult` marks
   // statements whose `*`s are inside, not in the result (pg-boss's, see bossDb).
-  if (bindingCount === 0 || (sql.includes('*') && !fixedResult)) return undefined
-  let name = statementNames.get(sql)
-  if (name === undefined && statementNames.size < MAX_PREPARED_STATEMENTS) {
-    name = `fp_${createHash('sha1').update(sql).digest('base64url')}`
-    statementNames.set(sql, name)
-  }
-  return name
+  const name = bindingCount === 0 || (sql.includes('*') && !fixedResult) ? null : `fp_${createHash('sha1').update(sql).digest('base64url')}`
+  if (statementNames.size < MAX_PREPARED_STATEMENTS) statementNames.set(sql, name)
+  return name ?? undefined
 }
 
 /**

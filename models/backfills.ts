@@ -5,6 +5,7 @@ import type { Deps } from '../lib/deps.ts'
 import type { Knex, Tx } from '../lib/db.ts'
 import { enqueue } from '../jobs/boss.ts'
 import { BACKFILL_QUEUE } from '../jobs/queues.ts'
+import { iso } from './lead.ts'
 import { NORMALIZATION_VERSION, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
 
 export const BACKFILL_KINDS = ['NORMALIZATION'] as const
@@ -437,8 +438,6 @@ export function backfillProgress(backfill: Backfill): number | null {
   if (backfill.total === null) return null
   return backfill.total === 0 ? 1 : Math.min(1, backfill.processed / backfill.total)
 }
-
-const iso = (value: Date | null) => (value === null ? null : value.toISOString())
 
 /** The wire form of a backfill (GET /api/admin/backfills/{id}). */
 export function backfillResource(backfill: Backfill, collisions?: { data: BackfillCollision[]; nextCursor: string | null }): Record<string, unknown> {

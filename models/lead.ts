@@ -1,4 +1,5 @@
 import { Model, snakeCaseMappers } from 'objection'
+import type { Knex } from '../lib/db.ts'
 import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
 
 // Objection models: column names are snake_case in PostgreSQL and camelCase here and on the wire.
@@ -97,7 +98,18 @@ export class LeadActivity extends Model {
   declare createdAt: Date
 }
 
-const iso = (value: Date | null) => (value === null ? null : value.toISOString())
+// The most frequent read as one fixed statement: the query builder would compose it anew on every call.
+const LEAD_BY_ID = `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = ?`
+const LEAD_BY_ID_FOR_UPDATE = `${LEAD_BY_ID} for update`
+
+/** The lead with this id as row-level security lets the transaction see it; `forUpdate` also locks the row until commit. */
+export async function leadById(trx: Knex.Transaction, id: string, options: { forUpdate?: boolean } = {}): Promise<Lead | undefined> {
+  const { rows } = await trx.raw<{ rows: object[] }>(options.forUpdate ? LEAD_BY_ID_FOR_UPDATE : LEAD_BY_ID, [id])
+  return rows[0] === undefined ? undefined : Lead.fromDatabaseJson(rows[0])
+}
+
+/** A timestamp on the wire: ISO 8601, or null. */
+export const iso = (value: Date | null) => (value === null ? null : value.toISOString())
 
 /** The wire form of a lead (§3). */
 export function leadResource(lead: Lead, warnings?: string[]): Record<string, unknown> {

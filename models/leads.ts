@@ -4,7 +4,7 @@ import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { problems, type Problem } from '../server/problem.ts'
 import { raw } from 'objection'
-import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity } from './lead.ts'
+import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
 import { scheduleFollowUps } from '../jobs/follow-ups.ts'
 import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
@@ -110,8 +110,8 @@ async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
-function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object): Promise<void> {
-  return recordLeadEvent(deps, tx, { type, lead, data })
+function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean } = {}): Promise<void> {
+  return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
@@ -153,7 +153,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
   await scheduleFollowUps(deps, tx, lead)
-  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.created', lead, data: leadResource(lead), leadCreatedInThisTransaction: true })
+  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
   return { lead: current, warnings }
@@ -197,13 +197,8 @@ async function duplicateLead(tx: Tx, emailNormalized: string): Promise<Problem> 
  */
 function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
-// The most frequent read as one fixed statement: the query builder would compose it anew on every call.
-const LEAD_BY_ID = `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = ?`
-
 export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
-  if (!isUuid(id)) return undefined
-  const { rows } = await tx.trx.raw<{ rows: object[] }>(LEAD_BY_ID, [id])
-  return rows[0] === undefined ? undefined : Lead.fromDatabaseJson(rows[0])
+  return isUuid(id) ? leadById(tx.trx, id) : undefined
 }
 
 export async function requireLead(tx: Tx, id: string): Promise<Lead> {
@@ -214,7 +209,7 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 async function lockLead(tx: Tx, id: string): Promise<Lead> {
-  const lead = isUuid(id) ? await Lead.query(tx.trx).select(raw(LEAD_SELECT_LIST)).findById(id).forUpdate() : undefined
+  const lead = isUuid(id) ? await leadById(tx.trx, id, { forUpdate: true }) : undefined
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
 }

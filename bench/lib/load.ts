@@ -37,6 +37,11 @@ export interface LoadResult {
   samples?: number[]
 }
 
+/** The numbers of a run for the JSON report (without the raw samples). */
+export function loadSummary(r: LoadResult): Pick<LoadResult, 'requests' | 'ok' | 'seconds' | 'throughput' | 'p50' | 'p95' | 'p99' | 'max'> {
+  return { requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max }
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))

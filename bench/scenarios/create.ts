@@ -6,11 +6,12 @@ import { isDeepStrictEqual } from 'node:util'
 import type { RequestParams } from 'autocannon'
 import pg from 'pg'
 import { PgBoss, type Db } from 'pg-boss'
-import { beginWithContext, preparedStatementName, type SecurityContext } from '../../lib/db.ts'
+import { beginWithContext, type SecurityContext } from '../../lib/db.ts'
+import { executePrepared } from '../lib/prepared.ts'
 import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from '../../jobs/queues.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
-import { assertAnswered, assertClean, percentile, runLoad, type LoadResult } from '../lib/load.ts'
+import { assertAnswered, assertClean, loadSummary, percentile, runLoad, type LoadResult } from '../lib/load.ts'
 import { pace, runPaced } from '../lib/paced.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
 
@@ -47,14 +48,9 @@ const INSERT_EVENT = `insert into lead_events (id, tenant_id, territory, lead_id
      on conflict (idempotency_key) do nothing`
 const INSERT_KEY = `insert into "idempotency_keys" ("body", "expires_at", "fingerprint", "headers", "key", "status_code", "tenant_id", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict ("tenant_id", "user_id", "key") do update set "body" = excluded."body", "expires_at" = excluded."expires_at", "fingerprint" = excluded."fingerprint", "headers" = excluded."headers", "key" = excluded."key", "status_code" = excluded."status_code", "tenant_id" = excluded."tenant_id", "user_id" = excluded."user_id"`
 
-/** A statement as the service sends it: named, so PostgreSQL parses and plans it once per connection (lib/db.ts). */
-function execute<R extends pg.QueryResultRow = pg.QueryResultRow>(client: pg.PoolClient, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
-  return client.query<R>({ name: preparedStatementName(text, values.length, true), text, values })
-}
-
 /** pg-boss's job inserts, through this client, prepared like the service's (lib/db.ts bossDb). */
 function bossDb(client: pg.PoolClient): Db {
-  return { executeSql: (text, values = []) => execute(client, text, values) }
+  return { executeSql: (text, values = []) => executePrepared(client, text, values, true) }
 }
 
 const STATEMENTS = 'BEGIN with set_config (one round trip), advisory lock, idempotency lookup, insert lead (on conflict do nothing, returning its columns), insert CREATED activity, T+3 and T+7 job (pg-boss send), insert outbox event, publish job (pg-boss send), insert idempotency record, COMMIT'
@@ -66,22 +62,22 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
   const email = body.email as string
   await client.query(beginWithContext(CONTEXT))
   try {
-    await execute(client, TRY_LOCK, [JSON.stringify(['default', USER, key])])
-    await execute(client, FIND_KEY, ['default', USER, key, new Date(), 1])
+    await executePrepared(client, TRY_LOCK, [JSON.stringify(['default', USER, key])])
+    await executePrepared(client, FIND_KEY, ['default', USER, key, new Date(), 1])
     const now = new Date()
-    const { rows } = await execute(client, INSERT_LEAD, [
+    const { rows } = await executePrepared(client, INSERT_LEAD, [
       'RESTAURANT', body.city, body.companyName, body.contactName, 'DE', USER, email, email, `bench gastro ${run} ${n}`, 1, USER, body.phone, '+49301234567',
       body.postalCode, now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'default', 'DE',
     ])
     const lead = rows[0]!
-    await execute(client, INSERT_ACTIVITY, [lead.id, {}, now, null, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
+    await executePrepared(client, INSERT_ACTIVITY, [lead.id, {}, now, null, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
     const db = bossDb(client)
     for (const [queue, days, kind] of [[FOLLOW_UP_T3_QUEUE, 3, 'T3'], [FOLLOW_UP_T7_QUEUE, 7, 'T7']] as const) {
       await boss.send(queue, { leadId: lead.id, tenantId: 'default' }, { db, startAfter: new Date(now.getTime() + days * 86_400_000), singletonKey: `${lead.id}:${kind}` })
     }
-    await execute(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
+    await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
-    await execute(client, INSERT_KEY, [
+    await executePrepared(client, INSERT_KEY, [
       JSON.stringify(lead), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
     ])
     await client.query('COMMIT')
@@ -196,7 +192,6 @@ function perCreate(before: Record<string, number>, after: Record<string, number>
   return Object.fromEntries(Object.keys(after).sort().map((k) => [k, Math.round((100 * (after[k]! - (before[k] ?? 0))) / creates) / 100]))
 }
 
-const loadDetails = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
 
 export const createScenario: Scenario = {
   name: 'create',
@@ -264,24 +259,24 @@ export const createScenario: Scenario = {
         scenario: 'Create', figure: 'throughput at saturation', value: saturated.throughput, unit: 'req/s', baseline: baseline.throughput, ratio: share,
         target: `≥ ${TARGET_SHARE * 100} % of SQL baseline`, verdict: verdict(share, '>=', TARGET_SHARE),
         method: `${satMethod}. Baseline: the 11 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
-        details: { service: loadDetails(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
+        details: { service: loadSummary(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>
         f.figure.endsWith('p95 (paced)')
           ? {
               ...f, baseline: sqlPaced.p95, ratio: f.value! / sqlPaced.p95,
               method: `${f.method}; baseline column: the SQL baseline's creates (same statements, no HTTP) paced the same way, ${sqlPaced.ok} in ${sqlPaced.seconds.toFixed(1)} s, p50 ${sqlPaced.p50.toFixed(2)} ms`,
-              details: { ...f.details, sqlBaselinePaced: loadDetails(sqlPaced) },
+              details: { ...f.details, sqlBaselinePaced: loadSummary(sqlPaced) },
             }
           : f),
       {
         scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', verdict: 'INFO',
-        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (11 database round trips in one transaction)`, details: { light: loadDetails(light) },
+        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (11 database round trips in one transaction)`, details: { light: loadSummary(light) },
       },
       {
         scenario: 'Create', figure: 'one database round trip p50, idle vs back to back', value: trips.idle.p50, unit: 'ms', baseline: trips.busy.p50, ratio: trips.idle.p50 / trips.busy.p50, verdict: 'INFO',
         method: `a prepared \`select $1\` through pg as the app role, ${trips.idle.requests} times with a 50 ms pause before each (p95 ${trips.idle.p95.toFixed(2)} ms) vs ${trips.busy.requests} times back to back (baseline column, p95 ${trips.busy.p95.toFixed(2)} ms): what an idle process's wake-up adds to each of a create's round trips at light load`,
-        details: { idle: loadDetails(trips.idle), busy: loadDetails(trips.busy) },
+        details: { idle: loadSummary(trips.idle), busy: loadSummary(trips.busy) },
       },
     ]
   },
@@ -294,7 +289,7 @@ export function pacedMethod(rate: number, result: LoadResult): string {
 
 /** p50/p95/p99 of the evenly paced run (judged), and p95 of autocannon's overallRate run (bursty, for comparison). */
 export function latencyFigures(scenario: string, label: string, targetP95: number | undefined, paced: LoadResult, burst: LoadResult, rate: number, connections: number): Figure[] {
-  const details = { paced: loadDetails(paced), autocannonOverallRate: loadDetails(burst) }
+  const details = { paced: loadSummary(paced), autocannonOverallRate: loadSummary(burst) }
   return [
     { scenario, figure: `${label} p50 (paced)`, value: paced.p50, unit: 'ms', verdict: 'INFO', method: pacedMethod(rate, paced), details },
     {

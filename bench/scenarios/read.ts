@@ -1,7 +1,7 @@
 // Read: GET /api/leads/{id} and a filtered list page through the service, against a bare
 // node:http + pg server (bench/bare-server.ts) running the same statements.
 import { tokenFor } from '../../test/helpers/api.ts'
-import { assertAnswered, assertClean, runLoad, type LoadResult, type LoadSpec } from '../lib/load.ts'
+import { assertAnswered, assertClean, loadSummary, runLoad, type LoadResult, type LoadSpec } from '../lib/load.ts'
 import type { RunningProcess } from '../lib/processes.ts'
 import { sampleLeadIds, seedLeads } from '../lib/seed.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
@@ -14,13 +14,11 @@ const GET_TARGET_SHARE = 0.6
 const LIST_PATH = '/api/leads?status=REGISTERED&limit=50'
 const READER = { tenantId: 'default', userId: 'bench-manager', role: 'MANAGER', territories: ['DE', 'CH'] } as const
 
-const details = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
-
 /** The paced p95 line gets the bare server's paced p95 at the same rate as its baseline. */
 function withBaseline(figures: Figure[], bare: LoadResult, what: string): Figure[] {
   return figures.map((f) =>
     f.figure.endsWith('p95 (paced)')
-      ? { ...f, baseline: bare.p95, ratio: f.value! / bare.p95, method: `${f.method}; ${what}; baseline column: the bare server, same paced load`, details: { ...f.details, barePaced: details(bare) } }
+      ? { ...f, baseline: bare.p95, ratio: f.value! / bare.p95, method: `${f.method}; ${what}; baseline column: the bare server, same paced load`, details: { ...f.details, barePaced: loadSummary(bare) } }
       : { ...f, method: `${f.method}; ${what}` },
   )
 }
@@ -80,14 +78,14 @@ export const readScenario: Scenario = {
         scenario: 'Read', figure: 'get-by-id throughput at saturation', value: get.saturated.throughput, unit: 'req/s', baseline: get.bareSaturated.throughput, ratio: getShare,
         target: `≥ ${GET_TARGET_SHARE * 100} % of bare`, verdict: verdict(getShare, '>=', GET_TARGET_SHARE),
         method: satMethod('ids cycle over 1000 random DE leads', get.saturated, get.bareSaturated),
-        details: { service: details(get.saturated), bare: details(get.bareSaturated) },
+        details: { service: loadSummary(get.saturated), bare: loadSummary(get.bareSaturated) },
       },
       ...withBaseline(latencyFigures('Read', `list ?status=REGISTERED&limit=50 at ${RATE} req/s`, undefined, list.paced, list.rate, RATE, ctx.rateConnections), list.barePaced, 'first page, 50 leads'),
       {
         scenario: 'Read', figure: 'list page throughput at saturation', value: list.saturated.throughput, unit: 'req/s', baseline: list.bareSaturated.throughput, ratio: listShare,
         verdict: 'INFO',
         method: satMethod(`GET ${LIST_PATH}`, list.saturated, list.bareSaturated),
-        details: { service: details(list.saturated), bare: details(list.bareSaturated) },
+        details: { service: loadSummary(list.saturated), bare: loadSummary(list.bareSaturated) },
       },
     ]
   },

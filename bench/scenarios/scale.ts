@@ -6,7 +6,7 @@ import { LEAD_SELECT_LIST } from '../../models/lead.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import type { TestDatabase } from '../../test/helpers/database.ts'
 import type { RunningProcess } from '../lib/processes.ts'
-import { assertClean, runLoad, type LoadResult } from '../lib/load.ts'
+import { assertClean, loadSummary, runLoad, type LoadResult } from '../lib/load.ts'
 import { cursorAt, seedLeads } from '../lib/seed.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
 import { mergePaced, runPaced } from '../lib/paced.ts'
@@ -70,8 +70,6 @@ interface SizeResult {
   explainFirst: Explained
   explainDeep: Explained
 }
-
-const details = (r: LoadResult) => ({ requests: r.requests, ok: r.ok, seconds: r.seconds, throughput: r.throughput, p50: r.p50, p95: r.p95, p99: r.p99, max: r.max })
 
 /** Windows per size and page; the two sizes take turns, so a noisy minute of the machine hits both alike. */
 const WINDOWS = 10
@@ -151,7 +149,7 @@ export const scaleScenario: Scenario = {
       figures.push({
         scenario: 'Scale', figure: `list ${page} p95, ${large.toLocaleString('en')} vs ${small.toLocaleString('en')}`, value: l.p95, unit: 'ms', baseline: s.p95, ratio,
         target: `ratio ≤ ${TARGET_RATIO}`, verdict: verdict(ratio, '<=', TARGET_RATIO), method: method(page) + overload,
-        details: { small: details(s), large: details(l), windowP95: { small: windowP95[key].get(small), large: windowP95[key].get(large) }, pacedSmall: pacedMethod(RATE, s), pacedLarge: pacedMethod(RATE, l) },
+        details: { small: loadSummary(s), large: loadSummary(l), windowP95: { small: windowP95[key].get(small), large: windowP95[key].get(large) }, pacedSmall: pacedMethod(RATE, s), pacedLarge: pacedMethod(RATE, l) },
       })
       const es = smallResult[explainKey]
       const el = largeResult[explainKey]
