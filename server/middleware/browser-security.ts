@@ -37,12 +37,15 @@ function sameOrigin(ctx: Context, origin: string, publicOrigin: string): boolean
   return origin === `${ctx.protocol}://${ctx.host}` || origin === publicOrigin
 }
 
+/** The session's own endpoints: a login or logout posted from another site is refused too (login CSRF). */
+const SESSION_PATHS = new Set(['/login', '/logout'])
+
 /**
  * CSRF: a state change (anything but GET/HEAD/OPTIONS) that the session cookie would authenticate
  * (cookie sent, no Authorization header) must name our origin in `Origin` (every browser sends it
- * on such requests; without it only `Sec-Fetch-Site: same-origin` passes). Any other request with a
- * foreign Origin and no bearer token (e.g. a login from another site) is refused too. Our origin is
- * the request's own (scheme and Host as TRUST_PROXY lets us read them) or PUBLIC_BASE_URL's.
+ * on such requests; without it only `Sec-Fetch-Site: same-origin` passes). A login or logout with a
+ * foreign Origin is refused as well. Our origin is the request's own (scheme and Host as
+ * TRUST_PROXY lets us read them) or PUBLIC_BASE_URL's. Bearer requests carry no ambient authority.
  */
 export function sameOriginStateChanges(config: Pick<Config, 'publicBaseUrl'>): Middleware {
   const publicOrigin = new URL(config.publicBaseUrl).origin
@@ -50,6 +53,7 @@ export function sameOriginStateChanges(config: Pick<Config, 'publicBaseUrl'>): M
     if (SAFE_METHODS.has(ctx.method) || ctx.get('Authorization')) return next()
     const origin = ctx.get('Origin')
     const cookie = ctx.cookies.get(ACCESS_TOKEN_COOKIE) !== undefined
+    if (!cookie && !SESSION_PATHS.has(ctx.path)) return next()
     const allowed = origin ? sameOrigin(ctx, origin, publicOrigin) : !cookie || ctx.get('Sec-Fetch-Site') === 'same-origin'
     if (!allowed) {
       throw new Problem({
