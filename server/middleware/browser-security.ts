@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import type { Context, Middleware } from 'koa'
 import type { Config } from '../../lib/config.ts'
 import { ACCESS_TOKEN_COOKIE } from '../auth.ts'
-import { Problem } from '../problem.ts'
+import { DomainError } from '../../models/errors.ts'
 
 /** For every response: no framing (clickjacking), no sniffing, no URL (?next=…) in a Referer to another site. */
 export const BASE_CSP = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'"
@@ -56,7 +56,7 @@ export function sameOriginStateChanges(config: Pick<Config, 'publicBaseUrl'>): M
     if (!cookie && !SESSION_PATHS.has(ctx.path)) return next()
     const allowed = origin ? sameOrigin(ctx, origin, publicOrigin) : !cookie || ctx.get('Sec-Fetch-Site') === 'same-origin'
     if (!allowed) {
-      throw new Problem({
+      throw new DomainError({
         status: 403,
         type: 'cross-origin-request',
         title: 'Forbidden',

@@ -8,8 +8,8 @@ import type { Deps } from '../../lib/deps.ts'
 import type { SecurityContext } from '../../lib/db.ts'
 import { cloudEventOf, notifyPayload } from '../../models/events.ts'
 import { findEvent, publishedAfter } from '../../models/event-outbox.ts'
-import { isUuid } from '../../models/leads.ts'
-import { Problem, problems } from '../problem.ts'
+import { isUuid } from '../../models/cursor.ts'
+import { DomainError, problems } from '../../models/errors.ts'
 import type { Principal } from '../auth.ts'
 import { transact } from '../transaction.ts'
 import { validQuery } from '../validation.ts'
@@ -56,8 +56,8 @@ function at(when: number, fire: () => void): () => void {
   return () => clearTimeout(timer)
 }
 
-function tooManyStreams(status: 429 | 503, detail: string): Problem {
-  return new Problem({
+function tooManyStreams(status: 429 | 503, detail: string): DomainError {
+  return new DomainError({
     status,
     type: 'too-many-streams',
     title: status === 429 ? 'Too Many Requests' : 'Service Unavailable',
@@ -74,7 +74,7 @@ function lastEventIdHeader(raw: string): number | undefined {
 }
 
 function callerOf(ctx: Context): SecurityContext {
-  const auth = ctx.state.auth as SecurityContext | undefined
+  const auth = ctx.state.auth
   if (!auth) throw problems.unauthorized()
   return auth
 }

@@ -3,10 +3,10 @@ import type { Context, Middleware } from 'koa'
 import { createBullBoard } from '@bull-board/api'
 import { KoaAdapter } from '@bull-board/koa'
 import type { PgBoss } from 'pg-boss'
-import { BACKFILL_QUEUE, EMAIL_SEND_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, QUEUES } from '../../jobs/queues.ts'
-import { PgBossAdapter, type JobScope } from '../../jobs/queue-board/index.ts'
+import { BACKFILL_QUEUE, EMAIL_SEND_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, QUEUES } from '../../lib/queues.ts'
+import { PgBossAdapter, type JobScope } from '../queue-board/index.ts'
 import type { Principal } from '../auth.ts'
-import { Problem, problems } from '../problem.ts'
+import { DomainError, problems } from '../../models/errors.ts'
 
 export const QUEUE_BOARD_PATH = '/admin/queues'
 
@@ -61,18 +61,18 @@ const OPERATOR_ONLY = [
 ]
 
 /** bull-board answers errors as `{ error: { key }, message? }`; the edge answers RFC 9457 problems. */
-function boardProblem(status: number, body: unknown): Problem {
+function boardProblem(status: number, body: unknown): DomainError {
   const { error, message } = (body ?? {}) as { error?: { key?: unknown }; message?: unknown }
   const key = typeof error?.key === 'string' ? error.key : undefined
   const detail = typeof message === 'string' ? message : key
   const type = status === 404 ? 'not-found' : status === 403 ? 'forbidden' : status === 409 ? 'conflict' : status === 405 ? 'method-not-allowed' : 'queue-board-error'
   const title = status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : status === 409 ? 'Conflict' : status === 405 ? 'Method Not Allowed' : 'Queue board error'
   // `error` and `message` stay as extension members: bull-board's UI reads them.
-  return new Problem({ status, type, title, detail, extensions: { ...(error ? { error } : {}), ...(typeof message === 'string' ? { message } : {}) } })
+  return new DomainError({ status, type, title, detail, extensions: { ...(error ? { error } : {}), ...(typeof message === 'string' ? { message } : {}) } })
 }
 
 /**
- * bull-board over every pg-boss queue (those of jobs/queues.ts and any other pg-boss knows), as one
+ * bull-board over every pg-boss queue (those of lib/queues.ts and any other pg-boss knows), as one
  * Koa middleware. Requests outside the board's path pass straight through. Queues that appear later
  * (created by another process) show up on the next API call. bull-board shares its adapters between
  * requests, so each request's scope travels in an AsyncLocalStorage the adapters read; a call

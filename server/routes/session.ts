@@ -2,7 +2,7 @@ import { Router } from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import type { Config } from '../../lib/config.ts'
 import { ACCESS_TOKEN_COOKIE, authenticate, requireRole, type Principal, type TokenVerifier } from '../auth.ts'
-import { Problem, problems } from '../problem.ts'
+import { DomainError, problems } from '../../models/errors.ts'
 import { validBody } from '../validation.ts'
 import { pageCsp } from '../middleware/browser-security.ts'
 
@@ -57,7 +57,7 @@ export function sessionRoutes(config: Pick<Config, 'nodeEnv'>, verify: TokenVeri
     // The cookie is Secure in production: over plain HTTP the browser would never send it back
     // (and koa refuses to set it). Behind a TLS-terminating proxy, TRUST_PROXY makes this secure.
     if (config.nodeEnv === 'production' && !ctx.secure) {
-      throw new Problem({
+      throw new DomainError({
         status: 403,
         type: 'https-required',
         title: 'HTTPS Required',

@@ -4,7 +4,7 @@
 import test from 'ava'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
-import { BACKFILL_QUEUE, EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE } from '../../jobs/queues.ts'
+import { BACKFILL_QUEUE, EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE } from '../../lib/queues.ts'
 import { randomUUID } from 'node:crypto'
 
 let stack: Stack

@@ -295,7 +295,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   }
 
   async obliterate(): Promise<void> {
-    throw new NotSupportedByPgBoss('queues are declared in code (jobs/queues.ts); delete one with boss.deleteQueue()')
+    throw new NotSupportedByPgBoss('queues are declared in code (lib/queues.ts); delete one with boss.deleteQueue()')
   }
 
   async isPaused(): Promise<boolean> {
