@@ -155,3 +155,21 @@ test.serial('a platform operator sees every tenant\'s jobs and the tenant-less q
   t.is(promote.status, 204)
   t.is((await board(operator, '/redis/stats')).status, 200)
 })
+
+test.serial('a lead created through the API queues follow-ups that carry its territory: its territory\'s ADMIN sees them, another territory\'s does not', async (t) => {
+  const manager = await tokenFor({ user: 'm-de', role: 'MANAGER', territories: ['DE'] })
+  const created = await fetch(`${stack.baseUrl}/api/leads`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${manager}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ companyName: 'Gasthaus zur Post', businessType: 'RESTAURANT' }),
+  })
+  t.is(created.status, 201)
+  const lead = (await created.json()) as { id: string }
+  const [job] = (await stack.deps.boss.findJobs(FOLLOW_UP_T3_QUEUE, {})).filter((candidate) => (candidate.data as { leadId?: string }).leadId === lead.id)
+  t.like(job?.data, { leadId: lead.id, tenantId: 'default', territory: 'DE' })
+  const adminDe = await tokenFor({ user: 'admin-de', role: 'ADMIN', territories: ['DE'] })
+  const adminCh = await tokenFor({ user: 'admin-ch', role: 'ADMIN', territories: ['CH'] })
+  t.is((await board(adminDe, `/queues/${FOLLOW_UP_T3_QUEUE}/${job!.id}`)).status, 200)
+  t.is((await board(adminCh, `/queues/${FOLLOW_UP_T3_QUEUE}/${job!.id}`)).status, 404)
+  t.is((await board(acmeAll, `/queues/${FOLLOW_UP_T3_QUEUE}/${job!.id}`)).status, 404)
+})
