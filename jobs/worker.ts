@@ -49,10 +49,11 @@ export async function startWorker(
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit()
+  // The worker role: the one login that may act as SYSTEM and across tenants (V0008).
+  const config = loadConfigOrExit(process.env, { worker: true })
   const logger = createLogger(config, 'worker')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
+  const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker' })
   const worker = await startWorker({ config, knex, boss, logger, clock: systemClock })
   logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
