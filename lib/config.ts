@@ -27,12 +27,12 @@ export interface Config {
   appDbUser: string
   appDbPassword: string
   /**
-   * Connection of the `worker` process and of `npm run backfill`: the worker role, the one login that may act as SYSTEM or across tenants (a member of
-   * SYSTEM_ROLE). Undefined in production when neither WORKER_DATABASE_URL nor WORKER_DB_PASSWORD
-   * is set; loadConfig({ worker: true }) then refuses to start.
+   * Connection of the `worker` process and of `npm run backfill`: the worker role, the one login
+   * that may act as SYSTEM or across tenants (a member of SYSTEM_ROLE). Undefined in production
+   * when neither WORKER_DATABASE_URL nor WORKER_DB_PASSWORD is set; loadConfig(env, { worker: true })
+   * then refuses to start.
    */
   workerDatabaseUrl: string | undefined
-  workerDbUser: string
   dbPoolMax: number
   auth: AuthConfig
   smtpUrl?: string
@@ -202,7 +202,6 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
     appDbUser,
     appDbPassword,
     workerDatabaseUrl,
-    workerDbUser,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     auth: loadAuth(env, nodeEnv),
     smtpUrl: smtpUrl?.href,

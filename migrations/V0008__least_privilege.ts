@@ -96,10 +96,10 @@ export async function up(knex: Knex): Promise<void> {
       as $$ select coalesce(max(seq), 0) from public.lead_events $$;
     create function dashboard_events_after(after_seq bigint, max_rows integer) returns setof public.lead_events language sql stable security definer
       set search_path = pg_catalog, pg_temp set app.role = 'SYSTEM' set app.tenant_id = '*'
-      as $$ select * from public.lead_events where seq > after_seq order by seq limit least(greatest(max_rows, 0), 5000) $$;
+      as $$ select * from public.lead_events where seq > after_seq order by seq limit greatest(max_rows, 0) $$;
     create function dashboard_events(ids uuid[]) returns setof public.lead_events language sql stable security definer
       set search_path = pg_catalog, pg_temp set app.role = 'SYSTEM' set app.tenant_id = '*'
-      as $$ select * from public.lead_events where id = any (ids[1:5000]) $$;
+      as $$ select * from public.lead_events where id = any (ids) $$;
     revoke execute on function dashboard_latest_seq(), dashboard_events_after(bigint, integer), dashboard_events(uuid[]) from public;
     grant execute on function dashboard_latest_seq(), dashboard_events_after(bigint, integer), dashboard_events(uuid[]) to ${app};
   `)
