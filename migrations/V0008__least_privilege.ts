@@ -11,7 +11,7 @@ import { appRoleName, SYSTEM_ROLE, workerRoleName, workerRolePassword } from '..
 //   unless the session's role is a member. Every policy reads the context through these two, so all
 //   of them (leads, activities, outbox, events, idempotency, backfills) are fixed at once. They stay
 //   one-expression SQL functions that PostgreSQL inlines; pg_has_role runs only when SYSTEM or '*'
-//   is claimed (CASE), so requests do not pay for it.
+//   is claimed, so requests do not pay for it.
 // - the worker role logs in, INHERITs the application role's table rights (one list of grants and
 //   revokes for both) and is a member of SYSTEM_ROLE.
 // - the web process's dashboard listener checks NOTIFYs against the outbox of every tenant: three
@@ -49,17 +49,15 @@ export async function up(knex: Knex): Promise<void> {
   if (!db.superuser) await knex.raw(`grant ${SYSTEM_ROLE} to current_user`)
 
   await knex.raw(`
+    -- One current_setting per call; the membership is asked only when SYSTEM or '*' is claimed
+    -- (coalesce evaluates its second argument only when nullif has taken the claim away).
     create or replace function app_tenant() returns text language sql stable as $$
-      select case
-        when coalesce(nullif(current_setting('app.tenant_id', true), ''), '-') = '*' and not pg_has_role('${SYSTEM_ROLE}', 'MEMBER') then '-'
-        else coalesce(nullif(current_setting('app.tenant_id', true), ''), '-')
-      end
+      select coalesce(nullif(coalesce(nullif(current_setting('app.tenant_id', true), ''), '-'), '*'),
+                      case when pg_has_role('${SYSTEM_ROLE}', 'MEMBER') then '*' else '-' end)
     $$;
     create or replace function app_role() returns text language sql stable as $$
-      select case
-        when coalesce(nullif(current_setting('app.role', true), ''), '-') = 'SYSTEM' and not pg_has_role('${SYSTEM_ROLE}', 'MEMBER') then '-'
-        else coalesce(nullif(current_setting('app.role', true), ''), '-')
-      end
+      select coalesce(nullif(coalesce(nullif(current_setting('app.role', true), ''), '-'), 'SYSTEM'),
+                      case when pg_has_role('${SYSTEM_ROLE}', 'MEMBER') then 'SYSTEM' else '-' end)
     $$;
 
     create or replace function leads_guard() returns trigger language plpgsql as $$
