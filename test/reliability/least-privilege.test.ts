@@ -178,6 +178,15 @@ test('the worker role keeps SYSTEM: every tenant with the all-tenants marker, on
   t.is(await inTransaction(stack.deps.knex, context('*', 'SYSTEM'), (tx) => tx.trx('leads').update({ notes: 'x' }).where('id', leads.acmeLead)), 0)
 })
 
+test('every policy reads the context through app_*(), so none can be fooled by a claimed SYSTEM or \'*\'', async (t) => {
+  // A policy that read current_setting('app.role') itself would trust a forged SYSTEM again.
+  const { rows } = await stack.owner.raw(`
+    select tablename || '.' || policyname as policy from pg_policies
+     where schemaname = 'public' and (coalesce(qual, '') || coalesce(with_check, '')) ~ 'current_setting'`)
+  t.deepEqual(rows, [])
+  t.true((await stack.owner.raw(`select count(*)::int as n from pg_policies where schemaname = 'public'`)).rows[0].n > 10)
+})
+
 test('the web listener reads the outbox of every tenant through its SECURITY DEFINER functions only', async (t) => {
   await asRole(stack.db.appUrl, async (client) => {
     const { rows } = await client.query(`select distinct tenant_id from dashboard_events_after(0, 100) order by 1`)
