@@ -18,6 +18,10 @@ import { appRoleName } from '../lib/config.ts'
 // transaction's `app.user_id` (lib/db.ts inTransaction sets it).
 //
 // History is as visible as its lead (an EXISTS under the leads policies, like lead_activities).
+// Cost (measured with EXPLAIN ANALYZE on 5,000-row inserts, docs/decisions.md): the trigger is one
+// insert plus one to_jsonb on INSERT; the diff query runs on UPDATE only. lead_id has no foreign
+// key (leads are never deleted; the key check would be a second lookup per write).
+// CREATED rows store the initial values as {column: value}; every other row {column: {from, to}}.
 //
 // merges: one row per merge of §12, with everything undo needs (before-images of all leads, the
 // survivor's fields as the merge left them, the moved activity ids). Visible like its survivor;
@@ -59,7 +63,7 @@ export async function up(knex: Knex): Promise<void> {
       id bigint generated always as identity primary key,
       tenant_id text not null,
       territory text not null,
-      lead_id uuid not null references leads (id),
+      lead_id uuid not null,
       at timestamptz not null default now(),
       actor_user_id text,
       action text not null check (action in (${inList(HISTORY_ACTIONS)})),
@@ -81,18 +85,20 @@ export async function up(knex: Knex): Promise<void> {
       language plpgsql security definer set search_path = pg_catalog, public, pg_temp as $$
     declare
       diff jsonb;
+      before jsonb;
       act text;
       hint text := nullif(current_setting('app.history_action', true), '');
     begin
       if tg_op = 'INSERT' then
-        select coalesce(jsonb_object_agg(n.key, jsonb_build_object('from', null, 'to', n.value)), '{}') into diff
-          from jsonb_each(to_jsonb(new)) n
-         where n.value <> 'null'::jsonb and n.key not in (${inList(BOOKKEEPING)});
+        -- The initial values as {column: value}: one expression, no query (models/lead-history.ts
+        -- presents them as {from: null, to}). Creating leads is the hot path.
+        diff := jsonb_strip_nulls(to_jsonb(new)) - ${BOOKKEEPING.map((c) => `'${c}'`).join(' - ')};
         act := 'CREATED';
       else
-        select jsonb_object_agg(n.key, jsonb_build_object('from', o.value, 'to', n.value)) into diff
-          from jsonb_each(to_jsonb(new)) n join jsonb_each(to_jsonb(old)) o on o.key = n.key
-         where n.value is distinct from o.value and n.key not in (${inList(BOOKKEEPING)});
+        before := to_jsonb(old);
+        select jsonb_object_agg(n.key, jsonb_build_object('from', before -> n.key, 'to', n.value)) into diff
+          from jsonb_each(to_jsonb(new)) n
+         where n.value is distinct from before -> n.key and n.key not in (${inList(BOOKKEEPING)});
         if diff is null then
           return null;
         end if;

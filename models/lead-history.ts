@@ -24,8 +24,9 @@ export interface HistoryEntry {
 
 const camelCase = (column: string) => column.replaceAll(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
-function wireChanges(changes: Record<string, { from: unknown; to: unknown }>): HistoryEntry['changes'] {
-  return Object.fromEntries(Object.entries(changes).map(([column, change]) => [camelCase(column), change]))
+/** Stored: CREATED as the initial values {column: value} (cheaper for the trigger), the rest as {column: {from, to}}. */
+function wireChanges(action: HistoryAction, changes: Record<string, unknown>): HistoryEntry['changes'] {
+  return Object.fromEntries(Object.entries(changes).map(([column, change]) => [camelCase(column), action === 'CREATED' ? { from: null, to: change } : (change as { from: unknown; to: unknown })]))
 }
 
 const HISTORY_PAGE = `select id, at, actor_user_id, action, changes from lead_history where lead_id = ? and id < ? order by id desc limit ?`
@@ -37,8 +38,8 @@ export async function listHistory(tx: Tx, leadId: string, page: { limit?: number
   const before = page.cursor
     ? decodeCursor(page.cursor, (value): value is { h: number } => typeof value === 'object' && value !== null && Number.isSafeInteger((value as { h?: unknown }).h)).h
     : Number.MAX_SAFE_INTEGER
-  const { rows } = await tx.trx.raw<{ rows: { id: number; at: Date; actor_user_id: string | null; action: HistoryAction; changes: Record<string, { from: unknown; to: unknown }> }[] }>(HISTORY_PAGE, [leadId, before, limit + 1])
-  const data = rows.slice(0, limit).map((row) => ({ id: row.id, at: row.at, actorUserId: row.actor_user_id, action: row.action, changes: wireChanges(row.changes) }))
+  const { rows } = await tx.trx.raw<{ rows: { id: number; at: Date; actor_user_id: string | null; action: HistoryAction; changes: Record<string, unknown> }[] }>(HISTORY_PAGE, [leadId, before, limit + 1])
+  const data = rows.slice(0, limit).map((row) => ({ id: row.id, at: row.at, actorUserId: row.actor_user_id, action: row.action, changes: wireChanges(row.action, row.changes) }))
   const last = data.at(-1)
   return { data, nextCursor: rows.length > limit && last ? encodeCursor({ h: last.id }) : null }
 }
