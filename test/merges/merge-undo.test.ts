@@ -227,3 +227,14 @@ test.serial('races (10 rounds): merge vs PATCH of the survivor, vs PATCH and act
     }
   }
 })
+
+test.serial('OpenAPI documents history, merge and undo with their schemas', async (t) => {
+  const doc = (await api('GET', '/openapi.json')).body
+  t.truthy(doc.paths['/api/leads/{id}/history'].get)
+  t.truthy(doc.paths['/api/leads/{id}/merge'].post)
+  t.truthy(doc.paths['/api/merges/{id}'].get)
+  t.truthy(doc.paths['/api/merges/{id}/undo'].post)
+  t.is(doc.components.schemas.HistoryPage.properties.data.items.$ref, '#/components/schemas/HistoryEntry')
+  t.deepEqual(doc.components.schemas.MergeRequest.required, ['mergeIds'])
+  t.is(doc.components.schemas.MergeRequest.properties.mergeIds.maxItems, 4)
+})
