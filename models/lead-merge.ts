@@ -17,7 +17,6 @@ import { assertVersion, lockLead, type Actor, type ExpectedVersion } from './lea
 import { recordLeadEvent } from './lead-events.ts'
 import { setHistoryAction } from './lead-history.ts'
 import { EDITABLE_LEAD_FIELDS, LEAD_FIELDS, insertActivity, leadResource, moveActivities, updateLead, type EditableLeadField, type Lead, type LeadField } from './lead-table.ts'
-import { isTerminalStatus } from './lead-rules.ts'
 import { insertMerge, markMergeUndone, mergeById, type LeadSnapshot, type MergeRecord } from './merges.ts'
 import { normalizeLead } from './normalization.ts'
 
@@ -116,8 +115,9 @@ export async function mergeLeads(deps: Deps, tx: Tx, actor: Actor, survivorId: s
   assertVersion(survivor, expectedVersion)
   if (merged.some((lead) => lead.territory !== survivor.territory)) throw acrossTerritories()
   if (survivor.status === 'DELETED') throw problems.conflict('invalid-status-transition', 'Invalid status transition', 'A deleted lead cannot be the survivor of a merge.')
-  const closed = merged.find((lead) => isTerminalStatus(lead.status))
-  if (closed) throw problems.conflict('invalid-status-transition', 'Invalid status transition', `Lead ${closed.id} is ${closed.status} and cannot be merged away.`)
+  // Like DELETE (§3 any → DELETED): every lead but a deleted one can be merged away.
+  const deleted = merged.find((lead) => lead.status === 'DELETED')
+  if (deleted) throw problems.conflict('invalid-status-transition', 'Invalid status transition', `Lead ${deleted.id} is deleted already and cannot be merged away.`)
 
   const now = deps.clock.now()
   const mergeId = randomUUID()
