@@ -8,16 +8,18 @@ import type { Deps } from '../lib/deps.ts'
 import { releaseResources, startBoss } from './boss.ts'
 import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './registry.ts'
 import { measureJob, metricsRoutes } from '../server/metrics.ts'
+import { healthRoutes, type Lifecycle } from '../lib/health.ts'
 
 export interface WorkerProcess {
   /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
   stop(): Promise<void>
 }
 
-/** A listener for /metrics only. */
-async function serveMetrics(deps: Deps, port: number): Promise<http.Server> {
+/** A listener for /metrics and the probes (/health/live, /health/ready: database and pg-boss answer, not draining). */
+async function serveMetrics(deps: Deps, port: number, lifecycle: Lifecycle): Promise<http.Server> {
   const app = new Koa()
   app.use(metricsRoutes(deps).routes())
+  app.use(healthRoutes(deps, lifecycle).routes())
   const server = http.createServer(app.callback())
   await new Promise<void>((resolve) => server.listen(port, resolve))
   return server
@@ -56,17 +58,20 @@ async function main(): Promise<void> {
   const worker = await startWorker({ config, knex, boss, logger, clock: systemClock })
   logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
-  const metricsServer = config.workerMetricsPort === 0 ? undefined : await serveMetrics({ config, knex, boss, logger, clock: systemClock }, config.workerMetricsPort)
+  const lifecycle: Lifecycle = { draining: false }
+  const metricsServer = config.workerMetricsPort === 0 ? undefined : await serveMetrics({ config, knex, boss, logger, clock: systemClock }, config.workerMetricsPort, lifecycle)
   let shuttingDown = false
   // A second signal (the process group's and a supervisor's) must not cut the drain short.
   const shutdown = (signal: string) => {
     if (shuttingDown) return
     shuttingDown = true
     logger.info({ signal }, 'worker shutting down')
-    metricsServer?.close()
+    // The probes and /metrics stay up through the drain; readiness answers 503 DRAINING.
+    lifecycle.draining = true
     worker
       .stop()
       .then(() => releaseResources({ config, knex, boss }))
+      .then(() => void metricsServer?.close())
       .then(
       () => {
         logger.info('worker stopped')

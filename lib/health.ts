@@ -1,5 +1,5 @@
 import { Router } from '@koa/router'
-import type { Deps } from '../../lib/deps.ts'
+import type { Deps } from './deps.ts'
 
 export interface Lifecycle {
   draining: boolean
