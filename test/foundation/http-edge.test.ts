@@ -76,7 +76,7 @@ test('a compressed JSON body is a 415 problem (no content coding is accepted)', 
   const body = gzipSync(JSON.stringify({ a: 1 }))
   const response = await fetch(`${stack.baseUrl}/test/echo`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body })
   isProblem(t, response, 415)
-  t.regex((await response.json()).detail, /uncompressed/)
+  t.regex(((await response.json()) as { detail: string }).detail, /uncompressed/)
 })
 
 test('an unexpected error is a 500 problem without internals, quoting the request id', async (t) => {
