@@ -234,7 +234,16 @@ export function openApiDocument(): Record<string, unknown> {
           description: 'Each message: `id:` the outbox sequence number, `event:` the CloudEvent type, `data:` the CloudEvent JSON (data above 7680 bytes replaced by a reference, see GET /api/events/{id}). Heartbeat comments every 15 s. Reconnect with `Last-Event-ID` to receive exactly what was missed. EventSource may pass the token as `access_token` or the login cookie. A process that is shutting down answers 503; reconnect.',
           tags: ['events'],
           parameters: [param('LastEventId'), ...queryParams(eventStreamQuerySchema)],
-          responses: { 200: response('the stream', { schema: { type: 'string' }, type: 'text/event-stream' }) },
+          responses: {
+            200: {
+              ...response('the stream', { schema: { type: 'string' }, type: 'text/event-stream' }),
+              headers: {
+                'X-Request-Id': header('X-Request-Id'),
+                'Cache-Control': { description: '`no-cache, no-transform`: proxies must pass events on as they come', schema: { type: 'string' } },
+                'X-Accel-Buffering': { description: '`no`: nginx must not buffer the stream', schema: { type: 'string' } },
+              },
+            },
+          },
         }),
       },
       '/api/events': {

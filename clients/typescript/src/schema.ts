@@ -1241,6 +1241,10 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description `no-cache, no-transform`: proxies must pass events on as they come */
+                    "Cache-Control"?: string;
+                    /** @description `no`: nginx must not buffer the stream */
+                    "X-Accel-Buffering"?: string;
                     [name: string]: unknown;
                 };
                 content: {
