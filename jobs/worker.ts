@@ -1,26 +1,48 @@
 import http from 'node:http'
-import Koa from 'koa'
-import { loadConfigOrExit } from '../lib/config.ts'
-import { createLogger } from '../lib/logger.ts'
-import { createKnex } from '../lib/db.ts'
-import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
-import { releaseResources, startBoss } from './boss.ts'
-import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './registry.ts'
-import { measureJob, metricsRoutes } from '../server/metrics.ts'
-import { healthRoutes, type Lifecycle } from '../lib/health.ts'
+import { processDeps, stopGracefully } from '../lib/process.ts'
+import { JOBS, SCHEDULES, SERVICES } from './registry.ts'
+import { type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './definitions.ts'
+import { measureJob, renderMetrics } from '../lib/metrics.ts'
+import { readiness } from '../lib/health.ts'
 
 export interface WorkerProcess {
   /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
   stop(): Promise<void>
 }
 
-/** A listener for /metrics and the probes (/health/live, /health/ready: database and pg-boss answer, not draining). */
-async function serveMetrics(deps: Deps, port: number, lifecycle: Lifecycle): Promise<http.Server> {
-  const app = new Koa()
-  app.use(metricsRoutes(deps).routes())
-  app.use(healthRoutes(deps, lifecycle).routes())
-  const server = http.createServer(app.callback())
+/**
+ * The worker's one listener (it has no HTTP API): GET /metrics, and the probes Kubernetes asks on
+ * the same port — /health/live (the process answers) and /health/ready (PostgreSQL and pg-boss
+ * answer and the worker is not draining), with the bodies of web's probes.
+ */
+async function serveMetrics(deps: Deps, port: number, lifecycle: { draining: boolean }): Promise<http.Server> {
+  const json = (res: http.ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body))
+  const server = http.createServer((req, res) => {
+    const path = req.url?.split('?')[0]
+    if (req.method === 'GET' && path === '/health/live') return json(res, 200, { status: 'UP' })
+    if (req.method === 'GET' && path === '/health/ready') {
+      readiness(deps, lifecycle.draining).then(
+        (ready) => json(res, ready.httpStatus, ready.body),
+        (error: unknown) => {
+          deps.logger.error({ err: error }, 'readiness not checked')
+          json(res, 500, { status: 'DOWN' })
+        },
+      )
+      return
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    renderMetrics(deps, { queueDepth: true }, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
+      (metrics) => res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.body),
+      (error: unknown) => {
+        deps.logger.error({ err: error }, 'metrics not rendered')
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n')
+      },
+    )
+  })
   await new Promise<void>((resolve) => server.listen(port, resolve))
   return server
 }
@@ -51,40 +73,18 @@ export async function startWorker(
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit()
-  const logger = createLogger(config, 'worker')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
-  const worker = await startWorker({ config, knex, boss, logger, clock: systemClock })
-  logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
+  const deps = await processDeps('worker')
+  const worker = await startWorker(deps)
+  deps.logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
-  const lifecycle: Lifecycle = { draining: false }
-  const metricsServer = config.workerMetricsPort === 0 ? undefined : await serveMetrics({ config, knex, boss, logger, clock: systemClock }, config.workerMetricsPort, lifecycle)
-  let shuttingDown = false
-  // A second signal (the process group's and a supervisor's) must not cut the drain short.
-  const shutdown = (signal: string) => {
-    if (shuttingDown) return
-    shuttingDown = true
-    logger.info({ signal }, 'worker shutting down')
-    // The probes and /metrics stay up through the drain; readiness answers 503 DRAINING.
+  const lifecycle = { draining: false }
+  const metricsServer = deps.config.workerMetricsPort === 0 ? undefined : await serveMetrics(deps, deps.config.workerMetricsPort, lifecycle)
+  stopGracefully(deps, 'worker', async () => {
+    // Readiness answers 503 DRAINING while the services stop; then the listener closes.
     lifecycle.draining = true
-    worker
-      .stop()
-      .then(() => releaseResources({ config, knex, boss }))
-      .then(() => void metricsServer?.close())
-      .then(
-      () => {
-        logger.info('worker stopped')
-        process.exit(0)
-      },
-      (error) => {
-        logger.error({ err: error }, 'worker shutdown failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
+    await worker.stop()
+    metricsServer?.close()
+  })
 }
 
 if (import.meta.main) await main()

@@ -1,31 +1,35 @@
-import { Router } from '@koa/router'
+// Readiness of a process (web and worker alike): can it reach PostgreSQL and pg-boss right now?
 import type { Deps } from './deps.ts'
 
-export interface Lifecycle {
-  draining: boolean
+export type CheckState = 'UP' | 'DOWN'
+export interface ReadinessChecks {
+  database: CheckState
+  queue: CheckState
 }
 
-/** Liveness says the process runs; readiness says it can serve: database and pg-boss answer. */
-export function healthRoutes(deps: Pick<Deps, 'knex' | 'boss'>, lifecycle: Lifecycle): Router {
-  const router = new Router()
-  router.get('/health/live', (ctx) => {
-    ctx.body = { status: 'UP' }
-  })
-  router.get('/health/ready', async (ctx) => {
-    const checks = { database: 'DOWN', queue: 'DOWN' }
-    if (!lifecycle.draining) {
-      const [database, queue] = await Promise.allSettled([
-        withTimeout(deps.knex.raw('select 1'), 2000),
-        withTimeout(deps.boss.schemaVersion(), 2000),
-      ])
-      checks.database = database.status === 'fulfilled' ? 'UP' : 'DOWN'
-      checks.queue = queue.status === 'fulfilled' && queue.value !== null ? 'UP' : 'DOWN'
-    }
-    const up = checks.database === 'UP' && checks.queue === 'UP'
-    ctx.status = up ? 200 : 503
-    ctx.body = { status: lifecycle.draining ? 'DRAINING' : up ? 'UP' : 'DOWN', checks }
-  })
-  return router
+/** Each dependency answers within 2 s, or counts as down. */
+export async function checkReadiness(deps: Pick<Deps, 'knex' | 'boss'>, timeoutMs = 2000): Promise<ReadinessChecks> {
+  const [database, queue] = await Promise.allSettled([
+    withTimeout(deps.knex.raw('select 1'), timeoutMs),
+    withTimeout(deps.boss.schemaVersion(), timeoutMs),
+  ])
+  return {
+    database: database.status === 'fulfilled' ? 'UP' : 'DOWN',
+    queue: queue.status === 'fulfilled' && queue.value !== null ? 'UP' : 'DOWN',
+  }
+}
+
+export interface Readiness {
+  httpStatus: 200 | 503
+  body: { status: 'UP' | 'DOWN' | 'DRAINING'; checks: ReadinessChecks }
+}
+
+/** What /health/ready answers, in web and worker alike: 200 UP, or 503 DOWN or DRAINING. */
+export async function readiness(deps: Pick<Deps, 'knex' | 'boss'>, draining: boolean): Promise<Readiness> {
+  if (draining) return { httpStatus: 503, body: { status: 'DRAINING', checks: { database: 'DOWN', queue: 'DOWN' } } }
+  const checks = await checkReadiness(deps)
+  const up = checks.database === 'UP' && checks.queue === 'UP'
+  return { httpStatus: up ? 200 : 503, body: { status: up ? 'UP' : 'DOWN', checks } }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -5,7 +5,7 @@ import { requestId } from './middleware/request-id.ts'
 import { accessLog } from './middleware/access-log.ts'
 import { problemResponses } from './middleware/problems.ts'
 import { jsonBody } from './middleware/json-body.ts'
-import { healthRoutes, type Lifecycle } from '../lib/health.ts'
+import { healthRoutes, type Lifecycle } from './routes/health.ts'
 import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
 import { backfillRoutes } from './routes/backfills.ts'
@@ -15,7 +15,7 @@ import { EVENT_STREAM_PATH } from './routes/events.ts'
 import { sessionRoutes } from './routes/session.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { idempotency } from './middleware/idempotency.ts'
-import { httpMetrics, metricsRoutes } from './metrics.ts'
+import { httpMetrics, metricsRoutes } from './http-metrics.ts'
 
 /** Optional parts of the edge that need more than Deps to be built. */
 export interface AppOptions {

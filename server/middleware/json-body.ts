@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa'
 import getRawBody, { type RawBodyError } from 'raw-body'
-import { problems } from '../problem.ts'
+import { problems } from '../../models/errors.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 /** Deeper JSON is refused before parsing: the recursive walks after it (trim, validation, idempotency fingerprint) would overflow the stack. */
