@@ -40,6 +40,17 @@ export interface Config {
   shutdownTimeoutMs: number
   /** The worker has no API; it serves /metrics on this port (0: not at all). */
   workerMetricsPort: number
+  /**
+   * Believe X-Forwarded-Proto/-Host/-For (set only behind a proxy that overwrites them). Off, a
+   * client's own X-Forwarded-Proto: https cannot make a plain-HTTP request look secure.
+   */
+  trustProxy: boolean
+  /** Node's http server: time for a request's headers, and for the whole request (headers and body). */
+  httpHeadersTimeoutMs: number
+  httpRequestTimeoutMs: number
+  /** Open SSE streams this web process holds at most (503 beyond), and per user (429 beyond). */
+  sseMaxStreams: number
+  sseMaxStreamsPerUser: number
 }
 
 /** A well-known secret so that `npm start` and `npm run token` work out of the box; refused in production. */
@@ -119,6 +130,11 @@ const SPECS = {
   OUTBOX_RETENTION_DAYS: integer(1, 3650)({ default: 7 }),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000)({ default: 25_000 }),
   WORKER_METRICS_PORT: integer(0, 65535)({ default: 9464 }),
+  TRUST_PROXY: flag({ default: false }),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1000, 300_000)({ default: 10_000 }),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1000, 600_000)({ default: 30_000 }),
+  SSE_MAX_STREAMS: integer(1, 100_000)({ default: 1000 }),
+  SSE_MAX_STREAMS_PER_USER: integer(1, 1000)({ default: 5 }),
 }
 
 /** The variables of `specs`, parsed; a blank value counts as unset. Throws ConfigError for the first problem. */
@@ -189,6 +205,10 @@ export function loadConfig(raw: Env = process.env): Config {
   if (env.SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER && nodeEnv === 'production') {
     throw new ConfigError('SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER', 'must not be true in production')
   }
+  // Node requires the headers' timeout not to exceed the whole request's.
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`)
+  }
   return {
     nodeEnv,
     port,
@@ -208,6 +228,11 @@ export function loadConfig(raw: Env = process.env): Config {
     allowUnauthenticatedPublisher: env.SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     workerMetricsPort: env.WORKER_METRICS_PORT,
+    trustProxy: env.TRUST_PROXY,
+    httpHeadersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+    sseMaxStreams: env.SSE_MAX_STREAMS,
+    sseMaxStreamsPerUser: env.SSE_MAX_STREAMS_PER_USER,
   }
 }
 

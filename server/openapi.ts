@@ -56,7 +56,7 @@ const RESPONSES = {
   IdempotencyKeyReused: problem('This Idempotency-Key was used for a different request (idempotency-key-reused).'),
   PreconditionRequired: problem('If-Match is missing.'),
   InternalError: problem('An unexpected error; the detail quotes the request id.'),
-  Unavailable: problem('The database is unreachable, or the process is shutting down; retry.', ['Retry-After']),
+  Unavailable: problem('The database is unreachable, the process is shutting down, or (the event stream) it holds SSE_MAX_STREAMS streams already; retry.', ['Retry-After']),
 }
 
 interface Operation {
@@ -165,7 +165,7 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'freshplan-leads',
       version: '1.0.0',
-      description: 'Lead acquisition API of FreshPlan (Modul 02 Neukundengewinnung). Every response carries X-Request-Id; every error is an RFC 9457 problem (application/problem+json). Outside the operations below: a method a path does not support is answered 405 (method-not-allowed) with an `Allow` header listing the methods it does, an unknown method 501, an unknown path 404 (not-found), all as problems.',
+      description: 'Lead acquisition API of FreshPlan (Modul 02 Neukundengewinnung). Every response carries X-Request-Id; every error is an RFC 9457 problem (application/problem+json). Outside the operations below: a method a path does not support is answered 405 (method-not-allowed) with an `Allow` header listing the methods it does, an unknown method 501, an unknown path 404 (not-found), all as problems. A client slower than HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS to send its request gets a bare 408 from the HTTP server and is disconnected.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-FreshPlan' },
     },
     servers: [{ url: '/', description: 'the service itself (npm start: http://localhost:3000)' }],
@@ -243,6 +243,7 @@ export function openApiDocument(): Record<string, unknown> {
                 'X-Accel-Buffering': { description: '`no`: nginx must not buffer the stream', schema: { type: 'string' } },
               },
             },
+            429: problem('The caller has SSE_MAX_STREAMS_PER_USER streams open already (too-many-streams); close one.', ['Retry-After']),
           },
         }),
       },
