@@ -165,7 +165,7 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'freshplan-leads',
       version: '1.0.0',
-      description: 'Lead acquisition API of FreshPlan (Modul 02 Neukundengewinnung). Every response carries X-Request-Id; every error is an RFC 9457 problem (application/problem+json). Outside the operations below: a method a path does not support is answered 405 (method-not-allowed) with an `Allow` header listing the methods it does, an unknown method 501, an unknown path 404 (not-found), all as problems. A client slower than HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS to send its request gets a bare 408 from the HTTP server and is disconnected.',
+      description: 'Lead acquisition API of FreshPlan (Modul 02 Neukundengewinnung). Every response carries X-Request-Id and the browser policy headers Content-Security-Policy, X-Frame-Options, X-Content-Type-Options and Referrer-Policy; every error is an RFC 9457 problem (application/problem+json). Outside the operations below: a method a path does not support is answered 405 (method-not-allowed) with an `Allow` header listing the methods it does, an unknown method 501, an unknown path 404 (not-found), all as problems. A client slower than HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS to send its request gets a bare 408 from the HTTP server and is disconnected.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-FreshPlan' },
     },
     servers: [{ url: '/', description: 'the service itself (npm start: http://localhost:3000)' }],

@@ -14,8 +14,11 @@ import { tokenFor } from '../helpers/api.ts'
 import { freePort } from '../helpers/processes.ts'
 
 const root = path.resolve(import.meta.dirname, '../..')
-/** Headers of HTTP itself (framing, caching, dates), not of the API. */
-const TRANSPORT_HEADERS = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'vary', 'sl-violations'])
+/**
+ * Headers of HTTP itself (framing, dates), and the browser policy every response carries
+ * (server/middleware/browser-security.ts; named once in the document's info.description), not of the API.
+ */
+const TRANSPORT_HEADERS = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'vary', 'sl-violations', 'content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy'])
 
 let stack: Stack
 let proxy: string
