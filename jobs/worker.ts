@@ -78,12 +78,12 @@ async function main(): Promise<void> {
   deps.logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
   const lifecycle = { draining: false }
-  const metricsServer = deps.config.workerMetricsPort === 0 ? undefined : await serveMetrics(deps, deps.config.workerMetricsPort, lifecycle)
+  // The listener stays up through the whole drain, running jobs included (Prometheus keeps scraping,
+  // readiness answers 503 DRAINING); it ends with the process.
+  if (deps.config.workerMetricsPort !== 0) await serveMetrics(deps, deps.config.workerMetricsPort, lifecycle)
   stopGracefully(deps, 'worker', async () => {
-    // Readiness answers 503 DRAINING while the services stop; then the listener closes.
     lifecycle.draining = true
     await worker.stop()
-    metricsServer?.close()
   })
 }
 
