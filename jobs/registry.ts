@@ -3,6 +3,7 @@ import type { Deps } from '../lib/deps.ts'
 import { backfillJob } from './backfill.ts'
 import { emailSendJob } from './email.ts'
 import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
+import { protectionJobs, protectionSweepSchedule } from './protection.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
 import { EVENT_JOBS, EVENT_SCHEDULES, EVENT_SERVICES } from './events.ts'
 
@@ -27,6 +28,6 @@ export interface ServiceDefinition {
 }
 
 // Every worker, schedule and service of the worker process; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS, backfillJob]
-export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, ...EVENT_SCHEDULES]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, ...protectionJobs, emailSendJob, ...EVENT_JOBS, backfillJob]
+export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, protectionSweepSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

@@ -155,6 +155,9 @@ export async function up(knex: Knex): Promise<void> {
       add constraint leads_clock_stopped check ((clock_stop_status = 'STOPPED') = (clock_stopped_at is not null)),
       add constraint leads_clock_reason check (clock_stop_status is null or stop_reason is not null);
 
+    -- Events of an ownerless (expired) lead have no owner either.
+    alter table lead_events alter column owner_user_id drop not null;
+
     alter table lead_activities drop constraint lead_activities_type_check;
     alter table lead_activities add constraint lead_activities_type_check check (type in (${inList(ACTIVITY_TYPES)})) not valid;
     alter table lead_activities validate constraint lead_activities_type_check;

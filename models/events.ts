@@ -11,6 +11,9 @@ export const LEAD_EVENT_TYPES = [
   'freshplan.lead.activity_added',
   'freshplan.lead.followup_sent',
   'freshplan.lead.duplicate_detected',
+  // §10 stop-the-clock
+  'freshplan.lead.clock_stopped',
+  'freshplan.lead.clock_resumed',
 ] as const
 
 export type LeadEventType = (typeof LEAD_EVENT_TYPES)[number]
@@ -62,7 +65,7 @@ export interface LeadEventRecord {
   tenantId: string
   territory: Territory
   leadId: string
-  ownerUserId: string
+  ownerUserId: string | null
   collaboratorUserIds: string[]
   type: LeadEventType
   idempotencyKey: string

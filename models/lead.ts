@@ -1,5 +1,6 @@
 import { Model, snakeCaseMappers } from 'objection'
 import type { Knex } from '../lib/db.ts'
+import type { ClockStopStatus, ProtectionKind } from './protection-rules.ts'
 import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
 
 // Objection models: column names are snake_case in PostgreSQL and camelCase here and on the wire.
@@ -18,6 +19,10 @@ export const LEAD_COLUMNS: readonly string[] = columnsOf('leads', [
   'email_consent', 'notes', 'status', 'stage', 'owner_user_id', 'collaborator_user_ids', 'registered_at', 'last_activity_at',
   't3_sent_at', 't7_sent_at', 'version', 'created_at', 'created_by', 'updated_at', 'deleted_at', 'email_normalized',
   'name_normalized', 'phone_e164', 'normalization_version',
+  // §10 lead protection (V0011)
+  'protection_start_at', 'protection_until', 'progress_deadline', 'last_progress_at', 'paused_seconds', 'progress_paused_seconds',
+  'clock_stop_status', 'clock_stopped_at', 'stop_reason', 'clock_stop_requested_by', 'clock_stop_requested_at',
+  'protection_next_kind', 'protection_next_at',
 ])
 
 export const ACTIVITY_COLUMNS: readonly string[] = columnsOf('lead_activities', [
@@ -66,7 +71,8 @@ export class Lead extends Model {
   declare notes: string | null
   declare status: LeadStatus
   declare stage: LeadStage
-  declare ownerUserId: string
+  /** Null once protection expired and released the owner (§10). */
+  declare ownerUserId: string | null
   declare collaboratorUserIds: string[]
   declare registeredAt: Date
   declare lastActivityAt: Date | null
@@ -81,6 +87,20 @@ export class Lead extends Model {
   declare nameNormalized: string | null
   declare phoneE164: string | null
   declare normalizationVersion: number
+  // §10 lead protection (models/protection-rules.ts); the dates are null until first computed.
+  declare protectionStartAt: Date | null
+  declare protectionUntil: Date | null
+  declare progressDeadline: Date | null
+  declare lastProgressAt: Date | null
+  declare pausedSeconds: number
+  declare progressPausedSeconds: number
+  declare clockStopStatus: ClockStopStatus | null
+  declare clockStoppedAt: Date | null
+  declare stopReason: string | null
+  declare clockStopRequestedBy: string | null
+  declare clockStopRequestedAt: Date | null
+  declare protectionNextKind: ProtectionKind | null
+  declare protectionNextAt: Date | null
 }
 
 export class LeadActivity extends Model {
@@ -149,6 +169,13 @@ export function leadResource(lead: Lead, warnings?: string[]): Record<string, un
     emailNormalized: lead.emailNormalized ?? null,
     nameNormalized: lead.nameNormalized ?? null,
     phoneE164: lead.phoneE164 ?? null,
+    protectionStartAt: iso(lead.protectionStartAt ?? null),
+    protectionUntil: iso(lead.protectionUntil ?? null),
+    progressDeadline: iso(lead.progressDeadline ?? null),
+    clockStoppedAt: iso(lead.clockStoppedAt ?? null),
+    clockStopStatus: lead.clockStopStatus ?? null,
+    stopReason: lead.stopReason ?? null,
+    pausedSeconds: lead.pausedSeconds ?? 0,
     ...(warnings !== undefined && { warnings }),
   }
 }

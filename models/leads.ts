@@ -7,6 +7,7 @@ import { raw } from 'objection'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
 import { scheduleFollowUps } from '../jobs/follow-ups.ts'
+import { initialProtection, protectionAfterActivity, scheduleProtection } from './lead-protection.ts'
 import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
 import { activityResource, leadResource } from './lead.ts'
 import {
@@ -19,7 +20,6 @@ import {
   isMeaningfulActivity,
   isTerminalStatus,
   requiresFirstContact,
-  statusAfterActivity,
   statusChangeSummary,
   territoryForCountry,
   type ActivityOutcome,
@@ -95,7 +95,7 @@ function assertTerritoryAccess(tx: Tx, territory: string): void {
   }
 }
 
-async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
+export async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
   // insert … returning * is one round trip; insertAndFetch would read the row back with a second.
   return LeadActivity.query(tx.trx).insert({
     tenantId: lead.tenantId,
@@ -132,9 +132,11 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   assertTerritoryAccess(tx, territory)
   const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
+  const protection = await initialProtection(tx, { tenantId: tx.ctx.tenantId, territory, registeredAt: now })
   const lead = (await Lead.query(tx.trx).insert({
     ...leadFields,
     ...columns,
+    ...protection.columns,
     countryCode,
     source,
     tenantId: tx.ctx.tenantId,
@@ -153,6 +155,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
   await scheduleFollowUps(deps, tx, lead)
+  await scheduleProtection(deps, tx, lead, protection.next, { fresh: true })
   await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
@@ -208,7 +211,7 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
 }
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
-async function lockLead(tx: Tx, id: string): Promise<Lead> {
+export async function lockLead(tx: Tx, id: string): Promise<Lead> {
   const lead = isUuid(id) ? await leadById(tx.trx, id, { forUpdate: true }) : undefined
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
@@ -220,7 +223,7 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
   }
 }
 
-async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
+export async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
   // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
   const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning(raw(LEAD_SELECT_LIST))) as unknown as Lead[]
   return updated!
@@ -281,13 +284,16 @@ export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, e
  * `activity_added` event its own idempotency key ("<leadId>|<type>|<version>").
  */
 async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
-  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : new Date()
+  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : deps.clock.now()
   const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
-  const changes: Partial<Lead> = {}
-  const next = isMeaningfulActivity(input.type) ? statusAfterActivity(lead.status, input.type) : null
+  // §3 status rule and §10 protection: progress moves the deadline (and reschedules the lead's job).
+  const protection = await protectionAfterActivity(tx, lead, input.type, occurredAt, deps.clock.now())
+  const changes: Partial<Lead> = { ...protection.columns }
+  const next = protection.status
   if (isMeaningfulActivity(input.type) && (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt)) changes.lastActivityAt = occurredAt
   if (next !== null) changes.status = next
   const updated = await updateLead(tx, lead, changes)
+  if (protection.moved) await scheduleProtection(deps, tx, updated, protection.next)
   if (next !== null) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type } })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: next, lead: leadResource(updated) })

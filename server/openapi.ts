@@ -5,6 +5,7 @@ import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
+import { protectionSchemas } from './schemas/protection.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
 // documentation and validation cannot drift apart. /docs serves Swagger UI from the npm package.
@@ -33,7 +34,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas, ...protectionSchemas].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -66,6 +67,18 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/leads/{id}/owner': {
         put: { summary: 'Reassign the owner (MANAGER, ADMIN)', parameters: [idParam], requestBody: { required: true, ...json(ref('OwnerAssignment')) }, responses: { 200: { description: 'reassigned', ...json(ref('Lead')) }, ...errors } },
+      },
+      '/api/leads/{id}/clock/stop': {
+        post: { summary: 'Stop the protection clock (MANAGER, ADMIN); SALES file a request (status REQUESTED)', parameters: [idParam, idempotencyKey], requestBody: { required: true, ...json(ref('ClockStop')) }, responses: { 200: { description: 'stopped', ...json(ref('ClockState')) }, 202: { description: 'requested, waits for approval', ...json(ref('ClockState')) }, 409: problem('clock stopped already or lead not protected'), ...errors } },
+      },
+      '/api/leads/{id}/clock/approve': {
+        post: { summary: 'Approve a requested clock stop (MANAGER, ADMIN)', parameters: [idParam, idempotencyKey], responses: { 200: { description: 'stopped', ...json(ref('ClockState')) }, 409: problem('no request to approve'), ...errors } },
+      },
+      '/api/leads/{id}/clock/resume': {
+        post: { summary: 'Resume the clock (MANAGER, ADMIN): the pause extends protectionUntil and progressDeadline', parameters: [idParam, idempotencyKey], responses: { 200: { description: 'running', ...json(ref('ClockState')) }, 409: problem('clock running'), ...errors } },
+      },
+      '/api/leads/{id}/registered-at': {
+        put: { summary: 'Backdate a lead (MANAGER, ADMIN); every protection date is recomputed', parameters: [idParam], requestBody: { required: true, ...json(ref('RegisteredAtChange')) }, responses: { 200: { description: 'changed', ...json(ref('Lead')) }, ...errors } },
       },
       '/api/leads/{id}/collaborators/{userId}': {
         put: { summary: 'Add a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'added', ...json(ref('Lead')) }, ...errors } },

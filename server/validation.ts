@@ -4,11 +4,12 @@ import { problems, type FieldError } from './problem.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
+import { protectionSchemas } from './schemas/protection.ts'
 
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
 // validator coerces "50" → 50 and "true" → true.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...protectionSchemas] })
   addFormats.default(ajv)
   return ajv
 }

@@ -1,0 +1,447 @@
+// §10 lead protection against the database: the tenant's settings, the stored dates of a lead, the
+// per-lead delayed jobs that move a lead to REMINDER, GRACE_PERIOD and EXPIRED, the daily sweep,
+// stop/approve/resume of the clock and backdating. The rules themselves are pure
+// (protection-rules.ts); every write of a lead goes through the lead write path (leads.ts).
+//
+// Exactly once: a transition runs under the lead's row lock and re-derives what is due from the
+// row, at the clock's now. A job that runs twice, late, or after the deadline moved finds the status
+// already changed (or nothing due) and does nothing; the mails' dedupe keys name the deadline they
+// belong to, so even a replayed transaction cannot mail twice.
+import { createHash, randomUUID } from 'node:crypto'
+import type { Deps } from '../lib/deps.ts'
+import { inTransaction, systemContext, type Territory as TerritoryCode, type Tx } from '../lib/db.ts'
+import { renderMail } from '../lib/mail-template.ts'
+import { enqueue } from '../jobs/boss.ts'
+import { queueOutboxMail } from '../jobs/email.ts'
+import { recordLeadEvent } from '../jobs/events.ts'
+import { PROTECTION_QUEUE_OF } from '../jobs/queues.ts'
+import { problems } from '../server/problem.ts'
+import { Territory, leadResource, type Lead } from './lead.ts'
+import { insertActivity, lockLead, updateLead, type Actor } from './leads.ts'
+import { countsAsProgress, statusAfterActivity, statusChangeSummary, type ActivityType, type LeadStatus } from './lead-rules.ts'
+import { NO_FOOTER, PROTECTION_TEMPLATE_KEYS, protectionMailVariables, type ProtectionTemplateKey } from './protection-mail.ts'
+import {
+  DEFAULT_PROTECTION_SETTINGS, PROTECTED_STATUSES, clockAfterProgress, dueTransition, isProtected, nextTransition, pausedSummary,
+  protectionDates, resumedClock, type ClockStopStatus, type ProtectionClock, type ProtectionDates, type ProtectionKind,
+  type ProtectionSettings, type ProtectionTransition,
+} from './protection-rules.ts'
+
+// ---- settings, territories -----------------------------------------------------------------------
+
+export interface TenantProtection {
+  settings: ProtectionSettings
+  /** Territory code → addresses that get the lead_protection_expired mail. */
+  managerEmails: Readonly<Record<string, readonly string[]>>
+}
+
+// Settings change rarely and are read by every lead create: each process keeps a tenant's for a
+// minute instead of reading them once per lead (an admin's change applies within that minute).
+const SETTINGS_TTL_MS = 60_000
+const settingsCache = new Map<string, { readAt: number; value: TenantProtection }>()
+
+/** Drops the cached settings (tests, and a settings change in this process). */
+export function forgetProtectionSettings(): void {
+  settingsCache.clear()
+}
+
+export async function tenantProtection(tx: Tx, tenantId: string): Promise<TenantProtection> {
+  const cached = settingsCache.get(tenantId)
+  if (cached && Date.now() - cached.readAt < SETTINGS_TTL_MS) return cached.value
+  const { rows } = await tx.trx.raw<{ rows: { protection_months: number; progress_days: number; grace_days: number; warning_days: number; manager_emails: Record<string, unknown> }[] }>(
+    'select protection_months, progress_days, grace_days, warning_days, manager_emails from lead_protection_settings where tenant_id = ?', [tenantId])
+  const row = rows[0]
+  const value: TenantProtection = row
+    ? {
+        settings: { protectionMonths: row.protection_months, progressDays: row.progress_days, graceDays: row.grace_days, warningDays: row.warning_days },
+        managerEmails: Object.fromEntries(Object.entries(row.manager_emails).map(([territory, list]) => [territory, Array.isArray(list) ? list.filter((a): a is string => typeof a === 'string') : []])),
+      }
+    : { settings: { ...DEFAULT_PROTECTION_SETTINGS }, managerEmails: {} }
+  settingsCache.set(tenantId, { readAt: Date.now(), value })
+  return value
+}
+
+// Territories are reference data only migrations change; a deploy restarts the processes.
+const territories = new Map<TerritoryCode, Territory>()
+async function territoryOf(tx: Tx, code: TerritoryCode): Promise<Territory> {
+  const cached = territories.get(code)
+  if (cached) return cached
+  const territory = await Territory.query(tx.trx).findById(code)
+  if (!territory) throw new Error(`territory ${code} is not visible in this context`)
+  territories.set(code, territory)
+  return territory
+}
+
+// ---- a lead's stored dates ---------------------------------------------------------------------
+
+type ProtectionRow = Pick<Lead, 'registeredAt' | 'protectionStartAt' | 'lastProgressAt' | 'pausedSeconds' | 'progressPausedSeconds' | 'clockStoppedAt' | 'status'>
+
+export function clockOf(lead: ProtectionRow): ProtectionClock {
+  return {
+    protectionStartAt: lead.protectionStartAt ?? lead.registeredAt,
+    lastProgressAt: lead.lastProgressAt,
+    pausedSeconds: lead.pausedSeconds,
+    progressPausedSeconds: lead.progressPausedSeconds,
+    clockStoppedAt: lead.clockStoppedAt,
+  }
+}
+
+/** The columns that store a clock's dates and the next transition (one update with the change that moved them). */
+export function protectionColumns(clock: ProtectionClock, status: LeadStatus, settings: ProtectionSettings, timeZone: string): { columns: Partial<Lead>; dates: ProtectionDates; next: ProtectionTransition | null } {
+  const dates = protectionDates(clock, settings, timeZone)
+  const next = nextTransition({ status, clockStoppedAt: clock.clockStoppedAt }, dates)
+  return {
+    dates,
+    next,
+    columns: {
+      protectionStartAt: clock.protectionStartAt,
+      protectionUntil: dates.protectionUntil,
+      progressDeadline: dates.progressDeadline,
+      lastProgressAt: clock.lastProgressAt,
+      pausedSeconds: clock.pausedSeconds,
+      progressPausedSeconds: clock.progressPausedSeconds,
+      clockStoppedAt: clock.clockStoppedAt,
+      protectionNextKind: next?.kind ?? null,
+      protectionNextAt: next?.dueAt ?? null,
+    },
+  }
+}
+
+export interface ProtectionJobData {
+  leadId: string
+  tenantId: string
+  /** When the transition was due as the job was scheduled (the handler re-derives it from the row). */
+  dueAt: string
+}
+
+/** pg-boss key: one waiting job per lead and kind. */
+export function protectionSingletonKey(leadId: string, kind: ProtectionKind): string {
+  return `${leadId}:${kind}`
+}
+
+/**
+ * Schedules the job of the lead's next transition in the caller's transaction. `upsert` moves a
+ * waiting job of the same lead and kind to the new due time (a newer deadline supersedes the older
+ * job); a waiting job of another kind is left to find nothing due. `fresh` (a lead created in this
+ * transaction has no job yet): a plain insert, one statement.
+ */
+export async function scheduleProtection(deps: Pick<Deps, 'boss'>, tx: Tx, lead: { id: string; tenantId: string }, next: ProtectionTransition | null, options: { fresh?: boolean } = {}): Promise<void> {
+  if (next === null) return
+  const queue = PROTECTION_QUEUE_OF[next.kind]
+  const data: ProtectionJobData = { leadId: lead.id, tenantId: lead.tenantId, dueAt: next.dueAt.toISOString() }
+  const singletonKey = protectionSingletonKey(lead.id, next.kind)
+  if (options.fresh) await enqueue(deps.boss, tx, queue, data, { startAfter: next.dueAt, singletonKey })
+  else await deps.boss.upsert(queue, data, { startAfter: next.dueAt, singletonKey, db: tx.db })
+}
+
+/** The protection columns of a new lead and its first job; for createLead. */
+export async function initialProtection(tx: Tx, lead: { tenantId: string; territory: TerritoryCode; registeredAt: Date }): Promise<{ columns: Partial<Lead>; next: ProtectionTransition | null }> {
+  const { settings } = await tenantProtection(tx, lead.tenantId)
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  const clock: ProtectionClock = { protectionStartAt: lead.registeredAt, lastProgressAt: null, pausedSeconds: 0, progressPausedSeconds: 0, clockStoppedAt: null }
+  const { columns, next } = protectionColumns(clock, 'REGISTERED', settings, timeZone)
+  return { columns, next }
+}
+
+/**
+ * What an activity does to protection, for the lead write path: progress moves the anchor (and the
+ * deadline); the status follows §3 (a meaningful contact reactivates), except that a contact that is
+ * not progress does not take a lead out of REMINDER or GRACE_PERIOD when its progress deadline would
+ * put it straight back (§10: only progress earns the claim).
+ */
+export async function protectionAfterActivity(tx: Tx, lead: Lead, type: ActivityType, occurredAt: Date, now: Date): Promise<{ status: LeadStatus | null; columns: Partial<Lead>; next: ProtectionTransition | null; moved: boolean }> {
+  let status = statusAfterActivity(lead.status, type)
+  const { settings } = await tenantProtection(tx, lead.tenantId)
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  const before = clockOf(lead)
+  const clock = countsAsProgress(type) && isProtected(lead.status) ? clockAfterProgress(before, occurredAt) : before
+  const moved = clock !== before || lead.protectionStartAt === null
+  const dates = protectionDates(clock, settings, timeZone)
+  if (status === 'ACTIVE' && !countsAsProgress(type) && (lead.status === 'REMINDER' || lead.status === 'GRACE_PERIOD')) {
+    if (dueTransition({ status: 'ACTIVE', clockStoppedAt: clock.clockStoppedAt }, dates, now) !== null) status = null
+  }
+  if (!moved && status === null) return { status, columns: {}, next: null, moved: false }
+  const computed = protectionColumns(clock, status ?? lead.status, settings, timeZone)
+  return { status, columns: computed.columns, next: computed.next, moved: true }
+}
+
+// ---- transitions (jobs and sweep) -------------------------------------------------------------------
+
+export type ProtectionRunResult =
+  | { outcome: 'applied'; leadId: string; transitions: ProtectionKind[]; next: { kind: ProtectionKind; at: string } | null }
+  | { outcome: 'nothing-due'; leadId: string; status: LeadStatus; next: { kind: ProtectionKind; at: string } | null }
+  | { outcome: 'missing'; leadId: string }
+
+const SYSTEM_ACTOR = 'system'
+
+/** Whether a mail was queued, or why not (the activity's metadata). */
+type MailDecision = { email: 'QUEUED'; outboxIds: string[] } | { email: 'NO_ADDRESS'; outboxIds: [] }
+
+async function queueProtectionMail(deps: Deps, tx: Tx, lead: Lead, templateKey: ProtectionTemplateKey, recipients: readonly string[], variables: Record<string, string>, dedupeBase: string, locale: string): Promise<MailDecision> {
+  if (recipients.length === 0) return { email: 'NO_ADDRESS', outboxIds: [] }
+  const templates = (await tx.trx('email_templates')
+    .select('subject', 'text_body', 'html_body')
+    .where('territory', lead.territory)
+    .where('template_key', templateKey)
+    .orderByRaw(`tenant_id = 'default'`)
+    .limit(1)) as { subject: string | null; text_body: string; html_body: string }[]
+  const template = templates[0]
+  if (!template?.subject) throw new Error(`e-mail template ${templateKey} for territory ${lead.territory} is missing`)
+  const mail = renderMail({ subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }, NO_FOOTER, variables, locale)
+  const outboxIds: string[] = []
+  for (const recipient of recipients) {
+    const recipientKey = createHash('sha256').update(recipient.toLowerCase()).digest('base64url').slice(0, 16)
+    const id = await queueOutboxMail(deps, tx, {
+      leadId: lead.id, territory: lead.territory, templateKey, dedupeKey: `${dedupeBase}:${recipientKey}`, recipient,
+      subject: mail.subject, text: mail.text, html: mail.html, headers: {}, unsubscribeToken: randomUUID(),
+    })
+    if (id !== null) outboxIds.push(id)
+  }
+  return { email: 'QUEUED', outboxIds }
+}
+
+async function ownerAddress(tx: Tx, lead: Lead): Promise<string[]> {
+  if (lead.ownerUserId === null) return []
+  const { rows } = await tx.trx.raw<{ rows: { email: string }[] }>('select email from user_mail_addresses where tenant_id = ? and user_id = ?', [lead.tenantId, lead.ownerUserId])
+  return rows.map((row) => row.email)
+}
+
+/**
+ * Applies one due transition to a locked lead: status, owner (at expiry), the next transition's
+ * columns in the same update; STATUS_CHANGE and the transition's own activity; the mail; the event.
+ */
+async function applyTransition(deps: Deps, tx: Tx, lead: Lead, step: ProtectionTransition, context: { dates: ProtectionDates; protection: TenantProtection; territory: Territory; now: Date }): Promise<Lead> {
+  const { dates, protection, territory, now } = context
+  const after = protectionColumns(clockOf(lead), step.to, protection.settings, territory.timeZone)
+  const updated = await updateLead(tx, lead, { ...after.columns, status: step.to, ...(step.kind === 'EXPIRED' && { ownerUserId: null }) })
+  const activity = { userId: SYSTEM_ACTOR, occurredAt: now }
+  const change = { from: lead.status, to: step.to, cause: step.cause, dueAt: step.dueAt.toISOString() }
+  await insertActivity(tx, updated, { ...activity, type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, step.to), metadata: change })
+  const variables = protectionMailVariables({
+    lead, ownerUserId: lead.ownerUserId, dates, settings: protection.settings, territory, publicBaseUrl: deps.config.publicBaseUrl,
+    cause: step.kind === 'EXPIRED' ? (step.cause as 'GRACE_PERIOD_ENDED' | 'PROTECTION_ENDED') : null,
+  })
+  // One mail per deadline: a later cycle (after progress) has another deadline and mails again.
+  const dedupeBase = `protection:${lead.id}:${step.kind}:${step.dueAt.toISOString()}`
+  if (step.kind === 'REMINDER') {
+    const mail = await queueProtectionMail(deps, tx, lead, PROTECTION_TEMPLATE_KEYS.REMINDER, await ownerAddress(tx, lead), variables, dedupeBase, territory.locale)
+    await insertActivity(tx, updated, { ...activity, type: 'REMINDER_SENT', summary: `Progress deadline ${dates.progressDeadline.toISOString()} is near: lead needs progress`, metadata: { ...change, progressDeadline: dates.progressDeadline.toISOString(), ...mail } })
+  } else if (step.kind === 'GRACE_PERIOD') {
+    await insertActivity(tx, updated, { ...activity, type: 'GRACE_PERIOD_STARTED', summary: `Progress deadline passed: grace period until ${dates.graceEndsAt.toISOString()}`, metadata: { ...change, graceEndsAt: dates.graceEndsAt.toISOString() } })
+  } else {
+    const recipients = protection.managerEmails[lead.territory] ?? []
+    const mail = await queueProtectionMail(deps, tx, lead, PROTECTION_TEMPLATE_KEYS.EXPIRED, recipients, variables, dedupeBase, territory.locale)
+    await insertActivity(tx, updated, { ...activity, type: 'PROTECTION_EXPIRED', summary: `Protection expired (${step.cause}): owner ${lead.ownerUserId ?? '–'} released`, metadata: { ...change, previousOwnerUserId: lead.ownerUserId, ...mail } })
+  }
+  // The released owner still sees the event of their lead's expiry (visibility is taken from the subject).
+  const subject = step.kind === 'EXPIRED' ? { ...updated, ownerUserId: lead.ownerUserId } : updated
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.status_changed', lead: subject as Lead, data: { ...change, lead: leadResource(updated) } })
+  return updated
+}
+
+/**
+ * Brings one lead up to date at the clock's now: applies every due transition (one allowed step at a
+ * time, each once), stores the next one and schedules its job. The protection jobs and the sweep
+ * both end here.
+ */
+export async function runProtection(deps: Deps, data: { leadId: string; tenantId: string }): Promise<ProtectionRunResult> {
+  return inTransaction(deps.knex, systemContext(data.tenantId), async (tx): Promise<ProtectionRunResult> => {
+    const lead = await lockLead(tx, data.leadId).catch(() => undefined)
+    if (!lead) return { outcome: 'missing', leadId: data.leadId }
+    const now = deps.clock.now()
+    const protection = await tenantProtection(tx, lead.tenantId)
+    const territory = await territoryOf(tx, lead.territory)
+    const dates = protectionDates(clockOf(lead), protection.settings, territory.timeZone)
+    let current = lead
+    const transitions: ProtectionKind[] = []
+    for (let step = dueTransition(current, dates, now); step !== null; step = dueTransition(current, dates, now)) {
+      current = await applyTransition(deps, tx, current, step, { dates, protection, territory, now })
+      transitions.push(step.kind)
+    }
+    const next = nextTransition(current, dates)
+    const nextOut = next && { kind: next.kind, at: next.dueAt.toISOString() }
+    if (transitions.length > 0) {
+      await scheduleProtection(deps, tx, current, next)
+      return { outcome: 'applied', leadId: lead.id, transitions, next: nextOut }
+    }
+    // Nothing due (a superseded job, a stopped clock, or a lead the sweep found without dates): make
+    // sure the stored next transition and its job match the row.
+    if (lead.protectionStartAt === null || lead.protectionNextKind !== (next?.kind ?? null) || lead.protectionNextAt?.getTime() !== next?.dueAt.getTime()) {
+      const { columns } = protectionColumns(clockOf(lead), lead.status, protection.settings, territory.timeZone)
+      current = await updateLead(tx, lead, columns)
+      await scheduleProtection(deps, tx, current, next)
+    }
+    return { outcome: 'nothing-due', leadId: lead.id, status: lead.status, next: nextOut }
+  })
+}
+
+// ---- the daily sweep --------------------------------------------------------------------------------
+
+/** A SYSTEM context with this tenant may read (never write) leads of every tenant (V0004). */
+const ALL_TENANTS = '*'
+const SWEEP_BATCH = 1000
+
+export interface ProtectionSweepResult {
+  /** Leads whose next transition was due (or never computed). */
+  due: number
+  /** Jobs created for them; the others had a waiting job already. */
+  enqueued: number
+}
+
+/**
+ * The safety net: enqueues, without delay, a job for every protected lead with a running clock whose
+ * stored next transition is due at the clock's now, or was never computed (imported, backfilled or
+ * older leads). A lead whose job waits already keeps it (the singleton key makes the send a no-op);
+ * the job does the transition, once. Keyset batches over the partial index of V0011.
+ */
+export async function sweepProtection(deps: Deps, options: { batchSize?: number } = {}): Promise<ProtectionSweepResult> {
+  const batchSize = options.batchSize ?? SWEEP_BATCH
+  const now = deps.clock.now()
+  const result: ProtectionSweepResult = { due: 0, enqueued: 0 }
+  let after: { at: string; id: string } | null = null
+  for (;;) {
+    const batch: { rows: { id: string; tenant_id: string; next_kind: ProtectionKind | null; due_key: string }[]; enqueued: number } = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
+      const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; next_kind: ProtectionKind | null; due_key: string }[] }>(
+        `select id, tenant_id, protection_next_kind as next_kind, coalesce(protection_next_at, '-infinity'::timestamptz)::text as due_key
+           from leads
+          where status in (${PROTECTED_STATUSES.map(() => '?').join(', ')}) and clock_stopped_at is null
+            and coalesce(protection_next_at, '-infinity'::timestamptz) <= ?
+            and (coalesce(protection_next_at, '-infinity'::timestamptz), id) > (?::timestamptz, ?::uuid)
+          order by coalesce(protection_next_at, '-infinity'::timestamptz), id
+          limit ?`,
+        [...PROTECTED_STATUSES, now, after?.at ?? '-infinity', after?.id ?? '00000000-0000-0000-0000-000000000000', batchSize],
+      )
+      let enqueued = 0
+      for (const row of rows) {
+        // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
+        const kind = row.next_kind ?? 'REMINDER'
+        const data: ProtectionJobData = { leadId: row.id, tenantId: row.tenant_id, dueAt: now.toISOString() }
+        const id = await enqueue(deps.boss, tx, PROTECTION_QUEUE_OF[kind], data, { singletonKey: protectionSingletonKey(row.id, kind) })
+        if (id !== null) enqueued++
+      }
+      return { rows, enqueued }
+    })
+    result.due += batch.rows.length
+    result.enqueued += batch.enqueued
+    const last = batch.rows.at(-1)
+    if (!last || batch.rows.length < batchSize) break
+    after = { at: last.due_key, id: last.id }
+  }
+  if (result.enqueued > 0) deps.logger.info(result, 'protection sweep enqueued due transitions')
+  return result
+}
+
+// ---- stop-the-clock and backdating (HTTP commands) ------------------------------------------------------
+
+const MANAGERS: readonly string[] = ['MANAGER', 'ADMIN']
+
+/** The clock's state as the stop/approve/resume endpoints answer it. */
+export interface ClockState {
+  leadId: string
+  status: ClockStopStatus | 'RUNNING'
+  reason: string | null
+  requestedBy: string | null
+  requestedAt: string | null
+  stoppedAt: string | null
+  pausedSeconds: number
+  protectionUntil: string | null
+  progressDeadline: string | null
+  leadVersion: number
+}
+
+export function clockState(lead: Lead): ClockState {
+  return {
+    leadId: lead.id,
+    status: lead.clockStopStatus ?? 'RUNNING',
+    reason: lead.stopReason,
+    requestedBy: lead.clockStopRequestedBy,
+    requestedAt: lead.clockStopRequestedAt?.toISOString() ?? null,
+    stoppedAt: lead.clockStoppedAt?.toISOString() ?? null,
+    pausedSeconds: lead.pausedSeconds,
+    protectionUntil: lead.protectionUntil?.toISOString() ?? null,
+    progressDeadline: lead.progressDeadline?.toISOString() ?? null,
+    leadVersion: lead.version,
+  }
+}
+
+const conflict = (detail: string) => problems.conflict('invalid-clock-state', 'Invalid clock state', detail)
+
+function assertProtected(lead: Lead): void {
+  if (!isProtected(lead.status)) throw conflict(`A ${lead.status} lead has no running protection clock.`)
+}
+
+async function recomputed(tx: Tx, lead: Lead, clock: ProtectionClock): Promise<{ columns: Partial<Lead>; next: ProtectionTransition | null }> {
+  const { settings } = await tenantProtection(tx, lead.tenantId)
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  return protectionColumns(clock, lead.status, settings, timeZone)
+}
+
+/**
+ * POST …/clock/stop: MANAGER/ADMIN stop the clock at once; SALES (owner or collaborator) file a
+ * request that a manager approves. Stopping a stopped clock is a 409; a second request replaces the
+ * reason of the first.
+ */
+export async function stopClock(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  assertProtected(lead)
+  if (lead.clockStopStatus === 'STOPPED') throw conflict('The clock is stopped already.')
+  const now = deps.clock.now()
+  const base = { userId: actor.id, occurredAt: now }
+  if (!MANAGERS.includes(actor.role)) {
+    const updated = await updateLead(tx, lead, { clockStopStatus: 'REQUESTED', stopReason: reason, clockStopRequestedBy: actor.id, clockStopRequestedAt: now })
+    await insertActivity(tx, updated, { ...base, type: 'CLOCK_STOP_REQUESTED', summary: `Clock stop requested: ${reason}`, metadata: { reason } })
+    await recordLeadEvent(deps, tx, { type: 'freshplan.lead.updated', lead: updated, data: { changed: ['clockStopStatus', 'stopReason'], lead: leadResource(updated) } })
+    return updated
+  }
+  return stop(deps, tx, lead, actor, reason, now)
+}
+
+async function stop(deps: Deps, tx: Tx, lead: Lead, actor: Actor, reason: string, now: Date): Promise<Lead> {
+  const { columns } = await recomputed(tx, lead, { ...clockOf(lead), clockStoppedAt: now })
+  const updated = await updateLead(tx, lead, {
+    ...columns, clockStopStatus: 'STOPPED', stopReason: reason,
+    clockStopRequestedBy: lead.clockStopRequestedBy ?? actor.id, clockStopRequestedAt: lead.clockStopRequestedAt ?? now,
+  })
+  const approvedRequest = lead.clockStopStatus === 'REQUESTED' ? { requestedBy: lead.clockStopRequestedBy, approvedBy: actor.id } : {}
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_STOPPED', summary: `Clock stopped: ${reason}`, metadata: { reason, ...approvedRequest } })
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.clock_stopped', lead: updated, data: { reason, stoppedAt: now.toISOString(), ...approvedRequest, lead: leadResource(updated) } })
+  return updated
+}
+
+/** POST …/clock/approve (MANAGER/ADMIN): a requested stop takes effect now. */
+export async function approveClockStop(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  assertProtected(lead)
+  if (lead.clockStopStatus !== 'REQUESTED') throw conflict('There is no clock stop request to approve.')
+  return stop(deps, tx, lead, actor, lead.stopReason!, deps.clock.now())
+}
+
+/** POST …/clock/resume (MANAGER/ADMIN): the pause extends both dates; a pending request is withdrawn. */
+export async function resumeClock(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (lead.clockStopStatus === null) throw conflict('The clock is running.')
+  const now = deps.clock.now()
+  const resumed = resumedClock(clockOf(lead), now)
+  const { pauseSeconds, ...clock } = resumed
+  const { columns, next } = await recomputed(tx, lead, clock)
+  const updated = await updateLead(tx, lead, { ...columns, clockStopStatus: null, stopReason: null, clockStopRequestedBy: null, clockStopRequestedAt: null })
+  const summary = lead.clockStopStatus === 'STOPPED' ? `Clock resumed, ${pausedSummary(pauseSeconds)}` : 'Clock stop request withdrawn'
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_RESUMED', summary, metadata: { pausedSeconds: pauseSeconds, totalPausedSeconds: clock.pausedSeconds, reason: lead.stopReason } })
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.clock_resumed', lead: updated, data: { pausedSeconds: pauseSeconds, protectionUntil: updated.protectionUntil, progressDeadline: updated.progressDeadline, lead: leadResource(updated) } })
+  await scheduleProtection(deps, tx, updated, next)
+  return updated
+}
+
+/** PUT …/registered-at (MANAGER/ADMIN): backdates the claim and recomputes every date. */
+export async function changeRegisteredAt(deps: Deps, tx: Tx, actor: Actor, id: string, registeredAt: Date, reason: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (lead.status === 'DELETED') throw problems.conflict('invalid-status-transition', 'Invalid status transition', 'A deleted lead cannot be changed.')
+  const now = deps.clock.now()
+  if (registeredAt.getTime() > now.getTime()) throw problems.validation([{ pointer: '/registeredAt', message: 'must not be in the future' }])
+  const { columns, next } = await recomputed(tx, lead, { ...clockOf(lead), protectionStartAt: registeredAt })
+  const updated = await updateLead(tx, lead, { ...columns, registeredAt })
+  const change = { from: lead.registeredAt.toISOString(), to: registeredAt.toISOString(), reason }
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'REGISTERED_AT_CHANGED', summary: `Registered at changed from ${change.from} to ${change.to}: ${reason}`, metadata: change })
+  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.updated', lead: updated, data: { changed: ['registeredAt'], ...change, lead: leadResource(updated) } })
+  await scheduleProtection(deps, tx, updated, next)
+  return updated
+}
