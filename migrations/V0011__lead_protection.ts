@@ -28,6 +28,13 @@ const ACTIVITY_TYPES = [
   // §10
   'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
 ]
+// Every event type of §7, those of §10–§14 included (so later features need not touch this constraint again).
+const EVENT_TYPES = [
+  'freshplan.lead.created', 'freshplan.lead.updated', 'freshplan.lead.status_changed', 'freshplan.lead.deleted',
+  'freshplan.lead.activity_added', 'freshplan.lead.followup_sent', 'freshplan.lead.duplicate_detected',
+  'freshplan.lead.merged', 'freshplan.lead.unmerged', 'freshplan.lead.erased', 'freshplan.lead.consent_revoked',
+  'freshplan.lead.clock_stopped', 'freshplan.lead.clock_resumed',
+]
 const PROTECTED_STATUSES = ['REGISTERED', 'ACTIVE', 'REMINDER', 'GRACE_PERIOD']
 const inList = (values: string[]) => values.map((v) => `'${v}'`).join(', ')
 
@@ -157,6 +164,9 @@ export async function up(knex: Knex): Promise<void> {
 
     -- Events of an ownerless (expired) lead have no owner either.
     alter table lead_events alter column owner_user_id drop not null;
+    alter table lead_events drop constraint lead_events_type_check;
+    alter table lead_events add constraint lead_events_type_check check (type in (${inList(EVENT_TYPES)})) not valid;
+    alter table lead_events validate constraint lead_events_type_check;
 
     alter table lead_activities drop constraint lead_activities_type_check;
     alter table lead_activities add constraint lead_activities_type_check check (type in (${inList(ACTIVITY_TYPES)})) not valid;
