@@ -310,14 +310,17 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
           limit ?`,
         [...PROTECTED_STATUSES, now, after?.at ?? '-infinity', after?.id ?? '00000000-0000-0000-0000-000000000000', batchSize],
       )
-      let enqueued = 0
+      // One insert per kind for the whole batch; the singleton key turns a lead's second job into no row.
+      // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
+      const byKind = new Map<ProtectionKind, { data: ProtectionJobData; singletonKey: string }[]>()
       for (const row of rows) {
-        // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
         const kind = row.next_kind ?? 'REMINDER'
-        const data: ProtectionJobData = { leadId: row.id, tenantId: row.tenant_id, dueAt: now.toISOString() }
-        const id = await enqueue(deps.boss, tx, PROTECTION_QUEUE_OF[kind], data, { singletonKey: protectionSingletonKey(row.id, kind) })
-        if (id !== null) enqueued++
+        const jobs = byKind.get(kind) ?? []
+        jobs.push({ data: { leadId: row.id, tenantId: row.tenant_id, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
+        byKind.set(kind, jobs)
       }
+      let enqueued = 0
+      for (const [kind, jobs] of byKind) enqueued += (await deps.boss.insert(PROTECTION_QUEUE_OF[kind], jobs, { db: tx.db, returnId: true }))?.length ?? 0
       return { rows, enqueued }
     })
     result.due += batch.rows.length
