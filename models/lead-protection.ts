@@ -143,6 +143,18 @@ export async function initialProtection(tx: Tx, lead: { tenantId: string; territ
 }
 
 /**
+ * A lead brought back from EXPIRED (MANAGER/ADMIN, §3) starts a new claim at `at`: protection
+ * and the progress window count from then, earlier pauses no longer matter. `registeredAt` stays.
+ */
+export async function restartedProtection(tx: Tx, lead: Lead, status: LeadStatus, at: Date): Promise<{ columns: Partial<Lead>; next: ProtectionTransition | null }> {
+  const { settings } = await tenantProtection(tx, lead.tenantId)
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  const clock: ProtectionClock = { protectionStartAt: at, lastProgressAt: null, pausedSeconds: 0, progressPausedSeconds: 0, clockStoppedAt: null }
+  const { columns, next } = protectionColumns(clock, status, settings, timeZone)
+  return { columns: { ...columns, clockStopStatus: null, stopReason: null, clockStopRequestedBy: null, clockStopRequestedAt: null }, next }
+}
+
+/**
  * What an activity does to protection, for the lead write path: progress moves the anchor (and the
  * deadline); the status follows §3 (a meaningful contact reactivates), except that a contact that is
  * not progress does not take a lead out of REMINDER or GRACE_PERIOD when its progress deadline would

@@ -7,7 +7,7 @@ import { raw } from 'objection'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
 import { scheduleFollowUps } from '../jobs/follow-ups.ts'
-import { initialProtection, protectionAfterActivity, scheduleProtection } from './lead-protection.ts'
+import { initialProtection, protectionAfterActivity, restartedProtection, scheduleProtection } from './lead-protection.ts'
 import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
 import { activityResource, leadResource } from './lead.ts'
 import {
@@ -252,6 +252,9 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     statusChanged = !check.noop
   }
   if (statusChanged) changes.status = status
+  // §10: a lead reactivated from EXPIRED starts a new protection claim (and gets its job).
+  const restarted = statusChanged && lead.status === 'EXPIRED' ? await restartedProtection(tx, lead, status!, deps.clock.now()) : null
+  if (restarted) Object.assign(changes, restarted.columns)
   let warnings: string[] = []
   if (['email', 'companyName', 'phone', 'countryCode'].some((key) => key in fields)) {
     const normalized = normalizeLead({ ...lead, ...fields } as Lead, { stripPlusTag: deps.config.emailStripPlusTag })
@@ -259,6 +262,7 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     warnings = normalized.warnings
   }
   const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes))
+  if (restarted) await scheduleProtection(deps, tx, updated, restarted.next)
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })

@@ -99,6 +99,16 @@ test.serial('without progress: REMINDER at deadline − 7 d with the owner\'s ma
   // The manager sees the ownerless lead through the API.
   const read = await service.api('GET', `/api/leads/${lead.id}`, { token: service.tokens.manager })
   t.like(read.body, { status: 'EXPIRED', ownerUserId: null })
+
+  // A manager reactivates it: a new claim starts now, with its own REMINDER job.
+  const reactivatedAt = new Date('2031-04-01T08:00:00.000Z')
+  service.clock.set(reactivatedAt)
+  const patched = await service.api('PATCH', `/api/leads/${lead.id}`, { token: service.tokens.manager, body: { status: 'ACTIVE' }, headers: { 'if-match': read.headers.get('etag')! } })
+  t.is(patched.status, 200)
+  t.like(patched.body, { status: 'ACTIVE', protectionStartAt: reactivatedAt.toISOString(), progressDeadline: '2031-05-31T08:00:00.000Z', registeredAt: T0.toISOString() })
+  const waiting = (await protectionJobs(owner, lead.id, 'REMINDER')).filter((job) => job.state === 'created')
+  t.is(waiting.length, 1)
+  t.is(waiting[0]!.start_after.toISOString(), '2031-05-24T08:00:00.000Z')
 })
 
 /** A job of the kind that is *not* due yet, run now: what a duplicate or early delivery looks like. */
