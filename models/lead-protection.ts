@@ -291,6 +291,10 @@ export async function runProtection(deps: Deps, data: { leadId: string; tenantId
 /** A SYSTEM context with this tenant may read (never write) leads of every tenant (V0004). */
 const ALL_TENANTS = '*'
 const SWEEP_BATCH = 1000
+// Literals, not parameters: the partial index `leads_protection_due_idx` (V0011) is usable only when
+// the planner can prove its predicate, which a generic plan of `status in ($1, …)` never allows
+// (after five executions PostgreSQL may switch the prepared statement to one: a full scan per batch).
+const PROTECTED_SQL_LIST = PROTECTED_STATUSES.map((status) => `'${status}'`).join(', ')
 
 export interface ProtectionSweepResult {
   /** Leads whose next transition was due (or never computed). */
@@ -315,12 +319,12 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
       const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; next_kind: ProtectionKind | null; due_key: string }[] }>(
         `select id, tenant_id, protection_next_kind as next_kind, coalesce(protection_next_at, '-infinity'::timestamptz)::text as due_key
            from leads
-          where status in (${PROTECTED_STATUSES.map(() => '?').join(', ')}) and clock_stopped_at is null
+          where status in (${PROTECTED_SQL_LIST}) and clock_stopped_at is null
             and coalesce(protection_next_at, '-infinity'::timestamptz) <= ?
             and (coalesce(protection_next_at, '-infinity'::timestamptz), id) > (?::timestamptz, ?::uuid)
           order by coalesce(protection_next_at, '-infinity'::timestamptz), id
           limit ?`,
-        [...PROTECTED_STATUSES, now, after?.at ?? '-infinity', after?.id ?? '00000000-0000-0000-0000-000000000000', batchSize],
+        [now, after?.at ?? '-infinity', after?.id ?? '00000000-0000-0000-0000-000000000000', batchSize],
       )
       // One insert per kind for the whole batch; the singleton key turns a lead's second job into no row.
       // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
