@@ -3,8 +3,8 @@
 import type { Job } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
 import { runProtection, sweepProtection, type ProtectionJobData, type ProtectionRunResult } from '../models/lead-protection.ts'
-import { PROTECTION_QUEUE_OF, PROTECTION_SWEEP_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
-import type { JobDefinition, ScheduleDefinition } from './registry.ts'
+import { PROTECTION_QUEUE_OF, PROTECTION_SWEEP_QUEUE, NOTIFY_QUEUE_WORK } from '../lib/queues.ts'
+import type { JobDefinition, ScheduleDefinition } from './definitions.ts'
 
 function protectionJob(queue: string): JobDefinition<ProtectionJobData> {
   return {

@@ -9,67 +9,25 @@
 // belong to, so even a replayed transaction cannot mail twice.
 import { createHash, randomUUID } from 'node:crypto'
 import type { Deps } from '../lib/deps.ts'
-import { inTransaction, systemContext, type Territory as TerritoryCode, type Tx } from '../lib/db.ts'
+import { inTransaction, systemContext, type Tx } from '../lib/db.ts'
 import { renderMail } from '../lib/mail-template.ts'
-import { enqueue } from '../jobs/boss.ts'
-import { queueOutboxMail } from '../jobs/email.ts'
-import { recordLeadEvent } from '../jobs/events.ts'
-import { PROTECTION_QUEUE_OF } from '../jobs/queues.ts'
-import { problems } from '../server/problem.ts'
-import { Territory, leadResource, type Lead } from './lead.ts'
-import { insertActivity, lockLead, updateLead, type Actor } from './leads.ts'
+import { PROTECTION_QUEUE_OF } from '../lib/queues.ts'
+import { ALL_TENANTS, SYSTEM_USER_ID, type Territory as TerritoryCode } from '../lib/tenancy.ts'
+import { enqueue } from '../lib/boss.ts'
+import { queueOutboxMail } from './email-outbox.ts'
+import { mailTemplate } from './email-templates.ts'
+import { recordLeadEvent } from './lead-events.ts'
+import { insertActivity, leadById, leadResource, protectionCandidates, updateLead, type Lead } from './lead-table.ts'
 import { countsAsProgress, statusAfterActivity, statusChangeSummary, type ActivityType, type LeadStatus } from './lead-rules.ts'
 import { NO_FOOTER, PROTECTION_TEMPLATE_KEYS, protectionMailVariables, type ProtectionTemplateKey } from './protection-mail.ts'
+import { tenantProtection, userMailAddress, type TenantProtection } from './protection-settings.ts'
+import { territoryOf, type Territory } from './territories.ts'
 import {
-  DEFAULT_PROTECTION_SETTINGS, PROTECTED_STATUSES, clockAfterProgress, dueTransition, isProtected, nextTransition, pausedSummary,
-  protectionDates, resumedClock, type ClockStopStatus, type ProtectionClock, type ProtectionDates, type ProtectionKind,
-  type ProtectionSettings, type ProtectionTransition,
+  clockAfterProgress, dueTransition, isProtected, nextTransition, protectionDates,
+  type ClockStopStatus, type ProtectionClock, type ProtectionDates, type ProtectionKind, type ProtectionSettings, type ProtectionTransition,
 } from './protection-rules.ts'
 
-// ---- settings, territories -----------------------------------------------------------------------
-
-export interface TenantProtection {
-  settings: ProtectionSettings
-  /** Territory code → addresses that get the lead_protection_expired mail. */
-  managerEmails: Readonly<Record<string, readonly string[]>>
-}
-
-// Settings change rarely and are read by every lead create: each process keeps a tenant's for a
-// minute instead of reading them once per lead (an admin's change applies within that minute).
-const SETTINGS_TTL_MS = 60_000
-const settingsCache = new Map<string, { readAt: number; value: TenantProtection }>()
-
-/** Drops the cached settings (tests, and a settings change in this process). */
-export function forgetProtectionSettings(): void {
-  settingsCache.clear()
-}
-
-export async function tenantProtection(tx: Tx, tenantId: string): Promise<TenantProtection> {
-  const cached = settingsCache.get(tenantId)
-  if (cached && Date.now() - cached.readAt < SETTINGS_TTL_MS) return cached.value
-  const { rows } = await tx.trx.raw<{ rows: { protection_months: number; progress_days: number; grace_days: number; warning_days: number; manager_emails: Record<string, unknown> }[] }>(
-    'select protection_months, progress_days, grace_days, warning_days, manager_emails from lead_protection_settings where tenant_id = ?', [tenantId])
-  const row = rows[0]
-  const value: TenantProtection = row
-    ? {
-        settings: { protectionMonths: row.protection_months, progressDays: row.progress_days, graceDays: row.grace_days, warningDays: row.warning_days },
-        managerEmails: Object.fromEntries(Object.entries(row.manager_emails).map(([territory, list]) => [territory, Array.isArray(list) ? list.filter((a): a is string => typeof a === 'string') : []])),
-      }
-    : { settings: { ...DEFAULT_PROTECTION_SETTINGS }, managerEmails: {} }
-  settingsCache.set(tenantId, { readAt: Date.now(), value })
-  return value
-}
-
-// Territories are reference data only migrations change; a deploy restarts the processes.
-const territories = new Map<TerritoryCode, Territory>()
-async function territoryOf(tx: Tx, code: TerritoryCode): Promise<Territory> {
-  const cached = territories.get(code)
-  if (cached) return cached
-  const territory = await Territory.query(tx.trx).findById(code)
-  if (!territory) throw new Error(`territory ${code} is not visible in this context`)
-  territories.set(code, territory)
-  return territory
-}
+export { forgetProtectionSettings } from './protection-settings.ts'
 
 // ---- a lead's stored dates ---------------------------------------------------------------------
 
@@ -183,22 +141,13 @@ export type ProtectionRunResult =
   | { outcome: 'nothing-due'; leadId: string; status: LeadStatus; next: { kind: ProtectionKind; at: string } | null }
   | { outcome: 'missing'; leadId: string }
 
-const SYSTEM_ACTOR = 'system'
-
 /** Whether a mail was queued, or why not (the activity's metadata). */
 type MailDecision = { email: 'QUEUED'; outboxIds: string[] } | { email: 'NO_ADDRESS'; outboxIds: [] }
 
 async function queueProtectionMail(deps: Deps, tx: Tx, lead: Lead, templateKey: ProtectionTemplateKey, recipients: readonly string[], variables: Record<string, string>, dedupeBase: string, locale: string): Promise<MailDecision> {
   if (recipients.length === 0) return { email: 'NO_ADDRESS', outboxIds: [] }
-  const templates = (await tx.trx('email_templates')
-    .select('subject', 'text_body', 'html_body')
-    .where('territory', lead.territory)
-    .where('template_key', templateKey)
-    .orderByRaw(`tenant_id = 'default'`)
-    .limit(1)) as { subject: string | null; text_body: string; html_body: string }[]
-  const template = templates[0]
-  if (!template?.subject) throw new Error(`e-mail template ${templateKey} for territory ${lead.territory} is missing`)
-  const mail = renderMail({ subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }, NO_FOOTER, variables, locale)
+  const template = await mailTemplate(tx, lead.territory, templateKey)
+  const mail = renderMail(template, NO_FOOTER, variables, locale)
   const outboxIds: string[] = []
   for (const recipient of recipients) {
     const recipientKey = createHash('sha256').update(recipient.toLowerCase()).digest('base64url').slice(0, 16)
@@ -212,9 +161,8 @@ async function queueProtectionMail(deps: Deps, tx: Tx, lead: Lead, templateKey: 
 }
 
 async function ownerAddress(tx: Tx, lead: Lead): Promise<string[]> {
-  if (lead.ownerUserId === null) return []
-  const { rows } = await tx.trx.raw<{ rows: { email: string }[] }>('select email from user_mail_addresses where tenant_id = ? and user_id = ?', [lead.tenantId, lead.ownerUserId])
-  return rows.map((row) => row.email)
+  const address = lead.ownerUserId === null ? null : await userMailAddress(tx, lead.tenantId, lead.ownerUserId)
+  return address === null ? [] : [address]
 }
 
 /**
@@ -224,8 +172,8 @@ async function ownerAddress(tx: Tx, lead: Lead): Promise<string[]> {
 async function applyTransition(deps: Deps, tx: Tx, lead: Lead, step: ProtectionTransition, context: { dates: ProtectionDates; protection: TenantProtection; territory: Territory; now: Date }): Promise<Lead> {
   const { dates, protection, territory, now } = context
   const after = protectionColumns(clockOf(lead), step.to, protection.settings, territory.timeZone)
-  const updated = await updateLead(tx, lead, { ...after.columns, status: step.to, ...(step.kind === 'EXPIRED' && { ownerUserId: null }) })
-  const activity = { userId: SYSTEM_ACTOR, occurredAt: now }
+  const updated = await updateLead(tx, lead, { ...after.columns, status: step.to, ...(step.kind === 'EXPIRED' && { ownerUserId: null }) }, now)
+  const activity = { userId: SYSTEM_USER_ID, occurredAt: now }
   const change = { from: lead.status, to: step.to, cause: step.cause, dueAt: step.dueAt.toISOString() }
   await insertActivity(tx, updated, { ...activity, type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, step.to), metadata: change })
   const variables = protectionMailVariables({
@@ -257,7 +205,7 @@ async function applyTransition(deps: Deps, tx: Tx, lead: Lead, step: ProtectionT
  */
 export async function runProtection(deps: Deps, data: { leadId: string; tenantId: string }): Promise<ProtectionRunResult> {
   return inTransaction(deps.knex, systemContext(data.tenantId), async (tx): Promise<ProtectionRunResult> => {
-    const lead = await lockLead(tx, data.leadId).catch(() => undefined)
+    const lead = await leadById(tx.trx, data.leadId, { forUpdate: true })
     if (!lead) return { outcome: 'missing', leadId: data.leadId }
     const now = deps.clock.now()
     const protection = await tenantProtection(tx, lead.tenantId)
@@ -279,7 +227,7 @@ export async function runProtection(deps: Deps, data: { leadId: string; tenantId
     // sure the stored next transition and its job match the row.
     if (lead.protectionStartAt === null || lead.protectionNextKind !== (next?.kind ?? null) || lead.protectionNextAt?.getTime() !== next?.dueAt.getTime()) {
       const { columns } = protectionColumns(clockOf(lead), lead.status, protection.settings, territory.timeZone)
-      current = await updateLead(tx, lead, columns)
+      current = await updateLead(tx, lead, columns, now)
       await scheduleProtection(deps, tx, current, next)
     }
     return { outcome: 'nothing-due', leadId: lead.id, status: lead.status, next: nextOut }
@@ -288,13 +236,7 @@ export async function runProtection(deps: Deps, data: { leadId: string; tenantId
 
 // ---- the daily sweep --------------------------------------------------------------------------------
 
-/** A SYSTEM context with this tenant may read (never write) leads of every tenant (V0004). */
-const ALL_TENANTS = '*'
 const SWEEP_BATCH = 1000
-// Literals, not parameters: the partial index `leads_protection_due_idx` (V0011) is usable only when
-// the planner can prove its predicate, which a generic plan of `status in ($1, …)` never allows
-// (after five executions PostgreSQL may switch the prepared statement to one: a full scan per batch).
-const PROTECTED_SQL_LIST = PROTECTED_STATUSES.map((status) => `'${status}'`).join(', ')
 
 export interface ProtectionSweepResult {
   /** Leads whose next transition was due (or never computed). */
@@ -313,26 +255,18 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
   const batchSize = options.batchSize ?? SWEEP_BATCH
   const now = deps.clock.now()
   const result: ProtectionSweepResult = { due: 0, enqueued: 0 }
-  let after: { at: string; id: string } | null = null
+  let after: { dueKey: string; id: string } | null = null
   for (;;) {
-    const batch: { rows: { id: string; tenant_id: string; next_kind: ProtectionKind | null; due_key: string }[]; enqueued: number } = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
-      const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; next_kind: ProtectionKind | null; due_key: string }[] }>(
-        `select id, tenant_id, protection_next_kind as next_kind, coalesce(protection_next_at, '-infinity'::timestamptz)::text as due_key
-           from leads
-          where status in (${PROTECTED_SQL_LIST}) and clock_stopped_at is null
-            and coalesce(protection_next_at, '-infinity'::timestamptz) <= ?
-            and (coalesce(protection_next_at, '-infinity'::timestamptz), id) > (?::timestamptz, ?::uuid)
-          order by coalesce(protection_next_at, '-infinity'::timestamptz), id
-          limit ?`,
-        [now, after?.at ?? '-infinity', after?.id ?? '00000000-0000-0000-0000-000000000000', batchSize],
-      )
+    // Reads every tenant's leads (SYSTEM with ALL_TENANTS may read, never write); each job then runs in its lead's tenant.
+    const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
+      const rows = await protectionCandidates(tx, { dueBy: now, after, limit: batchSize })
       // One insert per kind for the whole batch; the singleton key turns a lead's second job into no row.
       // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
       const byKind = new Map<ProtectionKind, { data: ProtectionJobData; singletonKey: string }[]>()
       for (const row of rows) {
-        const kind = row.next_kind ?? 'REMINDER'
+        const kind = row.nextKind ?? 'REMINDER'
         const jobs = byKind.get(kind) ?? []
-        jobs.push({ data: { leadId: row.id, tenantId: row.tenant_id, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
+        jobs.push({ data: { leadId: row.id, tenantId: row.tenantId, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
         byKind.set(kind, jobs)
       }
       let enqueued = 0
@@ -343,15 +277,18 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
     result.enqueued += batch.enqueued
     const last = batch.rows.at(-1)
     if (!last || batch.rows.length < batchSize) break
-    after = { at: last.due_key, id: last.id }
+    after = { dueKey: last.dueKey, id: last.id }
   }
   if (result.enqueued > 0) deps.logger.info(result, 'protection sweep enqueued due transitions')
   return result
 }
 
-// ---- stop-the-clock and backdating (HTTP commands) ------------------------------------------------------
-
-const MANAGERS: readonly string[] = ['MANAGER', 'ADMIN']
+/** The protection columns and next transition of `lead` with `clock` (a stop, resume or backdating). */
+export async function recomputedProtection(tx: Tx, lead: Lead, clock: ProtectionClock): Promise<{ columns: Partial<Lead>; next: ProtectionTransition | null }> {
+  const { settings } = await tenantProtection(tx, lead.tenantId)
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  return protectionColumns(clock, lead.status, settings, timeZone)
+}
 
 /** The clock's state as the stop/approve/resume endpoints answer it. */
 export interface ClockState {
@@ -380,87 +317,4 @@ export function clockState(lead: Lead): ClockState {
     progressDeadline: lead.progressDeadline?.toISOString() ?? null,
     leadVersion: lead.version,
   }
-}
-
-const conflict = (detail: string) => problems.conflict('invalid-clock-state', 'Invalid clock state', detail)
-
-function assertProtected(lead: Lead): void {
-  if (!isProtected(lead.status)) throw conflict(`A ${lead.status} lead has no running protection clock.`)
-}
-
-async function recomputed(tx: Tx, lead: Lead, clock: ProtectionClock): Promise<{ columns: Partial<Lead>; next: ProtectionTransition | null }> {
-  const { settings } = await tenantProtection(tx, lead.tenantId)
-  const { timeZone } = await territoryOf(tx, lead.territory)
-  return protectionColumns(clock, lead.status, settings, timeZone)
-}
-
-/**
- * POST …/clock/stop: MANAGER/ADMIN stop the clock at once; SALES (owner or collaborator) file a
- * request that a manager approves. Stopping a stopped clock is a 409; a second request replaces the
- * reason of the first.
- */
-export async function stopClock(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  assertProtected(lead)
-  if (lead.clockStopStatus === 'STOPPED') throw conflict('The clock is stopped already.')
-  const now = deps.clock.now()
-  const base = { userId: actor.id, occurredAt: now }
-  if (!MANAGERS.includes(actor.role)) {
-    const updated = await updateLead(tx, lead, { clockStopStatus: 'REQUESTED', stopReason: reason, clockStopRequestedBy: actor.id, clockStopRequestedAt: now })
-    await insertActivity(tx, updated, { ...base, type: 'CLOCK_STOP_REQUESTED', summary: `Clock stop requested: ${reason}`, metadata: { reason } })
-    await recordLeadEvent(deps, tx, { type: 'freshplan.lead.updated', lead: updated, data: { changed: ['clockStopStatus', 'stopReason'], lead: leadResource(updated) } })
-    return updated
-  }
-  return stop(deps, tx, lead, actor, reason, now)
-}
-
-async function stop(deps: Deps, tx: Tx, lead: Lead, actor: Actor, reason: string, now: Date): Promise<Lead> {
-  const { columns } = await recomputed(tx, lead, { ...clockOf(lead), clockStoppedAt: now })
-  const updated = await updateLead(tx, lead, {
-    ...columns, clockStopStatus: 'STOPPED', stopReason: reason,
-    clockStopRequestedBy: lead.clockStopRequestedBy ?? actor.id, clockStopRequestedAt: lead.clockStopRequestedAt ?? now,
-  })
-  const approvedRequest = lead.clockStopStatus === 'REQUESTED' ? { requestedBy: lead.clockStopRequestedBy, approvedBy: actor.id } : {}
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_STOPPED', summary: `Clock stopped: ${reason}`, metadata: { reason, ...approvedRequest } })
-  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.clock_stopped', lead: updated, data: { reason, stoppedAt: now.toISOString(), ...approvedRequest, lead: leadResource(updated) } })
-  return updated
-}
-
-/** POST …/clock/approve (MANAGER/ADMIN): a requested stop takes effect now. */
-export async function approveClockStop(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  assertProtected(lead)
-  if (lead.clockStopStatus !== 'REQUESTED') throw conflict('There is no clock stop request to approve.')
-  return stop(deps, tx, lead, actor, lead.stopReason!, deps.clock.now())
-}
-
-/** POST …/clock/resume (MANAGER/ADMIN): the pause extends both dates; a pending request is withdrawn. */
-export async function resumeClock(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  if (lead.clockStopStatus === null) throw conflict('The clock is running.')
-  const now = deps.clock.now()
-  const resumed = resumedClock(clockOf(lead), now)
-  const { pauseSeconds, ...clock } = resumed
-  const { columns, next } = await recomputed(tx, lead, clock)
-  const updated = await updateLead(tx, lead, { ...columns, clockStopStatus: null, stopReason: null, clockStopRequestedBy: null, clockStopRequestedAt: null })
-  const summary = lead.clockStopStatus === 'STOPPED' ? `Clock resumed, ${pausedSummary(pauseSeconds)}` : 'Clock stop request withdrawn'
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_RESUMED', summary, metadata: { pausedSeconds: pauseSeconds, totalPausedSeconds: clock.pausedSeconds, reason: lead.stopReason } })
-  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.clock_resumed', lead: updated, data: { pausedSeconds: pauseSeconds, protectionUntil: updated.protectionUntil, progressDeadline: updated.progressDeadline, lead: leadResource(updated) } })
-  await scheduleProtection(deps, tx, updated, next)
-  return updated
-}
-
-/** PUT …/registered-at (MANAGER/ADMIN): backdates the claim and recomputes every date. */
-export async function changeRegisteredAt(deps: Deps, tx: Tx, actor: Actor, id: string, registeredAt: Date, reason: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  if (lead.status === 'DELETED') throw problems.conflict('invalid-status-transition', 'Invalid status transition', 'A deleted lead cannot be changed.')
-  const now = deps.clock.now()
-  if (registeredAt.getTime() > now.getTime()) throw problems.validation([{ pointer: '/registeredAt', message: 'must not be in the future' }])
-  const { columns, next } = await recomputed(tx, lead, { ...clockOf(lead), protectionStartAt: registeredAt })
-  const updated = await updateLead(tx, lead, { ...columns, registeredAt })
-  const change = { from: lead.registeredAt.toISOString(), to: registeredAt.toISOString(), reason }
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'REGISTERED_AT_CHANGED', summary: `Registered at changed from ${change.from} to ${change.to}: ${reason}`, metadata: change })
-  await recordLeadEvent(deps, tx, { type: 'freshplan.lead.updated', lead: updated, data: { changed: ['registeredAt'], ...change, lead: leadResource(updated) } })
-  await scheduleProtection(deps, tx, updated, next)
-  return updated
 }

@@ -11,8 +11,8 @@ import { testConfig } from '../../test/helpers/stack.ts'
 import { createKnex } from '../../lib/db.ts'
 import { createLogger } from '../../lib/logger.ts'
 import { ManualClock } from '../../lib/clock.ts'
-import { releaseResources, startBoss } from '../../jobs/boss.ts'
-import { PROTECTION_QUEUE_OF } from '../../jobs/queues.ts'
+import { releaseResources, startBoss } from '../../lib/boss.ts'
+import { PROTECTION_QUEUE_OF } from '../../lib/queues.ts'
 import { sweepProtection } from '../../models/lead-protection.ts'
 
 export interface ProtectionSweepRun {

@@ -4,7 +4,7 @@
 import test from 'ava'
 import { randomUUID } from 'node:crypto'
 import { sweepProtection } from '../../models/lead-protection.ts'
-import { PROTECTION_QUEUE_OF } from '../../jobs/queues.ts'
+import { PROTECTION_QUEUE_OF } from '../../lib/queues.ts'
 import { MANAGER_MAILS, OWNER_MAIL, activityTypes, leadRow, outboxOf, startProtectionStack, stopProtectionStack, waitUntil, type ProtectionStack } from './support.ts'
 
 const DAY = 24 * 60 * 60 * 1000
