@@ -97,7 +97,9 @@ export async function initialProtection(tx: Tx, lead: { tenantId: string; territ
   const { timeZone } = await territoryOf(tx, lead.territory)
   const clock: ProtectionClock = { protectionStartAt: lead.registeredAt, lastProgressAt: null, pausedSeconds: 0, progressPausedSeconds: 0, clockStoppedAt: null }
   const { columns, next } = protectionColumns(clock, 'REGISTERED', settings, timeZone)
-  return { columns, next }
+  // Only what differs from the columns' defaults: the create's INSERT stays short.
+  const { protectionStartAt, protectionUntil, progressDeadline, protectionNextKind, protectionNextAt } = columns
+  return { columns: { protectionStartAt, protectionUntil, progressDeadline, protectionNextKind, protectionNextAt }, next }
 }
 
 /**
