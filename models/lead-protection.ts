@@ -20,7 +20,8 @@ import { recordLeadEvent } from './lead-events.ts'
 import { insertActivity, leadById, leadResource, protectionCandidates, updateLead, type Lead } from './lead-table.ts'
 import { countsAsProgress, statusAfterActivity, statusChangeSummary, type ActivityType, type LeadStatus } from './lead-rules.ts'
 import { NO_FOOTER, PROTECTION_TEMPLATE_KEYS, protectionMailVariables, type ProtectionTemplateKey } from './protection-mail.ts'
-import { tenantProtection, userMailAddress, type TenantProtection } from './protection-settings.ts'
+import { tenantProtection, type TenantProtection } from './protection-settings.ts'
+import { userMailAddress } from './user-mail-addresses.ts'
 import { territoryOf, type Territory } from './territories.ts'
 import {
   clockAfterProgress, dueTransition, isProtected, nextTransition, protectionDates,

@@ -1,10 +1,9 @@
-// The `lead_protection_settings` and `user_mail_addresses` tables (§10): a tenant's protection
-// periods and who gets its protection mails. Every statement on them, named.
+// The `lead_protection_settings` table (§10): a tenant's protection periods and the managers'
+// addresses per territory. Every statement on it, named.
 import type { Tx } from '../lib/db.ts'
 import { DEFAULT_PROTECTION_SETTINGS, type ProtectionSettings } from './protection-rules.ts'
 
 const SETTINGS = 'select protection_months, progress_days, grace_days, warning_days, manager_emails from lead_protection_settings where tenant_id = ?'
-const USER_ADDRESS = 'select email from user_mail_addresses where tenant_id = ? and user_id = ?'
 
 export interface TenantProtection {
   settings: ProtectionSettings
@@ -37,10 +36,4 @@ export async function tenantProtection(tx: Tx, tenantId: string): Promise<Tenant
     : { settings: { ...DEFAULT_PROTECTION_SETTINGS }, managerEmails: {} }
   cache.set(tenantId, { readAt: performance.now(), value })
   return value
-}
-
-/** The mail address the tenant keeps for a user (the token knows only the user's id), or none. */
-export async function userMailAddress(tx: Tx, tenantId: string, userId: string): Promise<string | null> {
-  const { rows } = await tx.trx.raw<{ rows: { email: string }[] }>(USER_ADDRESS, [tenantId, userId])
-  return rows[0]?.email ?? null
 }
