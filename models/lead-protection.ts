@@ -1,7 +1,8 @@
-// §10 lead protection against the database: the tenant's settings, the stored dates of a lead, the
-// per-lead delayed jobs that move a lead to REMINDER, GRACE_PERIOD and EXPIRED, the daily sweep,
-// stop/approve/resume of the clock and backdating. The rules themselves are pure
-// (protection-rules.ts); every write of a lead goes through the lead write path (leads.ts).
+// §10 lead protection against the database: the stored dates of a lead, the per-lead delayed jobs
+// that move a lead to REMINDER, GRACE_PERIOD and EXPIRED, and the daily sweep. The rules are pure
+// (protection-rules.ts); the settings are protection-settings.ts; stop/approve/resume and
+// backdating are commands of the lead write path (lead-commands.ts), which uses the helpers here.
+// Lead rows are written only through lead-table.ts's updateLead/insertActivity.
 //
 // Exactly once: a transition runs under the lead's row lock and re-derives what is due from the
 // row, at the clock's now. A job that runs twice, late, or after the deadline moved finds the status
