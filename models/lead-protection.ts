@@ -69,6 +69,8 @@ export function protectionColumns(clock: ProtectionClock, status: LeadStatus, se
 export interface ProtectionJobData {
   leadId: string
   tenantId: string
+  /** The lead's territory when the job was queued: what the queue board scopes a tenant ADMIN by. */
+  territory: TerritoryCode
   /** When the transition was due as the job was scheduled (the handler re-derives it from the row). */
   dueAt: string
 }
@@ -84,10 +86,10 @@ export function protectionSingletonKey(leadId: string, kind: ProtectionKind): st
  * job); a waiting job of another kind is left to find nothing due. `fresh` (a lead created in this
  * transaction has no job yet): a plain insert, one statement.
  */
-export async function scheduleProtection(deps: Pick<Deps, 'boss'>, tx: Tx, lead: { id: string; tenantId: string }, next: ProtectionTransition | null, options: { fresh?: boolean } = {}): Promise<void> {
+export async function scheduleProtection(deps: Pick<Deps, 'boss'>, tx: Tx, lead: { id: string; tenantId: string; territory: TerritoryCode }, next: ProtectionTransition | null, options: { fresh?: boolean } = {}): Promise<void> {
   if (next === null) return
   const queue = PROTECTION_QUEUE_OF[next.kind]
-  const data: ProtectionJobData = { leadId: lead.id, tenantId: lead.tenantId, dueAt: next.dueAt.toISOString() }
+  const data: ProtectionJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory, dueAt: next.dueAt.toISOString() }
   const singletonKey = protectionSingletonKey(lead.id, next.kind)
   if (options.fresh) await enqueue(deps.boss, tx, queue, data, { startAfter: next.dueAt, singletonKey })
   else await deps.boss.upsert(queue, data, { startAfter: next.dueAt, singletonKey, db: tx.db })
@@ -270,7 +272,7 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
       for (const row of rows) {
         const kind = row.nextKind ?? 'REMINDER'
         const jobs = byKind.get(kind) ?? []
-        jobs.push({ data: { leadId: row.id, tenantId: row.tenantId, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
+        jobs.push({ data: { leadId: row.id, tenantId: row.tenantId, territory: row.territory, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
         byKind.set(kind, jobs)
       }
       let enqueued = 0

@@ -216,6 +216,7 @@ export async function latestActivityAt(tx: Tx, leadId: string, types: readonly A
 export interface FollowUpCandidate {
   id: string
   tenantId: string
+  territory: TerritoryCode
   status: LeadStatus
   registeredAt: Date
   /** PostgreSQL's text of registered_at: a Date would drop its microseconds, and leads imported in one transaction share one now(). */
@@ -233,17 +234,18 @@ export async function followUpCandidates(
   const builder = tx
     .trx('leads as l')
     .join('territories as t', 't.code', 'l.territory')
-    .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
+    .select('l.id', 'l.tenant_id', 'l.territory', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
     .where((open) => open.whereNull('l.t3_sent_at').orWhereNull('l.t7_sent_at'))
     .whereIn('l.status', query.statuses)
     .where('l.registered_at', '<=', query.registeredBefore)
     .orderBy([{ column: 'l.registered_at' }, { column: 'l.id' }])
     .limit(query.limit)
   if (query.after) builder.whereRaw('(l.registered_at, l.id) > (?::timestamptz, ?::uuid)', [query.after.registeredAt, query.after.id])
-  const rows = (await builder) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+  const rows = (await builder) as { id: string; tenant_id: string; territory: TerritoryCode; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
   return rows.map((row) => ({
     id: row.id,
     tenantId: row.tenant_id,
+    territory: row.territory,
     status: row.status,
     registeredAt: row.registered_at,
     registeredKey: row.registered_key,
@@ -257,6 +259,7 @@ export async function followUpCandidates(
 export interface ProtectionCandidate {
   id: string
   tenantId: string
+  territory: TerritoryCode
   nextKind: ProtectionKind | null
   /** PostgreSQL's text of the due time (microseconds kept) for the keyset. */
   dueKey: string
@@ -266,7 +269,7 @@ export interface ProtectionCandidate {
 // only when the planner can prove its predicate, which a generic plan of `status in ($1, …)` never
 // allows (after five executions PostgreSQL may switch the prepared statement to one: a full scan per batch).
 const PROTECTION_DUE = `coalesce(protection_next_at, '-infinity'::timestamptz)`
-const PROTECTION_CANDIDATES = `select id, tenant_id, protection_next_kind, ${PROTECTION_DUE}::text as due_key
+const PROTECTION_CANDIDATES = `select id, tenant_id, territory, protection_next_kind, ${PROTECTION_DUE}::text as due_key
   from leads
   where status in (${PROTECTED_STATUSES.map((status) => `'${status}'`).join(', ')}) and clock_stopped_at is null
     and ${PROTECTION_DUE} <= ? and (${PROTECTION_DUE}, id) > (?::timestamptz, ?::uuid)
@@ -275,7 +278,7 @@ const PROTECTION_CANDIDATES = `select id, tenant_id, protection_next_kind, ${PRO
 
 /** One keyset batch of protected leads with a running clock whose next transition is due at `dueBy`. */
 export async function protectionCandidates(tx: Tx, query: { dueBy: Date; after: { dueKey: string; id: string } | null; limit: number }): Promise<ProtectionCandidate[]> {
-  const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; protection_next_kind: ProtectionKind | null; due_key: string }[] }>(
+  const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; territory: TerritoryCode; protection_next_kind: ProtectionKind | null; due_key: string }[] }>(
     PROTECTION_CANDIDATES, [query.dueBy, query.after?.dueKey ?? '-infinity', query.after?.id ?? '00000000-0000-0000-0000-000000000000', query.limit])
-  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, nextKind: row.protection_next_kind, dueKey: row.due_key }))
+  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, territory: row.territory, nextKind: row.protection_next_kind, dueKey: row.due_key }))
 }

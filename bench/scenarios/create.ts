@@ -78,7 +78,7 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
       await boss.send(queue, { leadId: lead.id, tenantId: 'default' }, { db, startAfter: new Date(now.getTime() + days * 86_400_000), singletonKey: `${lead.id}:${kind}` })
     }
     // §10: the lead's first protection job (REMINDER at deadline − 7 days).
-    await boss.send(PROTECTION_REMINDER_QUEUE, { leadId: lead.id, tenantId: 'default', dueAt: new Date(now.getTime() + 53 * DAY).toISOString() }, { db, startAfter: new Date(now.getTime() + 53 * DAY), singletonKey: `${lead.id}:REMINDER` })
+    await boss.send(PROTECTION_REMINDER_QUEUE, { leadId: lead.id, tenantId: 'default', territory: 'DE', dueAt: new Date(now.getTime() + 53 * DAY).toISOString() }, { db, startAfter: new Date(now.getTime() + 53 * DAY), singletonKey: `${lead.id}:REMINDER` })
     await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
     await executePrepared(client, INSERT_KEY, [

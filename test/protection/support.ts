@@ -70,7 +70,7 @@ export async function runWaitingJob(service: ProtectionStack, leadId: string, ki
 /** Sends a job of `kind` for the lead now (what a duplicate or a late delivery looks like) and waits for it. */
 export async function runExtraJob(service: ProtectionStack, leadId: string, kind: ProtectionKind): Promise<JobRow> {
   const { owner, deps } = service.stack
-  const id = await deps.boss.send(PROTECTION_QUEUE_OF[kind], { leadId, tenantId: 'default', dueAt: service.clock.now().toISOString() }, { singletonKey: `${leadId}:${kind}` })
+  const id = await deps.boss.send(PROTECTION_QUEUE_OF[kind], { leadId, tenantId: 'default', territory: 'DE', dueAt: service.clock.now().toISOString() }, { singletonKey: `${leadId}:${kind}` })
   if (id === null) throw new Error(`a ${kind} job for ${leadId} is waiting already`)
   await waitUntil(`extra ${kind} job of ${leadId}`, async () => ['completed', 'failed'].includes((await owner('pgboss.job').where({ id }).first('state')).state))
   return (await owner('pgboss.job').where({ id }).first('id', 'state', 'start_after', 'output', 'data')) as JobRow
