@@ -35,6 +35,12 @@ const EVENT_TYPES = [
   'freshplan.lead.merged', 'freshplan.lead.unmerged', 'freshplan.lead.erased', 'freshplan.lead.consent_revoked',
   'freshplan.lead.clock_stopped', 'freshplan.lead.clock_resumed',
 ]
+/** What a SALES collaborator's activity (or clock stop request) may change on a lead it does not own. */
+const COLLABORATOR_BOOKKEEPING = [
+  'last_activity_at', 'version', 'updated_at', 'status',
+  'protection_start_at', 'protection_until', 'progress_deadline', 'last_progress_at', 'progress_paused_seconds',
+  'protection_next_kind', 'protection_next_at', 'clock_stop_status', 'stop_reason', 'clock_stop_requested_by', 'clock_stop_requested_at',
+]
 const PROTECTED_STATUSES = ['REGISTERED', 'ACTIVE', 'REMINDER', 'GRACE_PERIOD']
 const inList = (values: string[]) => values.map((v) => `'${v}'`).join(', ')
 
@@ -192,6 +198,30 @@ export async function up(knex: Knex): Promise<void> {
       return new;
     end $$;
     create trigger leads_protection_guard before update on leads for each row execute function leads_protection_guard();
+
+    -- V0008's guard with §10's bookkeeping: a SALES collaborator's progress activity moves the lead's
+    -- protection dates and its next job, and a collaborator may request a clock stop; nothing else.
+    create or replace function leads_guard() returns trigger language plpgsql as $$
+    begin
+      if new.id <> old.id or new.tenant_id <> old.tenant_id or new.created_at <> old.created_at or new.created_by <> old.created_by then
+        raise exception 'lead identity columns are immutable' using errcode = 'check_violation';
+      end if;
+      if app_role() = 'SALES' then
+        if new.deleted_at is distinct from old.deleted_at or new.owner_user_id is distinct from old.owner_user_id then
+          raise exception 'role % may not delete or reassign leads', app_role() using errcode = 'insufficient_privilege';
+        end if;
+        if new.collaborator_user_ids <> old.collaborator_user_ids and old.owner_user_id is distinct from app_user() then
+          raise exception 'only the owner may change collaborators' using errcode = 'insufficient_privilege';
+        end if;
+        if old.owner_user_id is distinct from app_user() and (
+          to_jsonb(new) - array[${inList(COLLABORATOR_BOOKKEEPING)}] <> to_jsonb(old) - array[${inList(COLLABORATOR_BOOKKEEPING)}]
+          or (new.status <> old.status and not (new.status = 'ACTIVE' and old.status in ('REGISTERED', 'REMINDER', 'GRACE_PERIOD')))
+        ) then
+          raise exception 'SALES may update own leads only; a collaborator adds activities' using errcode = 'insufficient_privilege';
+        end if;
+      end if;
+      return new;
+    end $$;
 
     create table lead_protection_settings (
       tenant_id text primary key check (char_length(tenant_id) between 1 and 64),

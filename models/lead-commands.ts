@@ -178,7 +178,7 @@ export async function lockLead(tx: Tx, id: string): Promise<Lead> {
   return lead
 }
 
-function assertVersion(lead: Lead, expected: ExpectedVersion): void {
+export function assertVersion(lead: Lead, expected: ExpectedVersion): void {
   if (expected !== '*' && lead.version !== expected) {
     throw problems.preconditionFailed(`The lead is at version ${lead.version}, not ${expected}; reload it and try again.`)
   }

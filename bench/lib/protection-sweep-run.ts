@@ -66,9 +66,10 @@ export async function measureProtectionSweep(options: { leads: number; batchSize
     log(`inserted in ${seedSeconds.toFixed(1)} s; ${expected.toLocaleString('en')} due`)
 
     const logger = createLogger(config, 'bench')
-    const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
+    // As the worker runs it: the worker role, which may act as SYSTEM across tenants (V0008).
+    const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax })
     // Sends only (role web): no worker takes the jobs, so the sweep is measured alone.
-    const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web' })
+    const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'web' })
     const deps = { config, knex, boss, logger, clock: new ManualClock(NOW) }
     started = performance.now()
     const result = await sweepProtection(deps, { batchSize })
