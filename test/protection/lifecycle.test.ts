@@ -228,3 +228,16 @@ test.serial('backdating recomputes every date, and transitions now due happen at
   await waitUntil('the backdated lead to reach GRACE_PERIOD', async () => (await leadRow(owner, lead.id)).status === 'GRACE_PERIOD')
   t.deepEqual((await activityTypes(owner, lead.id)).filter((type) => type !== 'CREATED').sort(), ['GRACE_PERIOD_STARTED', 'REGISTERED_AT_CHANGED', 'REMINDER_SENT', 'STATUS_CHANGE', 'STATUS_CHANGE'])
 })
+
+test.serial('a SALES collaborator\'s progress moves the deadline and it may request a clock stop (the database guard allows exactly that)', async (t) => {
+  const { owner } = service.stack
+  service.clock.set(T0)
+  const lead = await createLead('Bäckerei Mitarbeit')
+  t.is((await service.api('PUT', `/api/leads/${lead.id}/collaborators/sales-2`, { token: service.tokens.manager })).status, 200)
+  service.clock.set(new Date(T0.getTime() + 10 * DAY))
+  t.is((await post(`/api/leads/${lead.id}/activities`, service.tokens.otherSales, { type: 'SAMPLE_SENT', summary: 'Muster geschickt' })).status, 201)
+  t.is((await leadRow(owner, lead.id)).progress_deadline.toISOString(), '2031-03-17T09:00:00.000Z', '60 days after the sample')
+  const requested = await post(`/api/leads/${lead.id}/clock/stop`, service.tokens.otherSales, { reason: 'Kunde zieht um, erst im Mai erreichbar' })
+  t.is(requested.status, 202)
+  t.like(requested.body, { status: 'REQUESTED', requestedBy: 'sales-2' })
+})
