@@ -13,6 +13,9 @@ export const LEAD_EVENT_TYPES = [
   'freshplan.lead.duplicate_detected',
   'freshplan.lead.merged',
   'freshplan.lead.unmerged',
+  // §10 stop-the-clock
+  'freshplan.lead.clock_stopped',
+  'freshplan.lead.clock_resumed',
 ] as const
 
 export type LeadEventType = (typeof LEAD_EVENT_TYPES)[number]
@@ -64,7 +67,7 @@ export interface LeadEventRecord {
   tenantId: string
   territory: Territory
   leadId: string
-  ownerUserId: string
+  ownerUserId: string | null
   collaboratorUserIds: string[]
   type: LeadEventType
   idempotencyKey: string

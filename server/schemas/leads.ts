@@ -97,7 +97,7 @@ const leadProperties = {
   ...editableLeadProperties,
   status: { enum: LEAD_STATUSES },
   stage: { enum: LEAD_STAGES },
-  ownerUserId: { type: 'string' },
+  ownerUserId: { type: ['string', 'null'], description: 'null once protection expired and released the owner (§10)' },
   collaboratorUserIds: { type: 'array', items: { type: 'string' } },
   registeredAt: timestamp,
   lastActivityAt: nullableTimestamp,
@@ -111,6 +111,13 @@ const leadProperties = {
   nameNormalized: { type: ['string', 'null'] },
   phoneE164: { type: ['string', 'null'] },
   mergedIntoId: { type: ['string', 'null'], format: 'uuid', description: 'the survivor this lead was merged into (§12)' },
+  protectionStartAt: { ...nullableTimestamp, description: '§10: = registeredAt' },
+  protectionUntil: { ...nullableTimestamp, description: '§10: start + protection months (calendar, territory time) + paused time' },
+  progressDeadline: { ...nullableTimestamp, description: '§10: last progress (or start) + progress days + paused time since' },
+  clockStoppedAt: nullableTimestamp,
+  clockStopStatus: { enum: ['REQUESTED', 'STOPPED', null] },
+  stopReason: { type: ['string', 'null'] },
+  pausedSeconds: { type: 'integer', description: 'every finished pause of the clock' },
   warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
 } as const
 
