@@ -111,9 +111,14 @@ export interface SecurityContext {
   territories: readonly Territory[]
 }
 
+/** The user id of the SYSTEM context (jobs, maintenance); no token may claim it. */
+export const SYSTEM_USER_ID = 'system'
+/** What app_user(), app_tenant() and app_role() read when no context is set (V0001); no token may claim it. */
+export const UNSET_CONTEXT_MARKER = '-'
+
 /** The context of jobs and maintenance: explicit SYSTEM rights, never RLS switched off. */
 export function systemContext(tenantId: string, territories: readonly Territory[] = ['DE', 'CH']): SecurityContext {
-  return { tenantId, userId: 'system', role: 'SYSTEM', territories }
+  return { tenantId, userId: SYSTEM_USER_ID, role: 'SYSTEM', territories }
 }
 
 export interface Tx {

@@ -368,10 +368,32 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url')
 }
 
+const PG_TIMESTAMPTZ_TEXT = /^(\d{4,6})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})?[+-](\d\d)(?::[0-5]\d){0,2}$/
+
+/**
+ * Is `value` a timestamptz as PostgreSQL prints it (what a cursor carries)? A cursor is client
+ * input: a forged one must be a 400, not a cast error (22007/22008) at the database.
+ */
+export function isTimestampText(value: string): boolean {
+  if (value === 'infinity' || value === '-infinity') return true
+  const match = PG_TIMESTAMPTZ_TEXT.exec(value)
+  if (!match) return false
+  const [year, month, day, hour, minute, second, offsetHours] = match.slice(1).map(Number) as [number, number, number, number, number, number, number]
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60 && offsetHours <= 15
+}
+
+/** A cursor's sort value must be of the sort column's type (and text cannot hold NUL). */
+function validSortValue(value: unknown, cast: string): value is string {
+  return typeof value === 'string' && !value.includes('\u0000') && (cast !== 'timestamptz' || isTimestampText(value))
+}
+
 function decodeCursor(raw: string, sort: string): Cursor {
   try {
     const cursor = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor
-    if (cursor.s === sort && typeof cursor.v === 'string' && isUuid(cursor.id)) return cursor
+    const key = sort.startsWith('-') ? sort.slice(1) : sort
+    if (cursor.s === sort && validSortValue(cursor.v, SORT_CASTS[key]!) && typeof cursor.id === 'string' && isUuid(cursor.id)) return cursor
   } catch {
     // fall through
   }
@@ -431,7 +453,7 @@ export async function listActivities(tx: Tx, leadId: string, page: { limit?: num
     let cursor: ActivityCursor
     try {
       cursor = JSON.parse(Buffer.from(page.cursor, 'base64url').toString('utf8'))
-      if (typeof cursor.at !== 'string' || !isUuid(cursor.id)) throw new Error('shape')
+      if (!validSortValue(cursor.at, 'timestamptz') || typeof cursor.id !== 'string' || !isUuid(cursor.id)) throw new Error('shape')
     } catch {
       throw problems.validation([{ pointer: '/query/cursor', message: 'is not a cursor of this list' }])
     }

@@ -1,15 +1,31 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 import { problems, type FieldError } from './problem.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
 
+const rfc3339DateTime = (fullFormats['date-time'] as { validate: (value: string) => boolean }).validate
+
+/**
+ * RFC 3339 date-time that JavaScript can also represent: RFC 3339 allows a leap second
+ * (`23:59:60Z`), which `new Date()` turns into Invalid Date, so the database would get garbage.
+ * A leap second is refused as invalid input instead (400), like 30 February.
+ */
+export function isDateTime(value: string): boolean {
+  return rfc3339DateTime(value) && Number.isFinite(Date.parse(value))
+}
+
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
-// validator coerces "50" → 50 and "true" → true.
+// validator coerces "50" → 50 and "true" → true. `strictNumbers` refuses NaN and ±Infinity as
+// numbers (a body's 1e400 parses as Infinity). ajv's coercion of "Infinity" or "1e400" to a number
+// then skips the numeric keywords under strictNumbers, so validQuery admits only plain decimal
+// digits for integer parameters before ajv sees them.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
   addFormats.default(ajv)
+  ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
   return ajv
 }
 
@@ -92,6 +108,9 @@ export function validQuery<T>(schemaId: string, query: Record<string, string | s
   const value = trimStrings({ ...query }) as Record<string, unknown>
   rejectNul(value, '/query')
   const validate = validator(queryAjv, schemaId)
+  const properties = (validate.schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}
+  const notDigits = Object.entries(value).filter(([k, v]) => Object.hasOwn(properties, k) && properties[k]!.type === 'integer' && !/^-?\d{1,16}$/.test(String(v)))
+  if (notDigits.length > 0) throw problems.validation(notDigits.map(([k]) => ({ pointer: `/query/${k}`, message: 'must be an integer in decimal digits' })))
   if (!validate(value)) throw toProblem(validate.errors, '/query')
   return value as T
 }
