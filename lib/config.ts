@@ -153,7 +153,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (allowUnauthenticatedPublisher && nodeEnv === 'production') {
     throw new ConfigError('SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER', 'must not be true in production')
   }
-  const publicBaseUrl = url(env, 'PUBLIC_BASE_URL', ['http:', 'https:'])?.href.replace(/\/$/, '') ?? `http://localhost:${port}`
+  const auth = loadAuth(env, nodeEnv)
+  // Links in mails point here; a production default of localhost would mail links nobody can open.
+  const explicitBaseUrl = url(env, 'PUBLIC_BASE_URL', ['http:', 'https:'])
+  if (!explicitBaseUrl && nodeEnv === 'production') throw new ConfigError('PUBLIC_BASE_URL', 'is required in production (the https:// address users open)')
+  const publicBaseUrl = explicitBaseUrl?.href.replace(/\/$/, '') ?? `http://localhost:${port}`
   return {
     nodeEnv,
     port,
@@ -162,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     appDbUser,
     appDbPassword,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
-    auth: loadAuth(env, nodeEnv),
+    auth,
     smtpUrl: smtpUrl?.href,
     mailFrom: text(env, 'MAIL_FROM') ?? 'FreshPlan <noreply@freshplan.example>',
     publicBaseUrl,

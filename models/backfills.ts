@@ -6,7 +6,7 @@ import type { Knex, Tx } from '../lib/db.ts'
 import { enqueue } from '../jobs/boss.ts'
 import { BACKFILL_QUEUE } from '../jobs/queues.ts'
 import { iso } from './lead.ts'
-import { NORMALIZATION_VERSION, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
+import { normalizationVersion, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
 
 export const BACKFILL_KINDS = ['NORMALIZATION'] as const
 export const BACKFILL_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED'] as const
@@ -113,7 +113,7 @@ export async function enqueueBackfill(deps: Pick<Deps, 'boss'>, tx: Tx, backfill
  * job was lost (retries used up while workers were killed) continues when someone asks again.
  */
 export async function startNormalizationBackfill(
-  deps: Pick<Deps, 'boss'>,
+  deps: Pick<Deps, 'boss' | 'config'>,
   tx: Tx,
   options: { createdBy: string; batchSize?: number },
 ): Promise<{ backfill: Backfill; created: boolean }> {
@@ -123,7 +123,7 @@ export async function startNormalizationBackfill(
        values (?, 'NORMALIZATION', ?, ?, ?)
        on conflict (tenant_id, kind) where status = 'RUNNING' do nothing
        returning ${BACKFILL_COLUMNS}`,
-      [tx.ctx.tenantId, NORMALIZATION_VERSION, options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
+      [tx.ctx.tenantId, normalizationVersion({ stripPlusTag: deps.config.emailStripPlusTag }), options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
     )
     // No row: one is running. Its row committed before the insert gave up, so this next statement
     // sees it, unless it finished in between; then the insert is tried again.
@@ -142,13 +142,14 @@ export async function startNormalizationBackfill(
 }
 
 /**
- * Tenants that have leads older than the code's normalization. Needs the all-tenants SYSTEM context
+ * Tenants that have leads normalized otherwise than this code with these options would (an older
+ * version, or EMAIL_STRIP_PLUS_TAG switched). Needs the all-tenants SYSTEM context
  * (`systemContext('*')`), which may read leads of every tenant but write none (V0004).
  */
-export async function tenantsWithStaleLeads(tx: Tx): Promise<string[]> {
+export async function tenantsWithStaleLeads(tx: Tx, options: EmailNormalizationOptions = {}): Promise<string[]> {
   const { rows } = await tx.trx.raw<{ rows: { tenant_id: string }[] }>(
-    `select distinct tenant_id from leads where normalization_version < ? order by tenant_id`,
-    [NORMALIZATION_VERSION],
+    `select distinct tenant_id from leads where normalization_version <> ? order by tenant_id`,
+    [normalizationVersion(options)],
   )
   return rows.map((row) => row.tenant_id)
 }
@@ -224,7 +225,7 @@ export interface BatchOptions extends EmailNormalizationOptions {
  * no lead skipped or counted twice. The row lock also serializes two runners of one backfill.
  *
  * Marks the backfill COMPLETED when no stale lead is left after the position, and FAILED when the
- * code's NORMALIZATION_VERSION is no longer the one it was started for.
+ * code's normalization version (with its options) is no longer the one it was started for.
  */
 export async function normalizeNextBatch(tx: Tx, backfillId: string, options: BatchOptions = {}): Promise<BatchResult> {
   // A batch lost in a database crash (its commit not yet flushed) is lost whole, position and
@@ -237,13 +238,14 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   if (!locked.rows[0]) return { backfill: undefined, processed: 0 }
   const backfill = fromRow(locked.rows[0])
   if (backfill.status !== 'RUNNING') return { backfill, processed: 0 }
-  if (backfill.targetVersion !== NORMALIZATION_VERSION) {
-    // Rows before the position would carry the old version: a new backfill has to start over.
-    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${NORMALIZATION_VERSION}; start a new backfill`), processed: 0 }
+  const version = normalizationVersion(options)
+  if (backfill.targetVersion !== version) {
+    // Rows before the position would carry the other version: a new backfill has to start over.
+    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${version}; start a new backfill`), processed: 0 }
   }
   if (backfill.total === null) {
     await tx.trx.raw(
-      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version < ?) where id = ?`,
+      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version <> ?) where id = ?`,
       [tx.ctx.tenantId, backfill.targetVersion, backfillId],
     )
   }
@@ -301,7 +303,7 @@ async function nextStaleLeads(tx: Tx, backfill: Backfill): Promise<StaleLead[]> 
   const { rows } = await tx.trx.raw<{ rows: StaleLead[] }>(
     `select id, created_at::text as position, email, company_name, phone, country_code, deleted_at, email_normalized
        from leads
-      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version < ?
+      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version <> ?
       order by created_at, id
       limit ?`,
     [tx.ctx.tenantId, backfill.lastCreatedAt ?? '-infinity', backfill.lastLeadId ?? '00000000-0000-0000-0000-000000000000', backfill.targetVersion, backfill.batchSize],
@@ -356,7 +358,7 @@ async function resolveCollisions(tx: Tx, computed: Computed[]): Promise<Collisio
  */
 async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
   const moving = computed.filter(({ lead, columns }) => lead.email_normalized !== null && lead.email_normalized !== columns.emailNormalized).map(({ lead }) => lead.id)
-  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version < ?`, [moving, NORMALIZATION_VERSION])
+  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version <> ?`, [moving, computed[0]!.columns.normalizationVersion])
 }
 
 /**
@@ -366,17 +368,18 @@ async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
  */
 async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<void> {
   if (computed.length === 0) return
+  const version = computed[0]!.columns.normalizationVersion // one run, one options set
   await tx.trx.raw(
     `update leads l
         set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164, normalization_version = ?
        from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
             as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code)
-      where l.id = u.id and l.normalization_version < ?
+      where l.id = u.id and l.normalization_version <> ?
         and l.email is not distinct from u.email and l.company_name = u.company_name
         and l.phone is not distinct from u.phone and l.country_code = u.country_code`,
     // pg sends each JS array as one array parameter (NULLs included); knex's types only lack the nulls.
     [
-      NORMALIZATION_VERSION,
+      version,
       computed.map((c) => c.lead.id),
       computed.map((c) => c.columns.emailNormalized),
       computed.map((c) => c.columns.nameNormalized),
@@ -385,7 +388,7 @@ async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<
       computed.map((c) => c.lead.company_name),
       computed.map((c) => c.lead.phone),
       computed.map((c) => c.lead.country_code),
-      NORMALIZATION_VERSION,
+      version,
     ] as Knex.RawBinding[],
   )
 }

@@ -74,7 +74,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/admin/backfills': {
         post: {
           summary: 'Start a normalization backfill of your tenant (ADMIN)',
-          description: 'Queues a backfill of every lead whose normalization_version is older than the code\'s. If one is running already, it is returned (200) instead of starting a second one.',
+          description: 'Queues a backfill of every lead whose normalization_version differs from the code\'s (an older algorithm, or EMAIL_STRIP_PLUS_TAG switched). If one is running already, it is returned (200) instead of starting a second one.',
           requestBody: { required: false, ...json(ref('BackfillCreate')) },
           responses: { 202: { description: 'started; Location points to it', ...json(ref('Backfill')) }, 200: { description: 'one was running already; Location points to it', ...json(ref('Backfill')) }, ...errors },
         },
