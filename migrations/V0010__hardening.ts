@@ -1,0 +1,36 @@
+import type { Knex } from 'knex'
+
+// Issue 14.
+//
+// Point 15: who may read a lead's events. V0005 decided by a snapshot of owner and collaborators
+// taken when the event was written, so a SALES user who lost a lead kept reading its history (and
+// the new owner saw nothing from before the hand-over). Now SALES see a lead's events while they are
+// the lead's CURRENT owner or a collaborator: all of its history, and nothing once it is taken away.
+// MANAGER/ADMIN/SYSTEM are unchanged (tenant and the event's territory). The lead is looked up by
+// its primary key, one index probe per candidate event row; the subquery also runs under the
+// leads policies (V0002), which agree. The snapshot columns stay: the insert policy checks them,
+// and the web process's live filter (models/events.ts maySee) uses them for events just written.
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(`
+    drop policy lead_events_select on lead_events;
+    create policy lead_events_select on lead_events for select using (
+      (app_role() = 'SYSTEM' and app_tenant() = '*')
+      or (tenant_id = app_tenant() and territory = any (app_territories())
+          and (app_role() in ('MANAGER', 'ADMIN', 'SYSTEM')
+               or exists (select 1 from leads l
+                           where l.id = lead_events.lead_id
+                             and (l.owner_user_id = app_user() or app_user() = any (l.collaborator_user_ids)))))
+    );
+  `)
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.raw(`
+    drop policy lead_events_select on lead_events;
+    create policy lead_events_select on lead_events for select using (
+      (app_role() = 'SYSTEM' and app_tenant() = '*')
+      or (tenant_id = app_tenant() and territory = any (app_territories())
+          and (app_role() in ('MANAGER', 'ADMIN', 'SYSTEM') or owner_user_id = app_user() or app_user() = any (collaborator_user_ids)))
+    );
+  `)
+}
