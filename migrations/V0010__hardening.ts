@@ -10,8 +10,22 @@ import type { Knex } from 'knex'
 // its primary key, one index probe per candidate event row; the subquery also runs under the
 // leads policies (V0002), which agree. The snapshot columns stay: the insert policy checks them,
 // and the web process's live filter (models/events.ts maySee) uses them for events just written.
+//
+// Point 9: an idempotent replay must return the identical body (§4). `jsonb` reorders keys and
+// re-spaces the text, so the stored response becomes the exact bytes that were sent (bytea). Rows
+// stored before this migration keep jsonb's rendering of their body; they expire within
+// IDEMPOTENCY_TTL_HOURS.
+//
+// Point 2: an event page, a stream replay and a publish batch stop once their events' `data` add up
+// to EVENT_BATCH_MAX_BYTES (models/event-outbox.ts). The size of each event's data, as JSON text,
+// is computed once when it is written (a stored generated column), so bounding a batch sums small
+// integers instead of detoasting payloads.
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
+    alter table lead_events add column data_bytes integer generated always as (octet_length(data::text)) stored;
+
+    alter table idempotency_keys alter column body type bytea using convert_to(body::text, 'UTF8');
+
     drop policy lead_events_select on lead_events;
     create policy lead_events_select on lead_events for select using (
       (app_role() = 'SYSTEM' and app_tenant() = '*')
@@ -26,6 +40,9 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
+    alter table lead_events drop column data_bytes;
+    alter table idempotency_keys alter column body type jsonb using convert_from(body, 'UTF8')::jsonb;
+
     drop policy lead_events_select on lead_events;
     create policy lead_events_select on lead_events for select using (
       (app_role() = 'SYSTEM' and app_tenant() = '*')

@@ -26,7 +26,39 @@ function createAjv(coerceTypes: boolean): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
   addFormats.default(ajv)
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
+  ajv.addKeyword({ keyword: JSON_LIMITS_KEYWORD, type: 'object', schemaType: 'object', errors: true, validate: validateJsonLimits })
   return ajv
+}
+
+/** `x-jsonLimits: {maxBytes, maxDepth, maxKeys}`: bounds of a free-form JSON value (an OpenAPI extension keyword). */
+const JSON_LIMITS_KEYWORD = 'x-jsonLimits'
+interface JsonLimits {
+  maxBytes: number
+  maxDepth: number
+  maxKeys: number
+}
+
+/** The first limit `value` breaks, as a message; undefined when within all of them. */
+export function jsonLimitBroken(value: unknown, limits: JsonLimits): string | undefined {
+  let keys = 0
+  const depthOf = (node: unknown, depth: number): number => {
+    if (node === null || typeof node !== 'object') return depth - 1
+    if (depth > limits.maxDepth) return depth // deep enough to refuse; do not descend further
+    const children = Array.isArray(node) ? node : Object.values(node)
+    if (!Array.isArray(node)) keys += children.length
+    return children.reduce<number>((deepest, child) => Math.max(deepest, depthOf(child, depth + 1)), depth)
+  }
+  if (depthOf(value, 1) > limits.maxDepth) return `must be nested at most ${limits.maxDepth} levels deep`
+  if (keys > limits.maxKeys) return `must have at most ${limits.maxKeys} keys in all`
+  if (Buffer.byteLength(JSON.stringify(value), 'utf8') > limits.maxBytes) return `must be at most ${limits.maxBytes} bytes as JSON`
+  return undefined
+}
+
+function validateJsonLimits(this: unknown, limits: JsonLimits, data: unknown): boolean {
+  const message = jsonLimitBroken(data, limits)
+  if (message === undefined) return true
+  ;(validateJsonLimits as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: JSON_LIMITS_KEYWORD, message, params: { limits } }]
+  return false
 }
 
 const bodyAjv = createAjv(false)
