@@ -6,9 +6,13 @@ import type { Knex } from 'knex'
 // taken when the event was written, so a SALES user who lost a lead kept reading its history (and
 // the new owner saw nothing from before the hand-over). Now SALES see a lead's events while they are
 // the lead's CURRENT owner or a collaborator: all of its history, and nothing once it is taken away.
-// MANAGER/ADMIN/SYSTEM are unchanged (tenant and the event's territory). The lead is looked up by
-// its primary key, one index probe per candidate event row; the subquery also runs under the
-// leads policies (V0002), which agree. The snapshot columns stay: the insert policy checks them,
+// MANAGER/ADMIN/SYSTEM are unchanged (tenant and the event's territory) and never reach the lookup.
+// The EXISTS is the pattern of lead_activities (V0002); the planner either probes leads' primary
+// key per candidate event or hashes the caller's visible leads once per query, whichever is
+// cheaper. Measured with 50,000 leads and 100,000 events, a SALES page of 1000: 166 ms as EXISTS,
+// against 1.9 s for a forced per-row probe (a PL/pgSQL function) and 1.1 s for an array of the
+// caller's leads (the GIN index is unusable under RLS, @> is not leakproof). The subquery also
+// runs under the leads policies, which agree. The snapshot columns stay: the insert policy checks them,
 // and the web process's live filter (models/events.ts maySee) uses them for events just written.
 //
 // Point 9: an idempotent replay must return the identical body (§4). `jsonb` reorders keys and
