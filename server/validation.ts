@@ -1,7 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { fullFormats } from 'ajv-formats/dist/formats.js'
-import { problems, type FieldError } from './problem.ts'
+import { problems, type FieldError } from '../models/errors.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'

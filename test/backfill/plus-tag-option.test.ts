@@ -3,7 +3,8 @@
 // other way stale, and a backfill run with the new setting recomputes them.
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { normalizeNextBatch, startNormalizationBackfill, tenantsWithStaleLeads, type Backfill } from '../../models/backfills.ts'
+import { startNormalizationBackfill, tenantsWithStaleLeads, type Backfill } from '../../models/backfills.ts'
+import { normalizeNextBatch } from '../../models/backfill-batch.ts'
 import { NORMALIZATION_VERSION, normalizationVersion, normalizeLead, STRIP_PLUS_TAG_VERSION_FLAG } from '../../models/normalization.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 
