@@ -26,6 +26,11 @@ export const FOLLOW_UP_QUEUE_OF: Readonly<Record<FollowUpKind, string>> = { T3: 
 export interface FollowUpJobData {
   leadId: string
   tenantId: string
+  /**
+   * The lead's territory when the job was queued: the queue board shows a tenant ADMIN only the
+   * jobs of their territories (issue 14). Jobs queued before it lack it; the handler never reads it.
+   */
+  territory?: TerritoryCode
 }
 
 /** pg-boss deduplicates on this key: one waiting or running job per lead and kind. */
@@ -40,7 +45,7 @@ export function followUpSingletonKey(leadId: string, kind: FollowUpKind): string
 export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: { id: string; tenantId: string; territory: 'DE' | 'CH'; registeredAt: Date }): Promise<void> {
   const { timeZone } = await territoryOf(tx, lead.territory)
   for (const kind of FOLLOW_UP_KINDS) {
-    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId }
+    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
     await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, {
       startAfter: followUpDueAt(lead.registeredAt, kind, timeZone),
       singletonKey: followUpSingletonKey(lead.id, kind),
@@ -213,7 +218,7 @@ export async function sweepDueFollowUps(deps: Deps, options: { batchSize?: numbe
         for (const kind of FOLLOW_UP_KINDS) {
           if (isFollowUpSkipped(lead, kind) || followUpDueAt(row.registeredAt, kind, row.timeZone) > now) continue
           counts.due++
-          const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenantId }
+          const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenantId, territory: row.territory }
           const id = await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { singletonKey: followUpSingletonKey(row.id, kind) })
           if (id !== null) counts.enqueued++
         }
