@@ -55,14 +55,14 @@ export interface EventBatch {
  * The running sum of data_bytes is a streaming window over the ordered index scan. One event past
  * the budget is read without its data, to tell "more" from "all".
  */
-async function boundedBatch(trx: Knex.Transaction, where: string, bindings: Knex.RawBinding[], order: string, limit: number, maxBytes: number): Promise<EventBatch> {
-  const { rows } = await trx.raw<{ rows: (LeadEventRow & { beyond: boolean })[] }>(
+async function boundedBatch(db: Knex | Knex.Transaction, source: string, bindings: Knex.RawBinding[], order: string, limit: number, maxBytes: number): Promise<EventBatch> {
+  const { rows } = await db.raw<{ rows: (LeadEventRow & { beyond: boolean })[] }>(
     `select id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time,
             case when before_bytes < ? then data end as data, before_bytes >= ? as beyond
        from (select ${COLUMNS}, ${order} as batch_order,
                     coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 1 preceding), 0) as before_bytes,
                     coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 2 preceding), 0) as before_previous
-               from lead_events where ${where} order by ${order} limit ?) batch
+               from ${source} order by ${order} limit ?) batch
       where before_previous < ?
       order by batch_order`,
     [maxBytes, maxBytes, ...bindings, limit, maxBytes],
@@ -103,7 +103,7 @@ export async function insertEvent(trx: Knex.Transaction, event: Omit<LeadEventRe
 
 /** Published events after a sequence number, in delivery order, bounded in count and bytes; RLS leaves only what the caller may see. */
 export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
-  return boundedBatch(trx, 'seq > ?', [after], 'seq', limit, maxBytes)
+  return boundedBatch(trx, 'lead_events where seq > ?', [after], 'seq', limit, maxBytes)
 }
 
 export async function findEvent(trx: Knex.Transaction, id: string): Promise<LeadEventRecord | undefined> {
@@ -111,16 +111,27 @@ export async function findEvent(trx: Knex.Transaction, id: string): Promise<Lead
   return rows[0] && fromRow(rows[0])
 }
 
-export async function findEvents(trx: Knex.Transaction, ids: readonly string[]): Promise<LeadEventRecord[]> {
-  if (ids.length === 0) return []
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where id = any (?::uuid[])`, [[...ids]])
-  return rows.map(fromRow)
+// The dashboard listener of a web process serves every tenant but may not claim SYSTEM or '*' (the
+// application role cannot, V0008): it reads through these SECURITY DEFINER functions instead, each a
+// statement of its own (no transaction, no RLS context needed).
+
+/** The highest published sequence number of all tenants (0 when none). */
+export async function dashboardLatestSeq(knex: Knex): Promise<number> {
+  const { rows } = await knex.raw<{ rows: { seq: number }[] }>(`select dashboard_latest_seq() as seq`)
+  return rows[0]?.seq ?? 0
 }
 
-/** The highest published sequence number (0 when none). */
-export async function latestSeq(trx: Knex.Transaction): Promise<number> {
-  const { rows } = await trx.raw<{ rows: { seq: number | null }[] }>(`select max(seq) as seq from lead_events`)
-  return rows[0]?.seq ?? 0
+/** Published events of all tenants after a sequence number, in delivery order. */
+export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  // The function's rows stay in PostgreSQL (a tuplestore); only those within the byte budget reach this process.
+  return boundedBatch(knex, 'dashboard_events_after(?, ?) as lead_events', [after, limit], 'seq', limit, maxBytes)
+}
+
+/** Events of any tenant by id, published or not (the listener checks a NOTIFY against them). */
+export async function dashboardFindEvents(knex: Knex, ids: readonly string[]): Promise<LeadEventRecord[]> {
+  if (ids.length === 0) return []
+  const { rows } = await knex.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from dashboard_events(?::uuid[])`, [[...ids]])
+  return rows.map(fromRow)
 }
 
 /** Is anything waiting to be published? One index probe (lead_events_pending_idx). */
@@ -131,7 +142,7 @@ export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
 
 /** Unpublished events in the order they were written, bounded in count and bytes; only the publisher calls this, under its lock. */
 export async function pendingEvents(trx: Knex.Transaction, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
-  return boundedBatch(trx, 'seq is null', [], 'record_no', limit, maxBytes)
+  return boundedBatch(trx, 'lead_events where seq is null', [], 'record_no', limit, maxBytes)
 }
 
 /** Draws `count` delivery numbers, ascending. */

@@ -3,6 +3,7 @@ import addFormats from 'ajv-formats'
 import { fullFormats } from 'ajv-formats/dist/formats.js'
 import { problems, type FieldError } from '../models/errors.ts'
 import { leadSchemas } from './schemas/leads.ts'
+import { mergeSchemas } from './schemas/merges.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
 
@@ -23,7 +24,7 @@ export function isDateTime(value: string): boolean {
 // then skips the numeric keywords under strictNumbers, so validQuery admits only plain decimal
 // digits for integer parameters before ajv sees them.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas] })
   addFormats.default(ajv)
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
   ajv.addKeyword({ keyword: JSON_LIMITS_KEYWORD, type: 'object', schemaType: 'object', errors: true, validate: validateJsonLimits })

@@ -119,6 +119,7 @@ export const leadSchema = {
     emailNormalized: { type: ['string', 'null'] },
     nameNormalized: { type: ['string', 'null'] },
     phoneE164: { type: ['string', 'null'] },
+    mergedIntoId: { type: ['string', 'null'], format: 'uuid', description: 'the survivor this lead was merged into (§12)' },
     warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
   },
 } as const
