@@ -35,7 +35,7 @@ test('the worker role URL is derived like the application role\'s; a worker in p
   t.is(loadConfig(base).workerDatabaseUrl, 'postgres://freshplan_worker:freshplan_worker@db.example:5432/leads')
   t.is(loadConfig({ ...base, WORKER_DB_USER: 'leads_jobs', WORKER_DB_PASSWORD: 'p@ss' }).workerDatabaseUrl, 'postgres://leads_jobs:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, WORKER_DATABASE_URL: 'postgres://w:y@other/z' }).workerDatabaseUrl, 'postgres://w:y@other/z')
-  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' }
+  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail', PUBLIC_BASE_URL: 'https://leads.example' }
   // A web process carries no worker credentials; a worker refuses to start without them.
   t.is(loadConfig(production).workerDatabaseUrl, undefined)
   t.is(t.throws(() => loadConfig(production, { worker: true }), { instanceOf: ConfigError })?.variable, 'WORKER_DATABASE_URL')
