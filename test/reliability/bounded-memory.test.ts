@@ -24,6 +24,11 @@ const EVENT_BYTES = 1_000_000
  * process under the readers, the worker on the 250 pending events; at 120 it grew by 152 MB).
  */
 const RSS_GROWTH_LIMIT_MB = 100
+/**
+ * The worker's peak is noisier (+58…122 MB bounded, the high end with other test files running
+ * beside it); what separates the cases is that unbounded it runs out of its 160 MB heap.
+ */
+const WORKER_RSS_GROWTH_LIMIT_MB = 150
 // As in the soak test: a small old generation makes V8 collect instead of letting garbage pile up,
 // so the peak tracks what is live, and an unbounded page ends in an out-of-memory crash.
 const NODE_ARGS = ['--max-old-space-size=160']
@@ -147,7 +152,7 @@ test.serial(`web: paging ${EVENTS} events of 1 MB with limit=1000 (three readers
   t.true(after.peak - before.peak < RSS_GROWTH_LIMIT_MB * 1024 * 1024, `peak RSS grew by ${mb(after.peak - before.peak)} MB`)
 })
 
-test.serial(`worker: publishing ${WORKER_EVENTS} pending events of 1 MB keeps peak RSS within ${RSS_GROWTH_LIMIT_MB} MB`, async (t) => {
+test.serial(`worker: publishing ${WORKER_EVENTS} pending events of 1 MB keeps peak RSS within ${WORKER_RSS_GROWTH_LIMIT_MB} MB`, async (t) => {
   t.timeout(300_000)
   const worker = spawnService('jobs/worker.ts', { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl }, NODE_ARGS)
   processes.push(worker)
@@ -166,5 +171,5 @@ test.serial(`worker: publishing ${WORKER_EVENTS} pending events of 1 MB keeps pe
   t.true(await waitFor(async () => (await pending()) === 0, 240_000, 200), `not all published: ${await pending()} left; ${worker.output()}`)
   const after = memoryOf(worker)
   t.log(`worker rss ${mb(before.rss)} MB, peak ${mb(before.peak)} MB before; peak ${mb(after.peak)} MB after publishing ${WORKER_EVENTS} MB of events`)
-  t.true(after.peak - before.peak < RSS_GROWTH_LIMIT_MB * 1024 * 1024, `peak RSS grew by ${mb(after.peak - before.peak)} MB`)
+  t.true(after.peak - before.peak < WORKER_RSS_GROWTH_LIMIT_MB * 1024 * 1024, `peak RSS grew by ${mb(after.peak - before.peak)} MB`)
 })
