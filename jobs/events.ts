@@ -29,8 +29,9 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
       await lockPublisher(tx.trx)
-      const pending = await pendingEvents(tx.trx, batchSize)
-      if (pending.length === 0) return []
+      // Bounded in bytes too (EVENT_BATCH_MAX_BYTES): a batch of huge events must not fill the worker's memory.
+      const { records: pending, more } = await pendingEvents(tx.trx, batchSize)
+      if (pending.length === 0) return { sent: [], more: false }
       const seqs = await drawSeqs(tx.trx, pending.length)
       const notifications: { channel: string; payload: string }[] = []
       const sent = pending.map((record, i) => {
@@ -40,18 +41,18 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
       })
       await notifyAll(tx.trx, notifications)
       await markPublished(tx.trx, sent, deps.clock.now())
-      return sent
+      return { sent, more }
     }).catch((error: unknown) => {
       eventsPublished.inc({ event_type: 'unknown', module: 'leads', result: 'failure' })
       throw error
     })
-    for (const event of batch) {
+    for (const event of batch.sent) {
       eventsPublished.inc({ event_type: event.type, module: 'leads', result: 'success' })
       if (event.truncated) eventsTruncated.inc({ event_type: event.type })
     }
-    total.published += batch.length
-    total.truncated += batch.filter((e) => e.truncated).length
-    if (batch.length < batchSize) return total
+    total.published += batch.sent.length
+    total.truncated += batch.sent.filter((e) => e.truncated).length
+    if (!batch.more) return total
   }
 }
 

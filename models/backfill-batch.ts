@@ -2,7 +2,7 @@
 // leads, in the caller's SYSTEM transaction, with position and counters committed alongside.
 import type { Knex, Tx } from '../lib/db.ts'
 import { BACKFILL_COLUMNS, fromRow, type Backfill, type BackfillRow } from './backfills.ts'
-import { NORMALIZATION_VERSION, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
+import { normalizationVersion, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
 
 export interface BatchResult {
   /** The backfill after this batch; undefined if it does not exist or is not visible. */
@@ -52,7 +52,7 @@ export interface BatchOptions extends EmailNormalizationOptions {
  * no lead skipped or counted twice. The row lock also serializes two runners of one backfill.
  *
  * Marks the backfill COMPLETED when no stale lead is left after the position, and FAILED when the
- * code's NORMALIZATION_VERSION is no longer the one it was started for.
+ * code's normalization version (with its options) is no longer the one it was started for.
  */
 export async function normalizeNextBatch(tx: Tx, backfillId: string, options: BatchOptions = {}): Promise<BatchResult> {
   // A batch lost in a database crash (its commit not yet flushed) is lost whole, position and
@@ -65,13 +65,14 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   if (!locked.rows[0]) return { backfill: undefined, processed: 0 }
   const backfill = fromRow(locked.rows[0])
   if (backfill.status !== 'RUNNING') return { backfill, processed: 0 }
-  if (backfill.targetVersion !== NORMALIZATION_VERSION) {
-    // Rows before the position would carry the old version: a new backfill has to start over.
-    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${NORMALIZATION_VERSION}; start a new backfill`), processed: 0 }
+  const version = normalizationVersion(options)
+  if (backfill.targetVersion !== version) {
+    // Rows before the position would carry the other version: a new backfill has to start over.
+    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${version}; start a new backfill`), processed: 0 }
   }
   if (backfill.total === null) {
     await tx.trx.raw(
-      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version < ?) where id = ?`,
+      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version <> ?) where id = ?`,
       [tx.ctx.tenantId, backfill.targetVersion, backfillId],
     )
   }
@@ -129,7 +130,7 @@ async function nextStaleLeads(tx: Tx, backfill: Backfill): Promise<StaleLead[]> 
   const { rows } = await tx.trx.raw<{ rows: StaleLead[] }>(
     `select id, created_at::text as position, email, company_name, phone, country_code, deleted_at, email_normalized
        from leads
-      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version < ?
+      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version <> ?
       order by created_at, id
       limit ?`,
     [tx.ctx.tenantId, backfill.lastCreatedAt ?? '-infinity', backfill.lastLeadId ?? '00000000-0000-0000-0000-000000000000', backfill.targetVersion, backfill.batchSize],
@@ -184,7 +185,7 @@ async function resolveCollisions(tx: Tx, computed: Computed[]): Promise<Collisio
  */
 async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
   const moving = computed.filter(({ lead, columns }) => lead.email_normalized !== null && lead.email_normalized !== columns.emailNormalized).map(({ lead }) => lead.id)
-  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version < ?`, [moving, NORMALIZATION_VERSION])
+  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version <> ?`, [moving, computed[0]!.columns.normalizationVersion])
 }
 
 /**
@@ -194,17 +195,18 @@ async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
  */
 async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<void> {
   if (computed.length === 0) return
+  const version = computed[0]!.columns.normalizationVersion // one run, one options set
   await tx.trx.raw(
     `update leads l
         set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164, normalization_version = ?
        from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
             as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code)
-      where l.id = u.id and l.normalization_version < ?
+      where l.id = u.id and l.normalization_version <> ?
         and l.email is not distinct from u.email and l.company_name = u.company_name
         and l.phone is not distinct from u.phone and l.country_code = u.country_code`,
     // pg sends each JS array as one array parameter (NULLs included); knex's types only lack the nulls.
     [
-      NORMALIZATION_VERSION,
+      version,
       computed.map((c) => c.lead.id),
       computed.map((c) => c.columns.emailNormalized),
       computed.map((c) => c.columns.nameNormalized),
@@ -213,7 +215,7 @@ async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<
       computed.map((c) => c.lead.company_name),
       computed.map((c) => c.lead.phone),
       computed.map((c) => c.lead.country_code),
-      NORMALIZATION_VERSION,
+      version,
     ] as Knex.RawBinding[],
   )
 }

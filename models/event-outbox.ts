@@ -36,6 +36,41 @@ interface LeadEventRow {
 
 const COLUMNS = 'id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data'
 
+/**
+ * What one page of events (GET /api/events, a stream replay, the listener's catch-up) or one
+ * publish batch may hold: it ends once its events' `data` add up to this many bytes (as JSON text,
+ * the `data_bytes` column of V0010), so a few huge events cannot make a page of 1000 take
+ * gigabytes. A page always holds at least one event.
+ */
+export const EVENT_BATCH_MAX_BYTES = 1024 * 1024
+
+/** A bounded batch of events, and whether more were left out (by count or by bytes). */
+export interface EventBatch {
+  records: LeadEventRecord[]
+  more: boolean
+}
+
+/**
+ * Up to `limit` events in `order` that satisfy `where`, ending once their data reached `maxBytes`.
+ * The running sum of data_bytes is a streaming window over the ordered index scan. One event past
+ * the budget is read without its data, to tell "more" from "all".
+ */
+async function boundedBatch(db: Knex | Knex.Transaction, source: string, bindings: Knex.RawBinding[], order: string, limit: number, maxBytes: number): Promise<EventBatch> {
+  const { rows } = await db.raw<{ rows: (LeadEventRow & { beyond: boolean })[] }>(
+    `select id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time,
+            case when before_bytes < ? then data end as data, before_bytes >= ? as beyond
+       from (select ${COLUMNS}, ${order} as batch_order,
+                    coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 1 preceding), 0) as before_bytes,
+                    coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 2 preceding), 0) as before_previous
+               from ${source} order by ${order} limit ?) batch
+      where before_previous < ?
+      order by batch_order`,
+    [maxBytes, maxBytes, ...bindings, limit, maxBytes],
+  )
+  const records = rows.filter((row) => !row.beyond).map(fromRow)
+  return { records, more: records.length < rows.length || records.length === limit }
+}
+
 function fromRow(row: LeadEventRow): LeadEventRecord {
   return {
     id: row.id,
@@ -66,13 +101,9 @@ export async function insertEvent(trx: Knex.Transaction, event: Omit<LeadEventRe
   return rowCount === 1
 }
 
-/** Published events after a sequence number, in delivery order; RLS leaves only what the caller may see. */
-export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
-    `select ${COLUMNS} from lead_events where seq > ? order by seq limit ?`,
-    [after, limit],
-  )
-  return rows.map(fromRow)
+/** Published events after a sequence number, in delivery order, bounded in count and bytes; RLS leaves only what the caller may see. */
+export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  return boundedBatch(trx, 'lead_events where seq > ?', [after], 'seq', limit, maxBytes)
 }
 
 export async function findEvent(trx: Knex.Transaction, id: string): Promise<LeadEventRecord | undefined> {
@@ -91,9 +122,9 @@ export async function dashboardLatestSeq(knex: Knex): Promise<number> {
 }
 
 /** Published events of all tenants after a sequence number, in delivery order. */
-export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await knex.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from dashboard_events_after(?, ?)`, [after, limit])
-  return rows.map(fromRow)
+export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  // The function's rows stay in PostgreSQL (a tuplestore); only those within the byte budget reach this process.
+  return boundedBatch(knex, 'dashboard_events_after(?, ?) as lead_events', [after, limit], 'seq', limit, maxBytes)
 }
 
 /** Events of any tenant by id, published or not (the listener checks a NOTIFY against them). */
@@ -109,13 +140,9 @@ export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
   return rows[0]!.pending
 }
 
-/** Unpublished events in the order they were written; only the publisher calls this, under its lock. */
-export async function pendingEvents(trx: Knex.Transaction, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
-    `select ${COLUMNS} from lead_events where seq is null order by record_no limit ?`,
-    [limit],
-  )
-  return rows.map(fromRow)
+/** Unpublished events in the order they were written, bounded in count and bytes; only the publisher calls this, under its lock. */
+export async function pendingEvents(trx: Knex.Transaction, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  return boundedBatch(trx, 'lead_events where seq is null', [], 'record_no', limit, maxBytes)
 }
 
 /** Draws `count` delivery numbers, ascending. */

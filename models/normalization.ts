@@ -1,13 +1,26 @@
 // §5 data quality: the normalized forms that deduplication and search compare. The functions are
-// deterministic for a given NORMALIZATION_VERSION; change any output and the version must go up,
-// so the backfill recomputes the stored columns.
+// deterministic for a given NORMALIZATION_VERSION and options; change any output and the version
+// must go up, so the backfill recomputes the stored columns.
 import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max'
 
+/** The version of the algorithms below (with every option off). Stays below STRIP_PLUS_TAG_VERSION_FLAG. */
 export const NORMALIZATION_VERSION = 1
+
+/** Set in a stored version when EMAIL_STRIP_PLUS_TAG was on: the option changes e-mail output. */
+export const STRIP_PLUS_TAG_VERSION_FLAG = 1 << 16
 
 export type EmailNormalizationOptions = {
   /** EMAIL_STRIP_PLUS_TAG: drop `+tag`; for Gmail also the dots, and googlemail.com → gmail.com. */
   stripPlusTag?: boolean
+}
+
+/**
+ * The `normalization_version` a row normalized with these options carries: the algorithm version,
+ * plus a flag bit per output-changing option. A row whose version differs from this (older
+ * algorithm, or the option switched either way) is stale, and the backfill recomputes it.
+ */
+export function normalizationVersion(options: EmailNormalizationOptions = {}): number {
+  return NORMALIZATION_VERSION | (options.stripPlusTag ? STRIP_PLUS_TAG_VERSION_FLAG : 0)
 }
 
 const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com'])
@@ -125,7 +138,7 @@ export function normalizeLead(
       emailNormalized: normalizeEmail(lead.email, options),
       nameNormalized: normalizeCompanyName(lead.companyName),
       phoneE164: phone.e164,
-      normalizationVersion: NORMALIZATION_VERSION,
+      normalizationVersion: normalizationVersion(options),
     },
     warnings: phone.warning ? [phone.warning] : [],
   }

@@ -273,7 +273,7 @@ export function openApiDocument(): Record<string, unknown> {
         post: api('post', {
           operationId: 'startBackfill',
           summary: 'Start a normalization backfill of your tenant (ADMIN)',
-          description: 'Queues a backfill of every lead whose normalization_version is older than the code\'s. If one is running already, it is returned (200) instead of starting a second one.',
+          description: 'Queues a backfill of every lead whose normalization_version differs from the code\'s (an older algorithm, or EMAIL_STRIP_PLUS_TAG switched). If one is running already, it is returned (200) instead of starting a second one.',
           tags: ['admin'],
           requestBody: body('BackfillCreate', false),
           responses: { 202: backfillResponse('started; Location points to it'), 200: backfillResponse('one was running already; Location points to it') },

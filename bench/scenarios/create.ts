@@ -82,7 +82,7 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
     await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
     await executePrepared(client, INSERT_KEY, [
-      JSON.stringify(lead), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
+      Buffer.from(JSON.stringify(lead)), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
     ])
     await client.query('COMMIT')
   } catch (error) {

@@ -270,7 +270,7 @@ export interface paths {
         put?: never;
         /**
          * Start a normalization backfill of your tenant (ADMIN)
-         * @description Queues a backfill of every lead whose normalization_version is older than the code's. If one is running already, it is returned (200) instead of starting a second one.
+         * @description Queues a backfill of every lead whose normalization_version differs from the code's (an older algorithm, or EMAIL_STRIP_PLUS_TAG switched). If one is running already, it is returned (200) instead of starting a second one.
          */
         post: operations["startBackfill"];
         delete?: never;
@@ -439,6 +439,7 @@ export interface components {
             summary: string;
             /** @enum {unknown} */
             outcome?: "SUCCESSFUL" | "UNSUCCESSFUL" | "NO_ANSWER" | "CALLBACK_REQUESTED" | "INFO_SENT" | "QUALIFIED" | "DISQUALIFIED" | null;
+            /** @description free-form JSON object: at most 16384 bytes as JSON, 5 levels deep, 50 keys in all */
             metadata?: Record<string, never>;
         };
         LeadCreate: {
