@@ -327,6 +327,11 @@ export const createScenario: Scenario = {
     const sqlPaced = await sqlBaselinePaced(db.appUrl, `${run}p`, RATE, ctx.smoke ? 150 : RATE * 10)
     assertAnswered('create SQL baseline paced', sqlPaced)
     const trips = await roundTrips(db.appUrl, ctx.smoke ? 20 : 200)
+    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok)
+    // The ratio means something only if both wrote the same rows per lead.
+    if (!isDeepStrictEqual(serviceRows, baselineRows)) {
+      throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
+    }
     ctx.log(`create: plain-SQL baseline (the same rows, one insert each), ${ctx.connections} concurrent`)
     const beforePlain = await rowsWritten(db.ownerUrl)
     const plainWarm = await sqlBaseline(db.appUrl, `${run}pw`, ctx.connections, ctx.durations.warmup, createPlainly)
@@ -337,11 +342,6 @@ export const createScenario: Scenario = {
     }
     ctx.log('create: round trips per request (counting client)')
     const counted = await countRoundTrips(ctx.smoke ? 5 : 50)
-    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok)
-    // The ratio means something only if both wrote the same rows per lead.
-    if (!isDeepStrictEqual(serviceRows, baselineRows)) {
-      throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
-    }
     const share = saturated.throughput / baseline.throughput
     const satMethod = `autocannon, ${ctx.connections} connections, ${saturated.seconds.toFixed(1)} s after a warm-up; every request a new lead (unique Idempotency-Key and e-mail), 2xx per second`
     return [
