@@ -18,10 +18,16 @@ test.after.always(() => stack?.stop())
 
 interface Sent { sql: string; txId: string | undefined }
 
-/** Every statement the web process's knex sends while `work` runs (knex emits 'query' for each, BEGIN and COMMIT included). */
+/**
+ * Every statement the web process's knex sends in a transaction while `work` runs (knex emits
+ * 'query' for each, BEGIN and COMMIT included). Not counted: the outbox relay's wake-up, sent after
+ * the commit outside any transaction and at most every 250 ms per process (models/lead-events.ts).
+ */
 async function statementsOf(work: () => Promise<void>): Promise<Sent[]> {
   const sent: Sent[] = []
-  const listener = (query: { sql: string; __knexTxId?: string }) => sent.push({ sql: query.sql, txId: query.__knexTxId })
+  const listener = (query: { sql: string; __knexTxId?: string }) => {
+    if (query.__knexTxId !== undefined) sent.push({ sql: query.sql, txId: query.__knexTxId })
+  }
   stack.deps.knex.on('query', listener)
   try {
     await work()
