@@ -6,6 +6,21 @@ import { CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, type LeadEventRecord } from '.
 /** What a dashboard listener sends once per connection (§7's channels). */
 export const LISTEN_TO_EVENT_CHANNELS = `listen ${DASHBOARD_CHANNEL}; listen ${CROSS_MODULE_CHANNEL}`
 
+/**
+ * The outbox relay's wake-up (jobs/events.ts OutboxRelay). Sent after a writer's commit, never
+ * inside its transaction: a NOTIFY takes PostgreSQL's global notify lock from pre-commit until the
+ * commit is flushed, which would serialize every lead write behind every other one's fsync. This
+ * one is its own tiny transaction that commits without waiting for the flush (it is only a hint:
+ * the relay also polls, and the publish job is the durable trigger).
+ */
+export const OUTBOX_WAKE_CHANNEL = 'freshplan_outbox_wake'
+export const LISTEN_TO_OUTBOX_WAKE = `listen ${OUTBOX_WAKE_CHANNEL}`
+const WAKE_OUTBOX = `select set_config('synchronous_commit', 'off', true), pg_notify('${OUTBOX_WAKE_CHANNEL}', '')`
+
+export async function wakeOutboxRelay(knex: Knex): Promise<void> {
+  await knex.raw(WAKE_OUTBOX)
+}
+
 // Advisory lock keys (two-int form, so they cannot collide with single-bigint locks elsewhere).
 const PUBLISHER_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.publisher'), 0)`
 const LEAD_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'), hashtext(?))`
