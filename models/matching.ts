@@ -30,7 +30,7 @@ export const MATCH_WEIGHTS = {
   companyName: 45,
   /** Same postal code or city, and a similar street with a compatible house number. */
   address: 25,
-  /** Same postal code or city only (one side has no street). */
+  /** Same postal code or city only (one side has no street); or the same street and number where the towns cannot be compared. */
   sameTown: 15,
   emailDomain: 25,
   contactName: 15,
@@ -101,14 +101,14 @@ const GENERIC_NAME_WORDS = new Set([
   'restaurant', 'restaurants', 'ristorante', 'trattoria', 'osteria', 'pizzeria', 'pizza', 'bistro', 'cafe', 'kaffee', 'kaffeehaus',
   'cafeteria', 'bar', 'pub', 'kneipe', 'lounge', 'grill', 'steakhaus', 'steakhouse', 'burger', 'imbiss', 'snack', 'kebab', 'doner',
   'sushi', 'asia', 'wok', 'gasthaus', 'gasthof', 'gastehaus', 'landgasthof', 'wirtshaus', 'brauhaus', 'brauerei', 'bierhaus',
-  'biergarten', 'weinstube', 'stube', 'stuberl', 'keller', 'hof', 'haus', 'hotel', 'hotels', 'boutique', 'motel', 'pension',
-  'hostel', 'herberge', 'jugendherberge', 'resort', 'spa', 'wellness', 'garni', 'inn', 'kantine', 'mensa', 'betriebsrestaurant',
-  'catering', 'partyservice', 'party', 'service', 'services', 'event', 'events', 'kuche', 'grosskuche', 'backerei', 'konditorei',
+  'biergarten', 'weinstube', 'hotel', 'hotels', 'motel', 'pension',
+  'hostel', 'herberge', 'jugendherberge', 'resort', 'spa', 'wellness', 'garni', 'kantine', 'mensa', 'betriebsrestaurant',
+  'catering', 'partyservice', 'kuche', 'grosskuche', 'backerei', 'konditorei',
   'metzgerei', 'fleischerei', 'feinkost', 'delikatessen', 'markt', 'supermarkt', 'getranke', 'grosshandel', 'handel', 'grosshandlung',
-  'lebensmittel', 'food', 'foods', 'gastro', 'gastronomie', 'hospitality', 'group', 'gruppe', 'holding', 'betriebe', 'betrieb',
+  'lebensmittel', 'food', 'foods', 'gastro', 'gastronomie', 'hospitality', 'holding', 'betriebe', 'betrieb',
   'klinik', 'kliniken', 'klinikum', 'krankenhaus', 'spital', 'pflegeheim', 'seniorenheim', 'seniorenresidenz', 'altenheim',
-  'schule', 'grundschule', 'gymnasium', 'kita', 'kindergarten', 'universitat', 'hochschule', 'internat', 'zentrum', 'center',
-  'vinothek', 'eiscafe', 'eisdiele', 'creperie', 'taverne', 'taverna', 'cantina', 'dinner', 'diner', 'kitchen',
+  'schule', 'grundschule', 'gymnasium', 'kita', 'kindergarten', 'universitat', 'hochschule', 'internat',
+  'vinothek', 'eiscafe', 'eisdiele', 'creperie', 'taverne', 'taverna', 'cantina',
 ])
 
 export interface NameTokens {
@@ -131,21 +131,26 @@ export function companyNameTokens(name: string | null | undefined): NameTokens {
   return { distinctive, generic }
 }
 
-/** The business word `word` is, also with a typo ("hottel", "metzgrei"), else null. */
+/**
+ * The business word `word` is, also with a typo in a long one ("metzgrei", "restuarant"), else
+ * null. Short words are taken as written: "schulze" is no misspelt "schule", "piazza" no "pizza".
+ */
 function genericWord(word: string): string | null {
   if (GENERIC_NAME_WORDS.has(word)) return word
-  if (word.length < 5) return null
+  if (word.length < 8) return null
   for (const generic of GENERIC_NAME_WORDS) {
-    if (Math.abs(generic.length - word.length) > 1 || generic.length < 5) continue
-    const edits = distance(word, generic)
-    if (edits === 1 || (edits === 2 && generic.length >= 7 && sameLetters(word, generic))) return generic
+    if (generic.length < 8 || Math.abs(generic.length - word.length) > 1) continue
+    if (distance(word, generic) === 1 || swapped(word, generic)) return generic
   }
   return null
 }
 
-/** Two letters swapped: the same letters in another order. */
-function sameLetters(a: string, b: string): boolean {
-  return a.length === b.length && [...a].sort().join('') === [...b].sort().join('')
+/** `a` is `b` with two neighbouring letters swapped ("setrn", "stern"). */
+function swapped(a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  let i = 0
+  while (i < a.length && a[i] === b[i]) i++
+  return i < a.length - 1 && a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2)
 }
 
 /**
@@ -164,7 +169,7 @@ function wordSimilarity(a: string, b: string): number {
   const shorter = Math.min(a.length, b.length)
   if (shorter < 4) return 0
   const edits = distance(a, b)
-  if (edits === 1) return 0.85
+  if (edits === 1 || swapped(a, b)) return 0.85
   if (edits === 2 && shorter >= 7) return 0.7
   // "muller" and "mullers", "adler" and "adlers": one is the other plus a letter or two at the end.
   return 0
@@ -214,7 +219,7 @@ export function companyNameSimilarity(a: NameTokens, b: NameTokens): number {
 // ---- address, contact, e-mail ----------------------------------------------------------------------
 
 export interface StreetKey {
-  /** The street name folded, without spaces, with Straße/Strasse/Str. → "str". */
+  /** The street name folded, without spaces, with Str./Strasse/Straße → "strasse", Pl. → "platz". */
   name: string
   /** The house number with an optional letter ("12a"), or null. */
   number: string | null
@@ -229,19 +234,23 @@ export function streetKey(street: string | null | undefined): StreetKey | null {
   const namePart = match ? match[1]! : folded
   const number = match ? `${match[2]!.replace(/^0+/u, '')}${match[3] ?? ''}` : null
   const name = namePart
+    .replace(/(?:strase|str)\b/gu, 'strasse')
+    .replace(/pl\b/gu, 'platz')
     .replace(/\s+/gu, '')
-    .replace(/(?:strasse|strase|str)(?=$|[^a-z])/gu, 'str')
-    .replace(/(?:platz|pl)$/u, 'pl')
   if (name === '') return null
   return { name, number }
 }
 
+/** One street and house number, allowing for a typo or two in the name. */
 function streetsAlike(a: StreetKey, b: StreetKey): boolean {
-  const numbersFit = a.number === null || b.number === null || a.number === b.number || a.number.replace(/[a-z]$/u, '') === b.number.replace(/[a-z]$/u, '')
+  const numbersFit = a.number === null || b.number === null || a.number.replace(/[a-z]$/u, '') === b.number.replace(/[a-z]$/u, '')
   if (!numbersFit) return false
   if (a.name === b.name) return true
   const shorter = Math.min(a.name.length, b.name.length)
-  return shorter >= 6 && distance(a.name, b.name) <= (shorter >= 10 ? 2 : 1)
+  if (shorter < 6) return false
+  // With the same house number on both sides a misspelt street is still the same address.
+  const allowed = a.number !== null && b.number !== null ? Math.max(2, Math.floor(shorter * 0.25)) : shorter >= 10 ? 2 : 1
+  return distance(a.name, b.name) <= allowed
 }
 
 /** Postal code without spaces and a country prefix ("D-10115", "CH-8001"), upper case; blank → null. */
@@ -393,6 +402,10 @@ function locationPoints(a: MatchProfile, b: MatchProfile): number {
     // One city, two postal codes: two places in it, as far as anyone can tell.
     return sameCityOtherPostalCode ? MATCH_WEIGHTS.otherStreet : MATCH_WEIGHTS.sameTown
   }
+  // The same street and house number, and no postal codes that disagree: one place, whatever the
+  // city is called ("HH", "Hamburg") or when one side has no town at all.
+  const sameStreet = a.street !== null && b.street !== null && a.street.number !== null && b.street.number !== null && streetsAlike(a.street, b.street)
+  if (sameStreet && !bothPostalCodes) return MATCH_WEIGHTS.sameTown
   if (a.city !== null && b.city !== null) return MATCH_WEIGHTS.otherTown
   // Only postal codes to compare: another region (first two digits) is another town; within one, nobody can tell.
   if (bothPostalCodes && a.postalCode!.slice(0, 2) !== b.postalCode!.slice(0, 2)) return MATCH_WEIGHTS.otherTown
