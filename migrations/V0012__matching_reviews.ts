@@ -17,7 +17,8 @@ import { createIndexConcurrently } from '../lib/migrate.ts'
 //   does not bind (superuser or BYPASSRLS), as the migration owner is.
 // - reviews: a lead's OPEN review lists its candidates; RLS like leads (SALES: reviews of own
 //   leads; MANAGER/ADMIN: their territories). lead_pair_decisions remembers NOT_DUPLICATE per pair.
-// - matching_settings: the per-tenant review threshold (default 60).
+// - matching_settings: the per-tenant review threshold (default 60) and whether writes look for
+//   possible duplicates at all (default yes).
 export const config = { transaction: false }
 
 const REVIEW_STATUSES = ['OPEN', 'NOT_DUPLICATE', 'MERGED', 'DISMISSED']
@@ -36,14 +37,18 @@ export async function up(knex: Knex): Promise<void> {
   await createIndexConcurrently(knex, 'leads_match_name_trgm_idx', 'on leads using gin (match_name gin_trgm_ops) where deleted_at is null')
   await createIndexConcurrently(knex, 'leads_phone_e164_idx', 'on leads (tenant_id, phone_e164) where phone_e164 is not null and deleted_at is null')
   await createIndexConcurrently(knex, 'leads_match_email_domain_idx', 'on leads (tenant_id, match_email_domain) where match_email_domain is not null and deleted_at is null')
-  await createIndexConcurrently(knex, 'leads_match_postal_code_idx', 'on leads (tenant_id, match_postal_code, match_city) where match_postal_code is not null and deleted_at is null')
-  await createIndexConcurrently(knex, 'leads_match_city_idx', 'on leads (tenant_id, match_city) where match_city is not null and deleted_at is null')
+  await createIndexConcurrently(knex, 'leads_match_postal_code_idx', 'on leads (tenant_id, match_postal_code) where match_postal_code is not null and deleted_at is null')
+  await createIndexConcurrently(knex, 'leads_match_city_idx', 'on leads (tenant_id, match_city, match_name) where match_city is not null and deleted_at is null')
+  await createIndexConcurrently(knex, 'leads_match_city_unplaced_idx', 'on leads (tenant_id, match_city) where match_city is not null and match_postal_code is null and deleted_at is null')
+  await createIndexConcurrently(knex, 'leads_match_name_idx', 'on leads (tenant_id, match_name) where match_name is not null and deleted_at is null')
 
   await knex.transaction(async (trx) => {
     await trx.raw(`
       create table matching_settings (
         tenant_id text primary key check (char_length(tenant_id) between 1 and 64),
         review_threshold integer not null default 60 check (review_threshold between 1 and 100),
+        -- Off: creates and updates look for possible duplicates no more (bulk loads; the benchmark's baseline).
+        review_on_write boolean not null default true,
         updated_at timestamptz not null default now()
       );
       alter table matching_settings enable row level security;
@@ -131,7 +136,7 @@ export async function up(knex: Knex): Promise<void> {
       )
       language sql stable security definer
       set search_path = public, pg_temp
-      set pg_trgm.similarity_threshold = 0.4
+      set pg_trgm.similarity_threshold = 0.5
       as $fn$
         with probe as (
           (select l.id from leads l
@@ -147,27 +152,35 @@ export async function up(knex: Knex): Promise<void> {
           (select l.id from leads l
             where p_domain is not null and l.tenant_id = app_tenant() and l.match_email_domain = p_domain and l.deleted_at is null
               and l.id is distinct from p_exclude
-            order by (l.match_postal_code is not distinct from p_postal) desc
             limit 10)
           union
-          -- Similar names anywhere in the tenant, the ones in the same town first.
-          (select l.id from leads l
-            where p_name is not null and l.match_name % p_name and l.tenant_id = app_tenant() and l.deleted_at is null
-              and l.id is distinct from p_exclude
-            order by (l.match_name <-> p_name)
-              - case when l.match_postal_code = p_postal or l.match_city = p_city then 0.5 else 0 end
-            limit 15)
-          union
+          -- The town's leads, most similar names first: a postal code holds a bounded number of businesses.
           (select l.id from leads l
             where p_postal is not null and l.tenant_id = app_tenant() and l.match_postal_code = p_postal and l.deleted_at is null
               and l.id is distinct from p_exclude
             order by similarity(l.match_name, coalesce(p_name, '')) desc
             limit 10)
           union
+          -- A city holds many postal codes: there, only the same name.
           (select l.id from leads l
-            where p_postal is null and p_city is not null and l.tenant_id = app_tenant() and l.match_city = p_city and l.deleted_at is null
-              and l.id is distinct from p_exclude
+            where p_city is not null and p_name is not null and l.tenant_id = app_tenant() and l.match_city = p_city
+              and l.match_name = p_name and l.deleted_at is null and l.id is distinct from p_exclude
+            limit 10)
+          union
+          -- Leads of the city entered without a postal code, most similar names first.
+          (select l.id from leads l
+            where p_city is not null and l.tenant_id = app_tenant() and l.match_city = p_city
+              and l.match_postal_code is null and l.deleted_at is null and l.id is distinct from p_exclude
             order by similarity(l.match_name, coalesce(p_name, '')) desc
+            limit 10)
+          union
+          -- The same name anywhere (a lead entered without its town): any 10, unordered, so a common
+          -- name costs no more than a rare one. No fuzzy search across towns: a name alone never
+          -- reaches the review threshold, and a trigram probe over the whole tenant reads more rows
+          -- the larger the table (its matches must be rechecked on the heap).
+          (select l.id from leads l
+            where p_name is not null and l.tenant_id = app_tenant() and l.match_name = p_name and l.deleted_at is null
+              and l.id is distinct from p_exclude
             limit 10)
         )
         select l.id, l.territory,
@@ -196,7 +209,7 @@ export async function down(knex: Knex): Promise<void> {
     drop function if exists reviews_guard();
     drop table if exists matching_settings;
   `)
-  for (const index of ['leads_match_city_idx', 'leads_match_postal_code_idx', 'leads_match_email_domain_idx', 'leads_phone_e164_idx', 'leads_match_name_trgm_idx']) {
+  for (const index of ['leads_match_city_unplaced_idx', 'leads_match_name_idx', 'leads_match_city_idx', 'leads_match_postal_code_idx', 'leads_match_email_domain_idx', 'leads_phone_e164_idx', 'leads_match_name_trgm_idx']) {
     await knex.raw(`drop index concurrently if exists ${index}`)
   }
   await knex.raw(`alter table leads drop column match_name, drop column match_email_domain, drop column match_postal_code, drop column match_city`)

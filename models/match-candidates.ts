@@ -95,11 +95,16 @@ export function candidateView(candidate: Pick<ScoredCandidate, 'leadId' | 'visib
     : { score: candidate.score, reasons: candidate.reasons, territory: candidate.territory }
 }
 
-/** The tenant's review threshold (matching_settings), else the default of §11. */
-export async function reviewThreshold(tx: Tx): Promise<number> {
-  const { rows } = await tx.trx.raw<{ rows: { review_threshold: number }[] }>(
-    'select review_threshold from matching_settings where tenant_id = ?',
+export interface MatchingSettings {
+  reviewThreshold: number
+  reviewOnWrite: boolean
+}
+
+/** The tenant's matching settings (matching_settings), else the defaults of §11. */
+export async function matchingSettings(tx: Tx): Promise<MatchingSettings> {
+  const { rows } = await tx.trx.raw<{ rows: { review_threshold: number; review_on_write: boolean }[] }>(
+    'select review_threshold, review_on_write from matching_settings where tenant_id = ?',
     [tx.ctx.tenantId],
   )
-  return rows[0]?.review_threshold ?? DEFAULT_REVIEW_THRESHOLD
+  return { reviewThreshold: rows[0]?.review_threshold ?? DEFAULT_REVIEW_THRESHOLD, reviewOnWrite: rows[0]?.review_on_write ?? true }
 }
