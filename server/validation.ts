@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
-import { problems, type FieldError } from './problem.ts'
+import { problems, type FieldError } from '../models/errors.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'

@@ -1,14 +1,16 @@
-// The lead service: every read and change of a lead, inside the caller's transaction (lib/db.ts
-// inTransaction), so row-level security filters it and its jobs and events commit with it.
+// The one write path of leads (§3): every change of a lead and its timeline, inside the caller's
+// transaction (lib/db.ts inTransaction), so row-level security filters it and its jobs and events
+// commit with it. Jobs change leads through these functions too.
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
-import { problems, type Problem } from '../server/problem.ts'
+import { MANAGER_ROLES } from '../lib/tenancy.ts'
+import { problems, type DomainError } from './errors.ts'
 import { raw } from 'objection'
-import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
-import { scheduleFollowUps } from '../jobs/follow-ups.ts'
-import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
-import { activityResource, leadResource } from './lead.ts'
+import { scheduleFollowUps } from './follow-ups.ts'
+import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
+import { isUuid } from './cursor.ts'
+import { LEAD_SELECT_LIST, Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -23,10 +25,6 @@ import {
   statusChangeSummary,
   territoryForCountry,
   type ActivityOutcome,
-  type ActivityType,
-  type BusinessType,
-  type KitchenSize,
-  type LeadSource,
   type LeadStage,
   type LeadStatus,
   type UserActivityType,
@@ -46,24 +44,10 @@ export interface ActivityInput {
   metadata?: Record<string, unknown>
 }
 
-export interface LeadFields {
-  companyName: string
-  contactName?: string | null
-  email?: string | null
-  phone?: string | null
-  website?: string | null
-  street?: string | null
-  postalCode?: string | null
-  city?: string | null
-  countryCode?: string
-  source?: LeadSource
-  sourceCampaign?: string | null
-  businessType?: BusinessType | null
-  kitchenSize?: KitchenSize | null
-  employeeCount?: number | null
+/** What a create or PATCH may set: the editable columns, as the request schemas accept them. */
+export type LeadFields = { companyName: string } & Partial<Pick<Lead, Exclude<EditableLeadField, 'companyName' | 'estimatedVolume'>>> & {
+  /** NUMERIC in the table (a string there), a JSON number on the wire. */
   estimatedVolume?: number | null
-  emailConsent?: boolean
-  notes?: string | null
 }
 
 export interface LeadCreateInput extends LeadFields {
@@ -77,7 +61,7 @@ export type LeadPatchInput = Partial<LeadFields> & { status?: LeadStatus; stage?
 export type ExpectedVersion = number | '*'
 
 const OPTIONAL_TEXT = ['contactName', 'email', 'phone', 'website', 'street', 'postalCode', 'city', 'sourceCampaign', 'notes'] as const
-const MANAGERS: readonly string[] = ['MANAGER', 'ADMIN']
+
 
 /** Blank optional text is no value: store null, not ''. */
 function withoutBlanks<T extends Partial<LeadFields>>(fields: T): T {
@@ -95,20 +79,6 @@ function assertTerritoryAccess(tx: Tx, territory: string): void {
   }
 }
 
-async function insertActivity(tx: Tx, lead: Lead, activity: { type: ActivityType; summary: string; userId: string; occurredAt?: Date; outcome?: ActivityOutcome | null; metadata?: Record<string, unknown> }): Promise<LeadActivity> {
-  // insert … returning * is one round trip; insertAndFetch would read the row back with a second.
-  return LeadActivity.query(tx.trx).insert({
-    tenantId: lead.tenantId,
-    leadId: lead.id,
-    type: activity.type,
-    summary: activity.summary,
-    userId: activity.userId,
-    occurredAt: activity.occurredAt ?? new Date(),
-    outcome: activity.outcome ?? null,
-    metadata: activity.metadata ?? {},
-  }).returning(raw(ACTIVITY_SELECT_LIST)) as unknown as Promise<LeadActivity>
-}
-
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
 function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean } = {}): Promise<void> {
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
@@ -124,7 +94,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
       'Leads from trade fairs and phone calls need a documented first contact.',
     )
   }
-  if (ownerUserId !== undefined && ownerUserId !== actor.id && !MANAGERS.includes(actor.role)) {
+  if (ownerUserId !== undefined && ownerUserId !== actor.id && !MANAGER_ROLES.includes(actor.role)) {
     throw problems.forbidden('Only managers and admins may create leads for someone else.')
   }
   const countryCode = leadFields.countryCode ?? DEFAULT_COUNTRY_CODE
@@ -151,7 +121,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
   // objection hands back the input model; only a row PostgreSQL returned has an id.
   if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
-  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
+  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
   await scheduleFollowUps(deps, tx, lead)
   await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
@@ -182,7 +152,7 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
 }
 
 /** The 409 for an e-mail address a live lead has already; RLS decides whether the caller may learn which lead. */
-async function duplicateLead(tx: Tx, emailNormalized: string): Promise<Problem> {
+async function duplicateLead(tx: Tx, emailNormalized: string): Promise<DomainError> {
   // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
   // the text expression index of V0007 answers in one probe (the value is lower-case already).
   const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
@@ -197,16 +167,6 @@ async function duplicateLead(tx: Tx, emailNormalized: string): Promise<Problem> 
  */
 function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
-export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
-  return isUuid(id) ? leadById(tx.trx, id) : undefined
-}
-
-export async function requireLead(tx: Tx, id: string): Promise<Lead> {
-  const lead = await findLead(tx, id)
-  if (!lead) throw problems.notFound(`No lead ${id}.`)
-  return lead
-}
-
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 async function lockLead(tx: Tx, id: string): Promise<Lead> {
   const lead = isUuid(id) ? await leadById(tx.trx, id, { forUpdate: true }) : undefined
@@ -220,13 +180,9 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
   }
 }
 
-async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>): Promise<Lead> {
-  // A new instance: `lead` stays the before-image callers describe changes with. One round trip.
-  const [updated] = (await Lead.query(tx.trx).patch({ ...changes, version: lead.version + 1, updatedAt: new Date() } as Partial<Lead>).where('id', lead.id).returning(raw(LEAD_SELECT_LIST))) as unknown as Lead[]
-  return updated!
-}
 
 export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
+  const now = deps.clock.now()
   const lead = await lockLead(tx, id)
   if (actor.role === 'SALES' && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner may change this lead.')
   assertVersion(lead, expected)
@@ -255,9 +211,9 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     Object.assign(changes, normalized.columns)
     warnings = normalized.warnings
   }
-  const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes))
+  const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes, now))
   if (statusChanged) {
-    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status } })
+    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
   }
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch), lead: leadResource(updated) })
@@ -268,9 +224,10 @@ export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, e
   const lead = await lockLead(tx, id)
   assertVersion(lead, expected)
   if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead cannot be deleted.`)
-  const deleted = await updateLead(tx, lead, { status: 'DELETED', deletedAt: new Date() })
-  await insertActivity(tx, deleted, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, 'DELETED'), userId: actor.id, metadata: { from: lead.status, to: 'DELETED' } })
-  await insertActivity(tx, deleted, { type: 'DELETED', summary: 'Lead deleted', userId: actor.id })
+  const now = deps.clock.now()
+  const deleted = await updateLead(tx, lead, { status: 'DELETED', deletedAt: now }, now)
+  await insertActivity(tx, deleted, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, 'DELETED'), userId: actor.id, metadata: { from: lead.status, to: 'DELETED' }, occurredAt: now })
+  await insertActivity(tx, deleted, { type: 'DELETED', summary: 'Lead deleted', userId: actor.id, occurredAt: now })
   await emit(deps, tx, 'freshplan.lead.deleted', deleted, { from: lead.status, lead: leadResource(deleted) })
   return deleted
 }
@@ -281,15 +238,16 @@ export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, e
  * `activity_added` event its own idempotency key ("<leadId>|<type>|<version>").
  */
 async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
-  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : new Date()
+  const now = deps.clock.now()
+  const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now
   const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
   const changes: Partial<Lead> = {}
   const next = isMeaningfulActivity(input.type) ? statusAfterActivity(lead.status, input.type) : null
   if (isMeaningfulActivity(input.type) && (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt)) changes.lastActivityAt = occurredAt
   if (next !== null) changes.status = next
-  const updated = await updateLead(tx, lead, changes)
+  const updated = await updateLead(tx, lead, changes, now)
   if (next !== null) {
-    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type } })
+    await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: next, lead: leadResource(updated) })
   }
   await emit(deps, tx, 'freshplan.lead.activity_added', updated, { activity: activityResource(activity), lead: leadResource(updated) })
@@ -306,145 +264,29 @@ export async function reassignOwner(deps: Deps, tx: Tx, actor: Actor, id: string
   const lead = await lockLead(tx, id)
   if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be reassigned.')
   if (lead.ownerUserId === ownerUserId) return lead
-  const updated = await updateLead(tx, lead, { ownerUserId })
-  await insertActivity(tx, updated, { type: 'ASSIGNED', summary: `Owner changed from ${lead.ownerUserId} to ${ownerUserId}`, userId: actor.id, metadata: { change: 'owner', from: lead.ownerUserId, to: ownerUserId } })
+  const now = deps.clock.now()
+  const updated = await updateLead(tx, lead, { ownerUserId }, now)
+  await insertActivity(tx, updated, { type: 'ASSIGNED', summary: `Owner changed from ${lead.ownerUserId} to ${ownerUserId}`, userId: actor.id, metadata: { change: 'owner', from: lead.ownerUserId, to: ownerUserId }, occurredAt: now })
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['ownerUserId'], lead: leadResource(updated) })
   return updated
 }
 
 export async function setCollaborator(deps: Deps, tx: Tx, actor: Actor, id: string, userId: string, present: boolean): Promise<Lead> {
   const lead = await lockLead(tx, id)
-  if (!MANAGERS.includes(actor.role) && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner, managers and admins manage collaborators.')
+  if (!MANAGER_ROLES.includes(actor.role) && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner, managers and admins manage collaborators.')
   if (lead.status === 'DELETED') throw invalidTransition('A deleted lead cannot be changed.')
   const has = lead.collaboratorUserIds.includes(userId)
   if (has === present) return lead
   const collaboratorUserIds = present ? [...lead.collaboratorUserIds, userId] : lead.collaboratorUserIds.filter((u) => u !== userId)
-  const updated = await updateLead(tx, lead, { collaboratorUserIds })
+  const now = deps.clock.now()
+  const updated = await updateLead(tx, lead, { collaboratorUserIds }, now)
   await insertActivity(tx, updated, {
     type: 'ASSIGNED',
     summary: present ? `Collaborator ${userId} added` : `Collaborator ${userId} removed`,
     userId: actor.id,
     metadata: { change: present ? 'collaborator_added' : 'collaborator_removed', collaborator: userId },
+    occurredAt: now,
   })
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['collaboratorUserIds'], lead: leadResource(updated) })
   return updated
-}
-
-// ---- lists ------------------------------------------------------------------------------------
-
-export interface LeadListQuery {
-  status?: LeadStatus
-  territory?: string
-  ownerUserId?: string
-  source?: LeadSource
-  businessType?: BusinessType
-  q?: string
-  createdFrom?: string
-  createdTo?: string
-  sort?: string
-  limit?: number
-  cursor?: string
-  includeTotal?: boolean
-}
-
-/** Sort keys and the SQL expression each is ordered by (each has an index; see V0002). */
-const SORT_EXPRESSIONS: Record<string, string> = {
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  companyName: 'company_name',
-  status: 'status',
-  lastActivityAt: `coalesce(last_activity_at, '-infinity'::timestamptz)`,
-}
-const SORT_CASTS: Record<string, string> = { createdAt: 'timestamptz', updatedAt: 'timestamptz', companyName: 'text', status: 'text', lastActivityAt: 'timestamptz' }
-const SEARCH_EXPRESSION = `(coalesce(company_name, '') || ' ' || coalesce(contact_name, '') || ' ' || coalesce(email, '') || ' ' || coalesce(city, ''))`
-
-interface Cursor {
-  s: string // sort the cursor was made for
-  v: string // sort value of the last row, as PostgreSQL's text
-  id: string
-}
-
-function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url')
-}
-
-function decodeCursor(raw: string, sort: string): Cursor {
-  try {
-    const cursor = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Cursor
-    if (cursor.s === sort && typeof cursor.v === 'string' && isUuid(cursor.id)) return cursor
-  } catch {
-    // fall through
-  }
-  throw problems.validation([{ pointer: '/query/cursor', message: 'is not a cursor of this list and sort' }])
-}
-
-/** `\`, `%` and `_` are LIKE wildcards; escaped, the search is a plain substring search. */
-export function likePattern(text: string): string {
-  return `%${text.replaceAll(/[\\%_]/g, (c) => `\\${c}`)}%`
-}
-
-export async function listLeads(tx: Tx, query: LeadListQuery): Promise<{ data: Lead[]; nextCursor: string | null; total?: number }> {
-  const sort = query.sort ?? '-createdAt'
-  const descending = sort.startsWith('-')
-  const key = descending ? sort.slice(1) : sort
-  const expression = SORT_EXPRESSIONS[key]!
-  const limit = query.limit ?? 50
-  const filtered = () => {
-    // objection maps row data to camelCase, not identifiers in queries: columns are snake_case here.
-    const builder = Lead.query(tx.trx).where('tenant_id', tx.ctx.tenantId)
-    if (query.status) builder.where('status', query.status)
-    else builder.whereNot('status', 'DELETED')
-    if (query.territory) builder.where('territory', query.territory)
-    if (query.ownerUserId) builder.where('owner_user_id', query.ownerUserId)
-    if (query.source) builder.where('source', query.source)
-    if (query.businessType) builder.where('business_type', query.businessType)
-    if (query.createdFrom) builder.where('created_at', '>=', new Date(query.createdFrom))
-    if (query.createdTo) builder.where('created_at', '<', new Date(query.createdTo))
-    if (query.q) builder.whereRaw(`${SEARCH_EXPRESSION} ilike ? escape '\\'`, [likePattern(query.q)])
-    return builder
-  }
-  const page = filtered().select(raw(LEAD_SELECT_LIST), tx.trx.raw(`(${expression})::text as sort_value`))
-  if (query.cursor) {
-    const cursor = decodeCursor(query.cursor, sort)
-    page.whereRaw(`(${expression}, id) ${descending ? '<' : '>'} (?::${SORT_CASTS[key]}, ?::uuid)`, [cursor.v, cursor.id])
-  }
-  const direction = descending ? 'desc' : 'asc'
-  const rows = (await page.orderByRaw(`${expression} ${direction}, id ${direction}`).limit(limit + 1)) as (Lead & { sortValue: string })[]
-  const data = rows.slice(0, limit)
-  const last = data.at(-1)
-  const nextCursor = rows.length > limit && last ? encodeCursor({ s: sort, v: last.sortValue, id: last.id }) : null
-  const result: { data: Lead[]; nextCursor: string | null; total?: number } = { data, nextCursor }
-  if (query.includeTotal) result.total = Number(((await filtered().count('* as count').first()) as unknown as { count: number }).count)
-  return result
-}
-
-interface ActivityCursor {
-  at: string
-  id: string
-}
-
-export async function listActivities(tx: Tx, leadId: string, page: { limit?: number; cursor?: string }): Promise<{ data: LeadActivity[]; nextCursor: string | null }> {
-  await requireLead(tx, leadId)
-  const limit = page.limit ?? 50
-  const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select(raw(ACTIVITY_SELECT_LIST), tx.trx.raw(`occurred_at::text as sort_value`))
-  if (page.cursor) {
-    let cursor: ActivityCursor
-    try {
-      cursor = JSON.parse(Buffer.from(page.cursor, 'base64url').toString('utf8'))
-      if (typeof cursor.at !== 'string' || !isUuid(cursor.id)) throw new Error('shape')
-    } catch {
-      throw problems.validation([{ pointer: '/query/cursor', message: 'is not a cursor of this list' }])
-    }
-    builder.whereRaw('(occurred_at, id) < (?::timestamptz, ?::uuid)', [cursor.at, cursor.id])
-  }
-  const rows = (await builder.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1)) as (LeadActivity & { sortValue: string })[]
-  const data = rows.slice(0, limit)
-  const last = data.at(-1)
-  const nextCursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ at: last.sortValue, id: last.id })).toString('base64url') : null
-  return { data, nextCursor }
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-export function isUuid(value: string): boolean {
-  return UUID.test(value)
 }
