@@ -6,7 +6,9 @@ import type { Tx } from '../lib/db.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
 import { problems, type DomainError } from './errors.ts'
 import { raw } from 'objection'
-import { normalizeLead } from './normalization.ts'
+import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
+import { recordHardDuplicate, reviewPossibleDuplicates } from './reviews.ts'
+import type { CandidateView } from './match-candidates.ts'
 import { scheduleFollowUps } from './follow-ups.ts'
 import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
@@ -84,7 +86,7 @@ function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object,
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 
-export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
+export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
   const fields = withoutBlanks(input)
   const { activities = [], ownerUserId, ...leadFields } = fields
   const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
@@ -120,13 +122,15 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     .ignore()
     .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
   // objection hands back the input model; only a row PostgreSQL returned has an id.
-  if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
+  if (lead.id === undefined) throw await duplicateLead(deps, tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
   await scheduleFollowUps(deps, tx, lead)
   await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-  return { lead: current, warnings }
+  // §11: possible duplicates open a review in this transaction.
+  const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
+  return { lead: current, warnings, possibleDuplicates }
 }
 
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
@@ -139,7 +143,7 @@ const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalize
  * transaction. Concurrent writers serialize on the unique index: the losers wait for the winner's
  * commit, then see its row.
  */
-async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
+async function guardDuplicates<T>(deps: Deps, tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
   if (emailNormalized === null) return write(tx.trx)
   try {
     return await tx.trx.transaction((savepoint) => write(savepoint))
@@ -147,25 +151,31 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
     // objection wraps driver errors; the PostgreSQL error is the native one.
     const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
     if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
-    throw await duplicateLead(tx, emailNormalized)
+    throw await duplicateLead(deps, tx, emailNormalized)
   }
 }
 
 /** The 409 for an e-mail address a live lead has already; RLS decides whether the caller may learn which lead. */
-async function duplicateLead(tx: Tx, emailNormalized: string): Promise<DomainError> {
+async function duplicateLead(deps: Deps, tx: Tx, emailNormalized: string): Promise<DomainError> {
   // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
   // the text expression index of V0007 answers in one probe (the value is lower-case already).
   const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
-  duplicateDetected(tx, existing?.id ?? null)
+  duplicateDetected(deps, tx, emailNormalized)
   return problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
 }
 
 /**
- * The hook for `freshplan.lead.duplicate_detected` (§7). The request's own transaction rolls back
- * with the 409, so an event for it must be written in a transaction of its own; until a consumer
- * needs it, the detection is only visible in the problem response.
+ * `freshplan.lead.duplicate_detected` (§7, §11) for the hard duplicate. The request's own
+ * transaction rolls back with the 409, so the event is written in a transaction of its own, once
+ * this one has let go of its connection (never waiting for a second connection while holding one).
+ * A failure is logged; the 409 stands either way.
  */
-function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
+function duplicateDetected(deps: Deps, tx: Tx, emailNormalized: string): void {
+  const tenantId = tx.ctx.tenantId
+  setImmediate(() => {
+    recordHardDuplicate(deps, tenantId, emailNormalized).catch((error: unknown) => deps.logger.warn({ err: error, tenantId }, 'duplicate_detected for a hard duplicate not recorded'))
+  })
+}
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 async function lockLead(tx: Tx, id: string): Promise<Lead> {
@@ -181,7 +191,7 @@ function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 
-export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
+export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
   const now = deps.clock.now()
   const lead = await lockLead(tx, id)
   if (actor.role === 'SALES' && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner may change this lead.')
@@ -206,19 +216,24 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
   }
   if (statusChanged) changes.status = status
   let warnings: string[] = []
-  if (['email', 'companyName', 'phone', 'countryCode'].some((key) => key in fields)) {
+  if (NORMALIZED_INPUTS.some((key) => key in fields)) {
     const normalized = normalizeLead({ ...lead, ...fields } as Lead, { stripPlusTag: deps.config.emailStripPlusTag })
     Object.assign(changes, normalized.columns)
     warnings = normalized.warnings
   }
-  const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes, now))
+  const updated = await guardDuplicates(deps, tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes, now))
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
   }
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch), lead: leadResource(updated) })
-  return { lead: updated, warnings }
+  // §11: a change of company, e-mail, phone or address looks for possible duplicates again.
+  const possibleDuplicates = MATCHED_FIELDS.some((key) => key in fields) ? await reviewPossibleDuplicates(deps, tx, updated) : []
+  return { lead: updated, warnings, possibleDuplicates }
 }
+
+/** The fields whose change makes a lead look for possible duplicates again (§11). */
+const MATCHED_FIELDS = ['companyName', 'email', 'phone', 'street', 'postalCode', 'city', 'countryCode'] as const
 
 export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {
   const lead = await lockLead(tx, id)

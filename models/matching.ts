@@ -10,7 +10,8 @@
 // they are one lead is decided by where they are.
 import { distance } from 'fastest-levenshtein'
 
-export type MatchReason = 'EMAIL' | 'PHONE' | 'COMPANY_NAME' | 'ADDRESS' | 'EMAIL_DOMAIN' | 'CONTACT_NAME'
+export const MATCH_REASONS = ['EMAIL', 'PHONE', 'COMPANY_NAME', 'ADDRESS', 'EMAIL_DOMAIN', 'CONTACT_NAME'] as const
+export type MatchReason = typeof MATCH_REASONS[number]
 
 /** Default review threshold (§11); a tenant may set its own (matching_settings). */
 export const DEFAULT_REVIEW_THRESHOLD = 60

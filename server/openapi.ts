@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { reviewListQuerySchema, reviewSchemas } from './schemas/reviews.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
@@ -33,7 +34,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas, ...reviewSchemas].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -43,6 +44,7 @@ export function openApiDocument(): Record<string, unknown> {
   }
   schemas.LeadPage = { type: 'object', properties: { data: { type: 'array', items: ref('Lead') }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } } }
   schemas.BackfillCollisionPage = { type: 'object', properties: { data: { type: 'array', items: ref('BackfillCollision') }, nextCursor: { type: ['string', 'null'] } } }
+  schemas.ReviewPage = { type: 'object', properties: { data: { type: 'array', items: ref('Review') }, nextCursor: { type: ['string', 'null'] } } }
   schemas.ActivityPage = { type: 'object', properties: { data: { type: 'array', items: ref('Activity') }, nextCursor: { type: ['string', 'null'] } } }
   return {
     openapi: '3.1.0',
@@ -54,6 +56,29 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/leads': {
         post: { summary: 'Create a lead', parameters: [idempotencyKey], requestBody: { required: true, ...json(ref('LeadCreate')) }, responses: { 201: { description: 'created', ...json(ref('Lead')) }, 409: problem('duplicate lead'), ...errors } },
         get: { summary: 'List leads (cursor pagination)', parameters: queryParams(leadListQuerySchema), responses: { 200: { description: 'a page', ...json(ref('LeadPage')) }, ...errors } },
+      },
+      '/api/leads/match': {
+        post: {
+          summary: 'Possible duplicates of a lead before it is created (dry run, any role)',
+          description: 'The body is a create body. Candidates best first, at most 10, score ≥ 40; those the caller may not see come without leadId and companyName. Writes nothing.',
+          requestBody: { required: true, ...json(ref('LeadCreate')) },
+          responses: { 200: { description: 'the candidates', ...json(ref('MatchResult')) }, ...errors },
+        },
+      },
+      '/api/reviews': {
+        get: { summary: 'Reviews of possible duplicates (SALES: of own leads; MANAGER/ADMIN: their territories)', parameters: queryParams(reviewListQuerySchema), responses: { 200: { description: 'a page, newest first', ...json(ref('ReviewPage')) }, ...errors } },
+      },
+      '/api/reviews/{id}': {
+        get: { summary: 'A review', parameters: [idParam], responses: { 200: { description: 'the review', ...json(ref('Review')) }, ...errors } },
+      },
+      '/api/reviews/{id}/decision': {
+        post: {
+          summary: 'Decide a review (MANAGER, ADMIN)',
+          description: 'NOT_DUPLICATE: the lead and its candidates are never proposed to each other again. DISMISS: closes the review. MERGE: 501 until merging (§12) exists.',
+          parameters: [idParam, idempotencyKey],
+          requestBody: { required: true, ...json(ref('ReviewDecision')) },
+          responses: { 200: { description: 'decided', ...json(ref('Review')) }, 409: problem('already decided'), 501: problem('MERGE not available yet'), ...errors },
+        },
       },
       '/api/leads/{id}': {
         get: { summary: 'Get a lead', parameters: [idParam], responses: { 200: { description: 'the lead; ETag header', ...json(ref('Lead')) }, 304: { description: 'not modified' }, ...errors } },

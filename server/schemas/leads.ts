@@ -114,6 +114,7 @@ export const leadSchema = {
     nameNormalized: { type: ['string', 'null'] },
     phoneE164: { type: ['string', 'null'] },
     warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
+    possibleDuplicates: { type: 'array', items: { $ref: 'MatchCandidate' }, description: 'only in the answer of a create: the candidates that opened a review (§11), best first' },
   },
 } as const
 
