@@ -175,12 +175,18 @@ export async function up(knex: Knex): Promise<void> {
             limit 10)
           union
           -- The same name anywhere (a lead entered without its town): any 10, unordered, so a common
-          -- name costs no more than a rare one. No fuzzy search across towns: a name alone never
-          -- reaches the review threshold, and a trigram probe over the whole tenant reads more rows
-          -- the larger the table (its matches must be rechecked on the heap).
+          -- name costs no more than a rare one.
           (select l.id from leads l
             where p_name is not null and l.tenant_id = app_tenant() and l.match_name = p_name and l.deleted_at is null
               and l.id is distinct from p_exclude
+            limit 10)
+          union
+          -- Similar names anywhere (pg_trgm), only for a lead without a town — a form being typed,
+          -- a name alone: with a town the town probes above find the similar names, and this probe's
+          -- trigram matches are rechecked on the heap, which costs more the more leads share trigrams.
+          (select l.id from leads l
+            where p_name is not null and p_postal is null and p_city is null and l.match_name % p_name
+              and l.tenant_id = app_tenant() and l.deleted_at is null and l.id is distinct from p_exclude
             limit 10)
         )
         select l.id, l.territory,

@@ -34,6 +34,7 @@ async function create(token: string, body: object) {
 test.serial('the dry run finds the café of the trade fair for the web form, writes nothing, and hides what the caller may not see', async (t) => {
   const fair = await create(tokens.sales1, FAIR)
   t.deepEqual(fair.possibleDuplicates, [])
+  const hirsch = await create(tokens.sales1, { companyName: 'Gasthaus Goldener Hirsch', city: 'Bamberg', postalCode: '96049' })
   const before = await stack.owner.raw(`select (select count(*) from leads)::int as leads, (select count(*) from reviews)::int as reviews`)
   const own = await api('POST', '/api/leads/match', { token: tokens.sales1, body: WEB })
   t.is(own.status, 200)
@@ -41,6 +42,10 @@ test.serial('the dry run finds the café of the trade fair for the web form, wri
   t.like(own.body.candidates[0], { leadId: fair.id, companyName: 'Café Müller GmbH', territory: 'DE' })
   t.true(own.body.candidates[0].score >= 60)
   t.deepEqual([...own.body.candidates[0].reasons].sort(), ['ADDRESS', 'COMPANY_NAME', 'EMAIL_DOMAIN', 'PHONE'])
+  // While a form is typed there is only a name: similar names anywhere (the trigram probe).
+  const typing = await api('POST', '/api/leads/match', { token: tokens.sales1, body: { companyName: 'Goldner Hirsch' } })
+  t.is(typing.status, 200)
+  t.like(typing.body.candidates[0], { leadId: hirsch.id, reasons: ['COMPANY_NAME'] })
   // Another salesperson may not see s1's lead: score, reasons and territory only.
   const foreign = await api('POST', '/api/leads/match', { token: tokens.sales2, body: WEB })
   t.is(foreign.status, 200)
