@@ -139,12 +139,15 @@ export function companyNameTokens(name: string | null | undefined): NameTokens {
 function genericWord(word: string): string | null {
   if (GENERIC_NAME_WORDS.has(word)) return word
   if (word.length < 8) return null
-  for (const generic of GENERIC_NAME_WORDS) {
-    if (generic.length < 8 || Math.abs(generic.length - word.length) > 1) continue
+  for (const generic of LONG_GENERIC_WORDS) {
+    if (Math.abs(generic.length - word.length) > 1) continue
+    // One typo leaves the first or the last letter alone: a cheap test before the edit distance.
+    if (generic[0] !== word[0] && generic.at(-1) !== word.at(-1)) continue
     if (distance(word, generic) === 1 || swapped(word, generic)) return generic
   }
   return null
 }
+const LONG_GENERIC_WORDS = [...GENERIC_NAME_WORDS].filter((w) => w.length >= 7)
 
 /** `a` is `b` with two neighbouring letters swapped ("setrn", "stern"). */
 function swapped(a: string, b: string): boolean {
