@@ -37,7 +37,9 @@ export async function up(knex: Knex): Promise<void> {
   await createIndexConcurrently(knex, 'leads_match_name_trgm_idx', 'on leads using gin (match_name gin_trgm_ops) where deleted_at is null')
   await createIndexConcurrently(knex, 'leads_phone_e164_idx', 'on leads (tenant_id, phone_e164) where phone_e164 is not null and deleted_at is null')
   await createIndexConcurrently(knex, 'leads_match_email_domain_idx', 'on leads (tenant_id, match_email_domain) where match_email_domain is not null and deleted_at is null')
-  await createIndexConcurrently(knex, 'leads_match_postal_code_idx', 'on leads (tenant_id, match_postal_code) where match_postal_code is not null and deleted_at is null')
+  // With the name key and id in the index, the postal-code probe ranks a postal code's leads by an
+  // index-only scan and visits the heap for the ten it keeps only.
+  await createIndexConcurrently(knex, 'leads_match_postal_code_idx', 'on leads (tenant_id, match_postal_code, match_name) include (id) where match_postal_code is not null and deleted_at is null')
   await createIndexConcurrently(knex, 'leads_match_city_idx', 'on leads (tenant_id, match_city, match_name) where match_city is not null and deleted_at is null')
   await createIndexConcurrently(knex, 'leads_match_city_unplaced_idx', 'on leads (tenant_id, match_city) where match_city is not null and match_postal_code is null and deleted_at is null')
   await createIndexConcurrently(knex, 'leads_match_name_idx', 'on leads (tenant_id, match_name) where match_name is not null and deleted_at is null')
