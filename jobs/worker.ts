@@ -4,20 +4,38 @@ import { processDeps, stopGracefully } from '../lib/process.ts'
 import { JOBS, SCHEDULES, SERVICES } from './registry.ts'
 import { type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './definitions.ts'
 import { measureJob, renderMetrics } from '../lib/metrics.ts'
+import { readiness } from '../lib/health.ts'
 
 export interface WorkerProcess {
   /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
   stop(): Promise<void>
 }
 
-/** A listener for GET /metrics only (the worker has no HTTP API). */
-async function serveMetrics(deps: Deps, port: number): Promise<http.Server> {
+/**
+ * The worker's one listener (it has no HTTP API): GET /metrics, and the probes Kubernetes asks on
+ * the same port — /health/live (the process answers) and /health/ready (PostgreSQL and pg-boss
+ * answer and the worker is not draining), with the bodies of web's probes.
+ */
+async function serveMetrics(deps: Deps, port: number, lifecycle: { draining: boolean }): Promise<http.Server> {
+  const json = (res: http.ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body))
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.url?.split('?')[0]
+    if (req.method === 'GET' && path === '/health/live') return json(res, 200, { status: 'UP' })
+    if (req.method === 'GET' && path === '/health/ready') {
+      readiness(deps, lifecycle.draining).then(
+        (ready) => json(res, ready.httpStatus, ready.body),
+        (error: unknown) => {
+          deps.logger.error({ err: error }, 'readiness not checked')
+          json(res, 500, { status: 'DOWN' })
+        },
+      )
+      return
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
       return
     }
-    renderMetrics(deps, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
+    renderMetrics(deps, { queueDepth: true }, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
       (metrics) => res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.body),
       (error: unknown) => {
         deps.logger.error({ err: error }, 'metrics not rendered')
@@ -59,9 +77,12 @@ async function main(): Promise<void> {
   const worker = await startWorker(deps)
   deps.logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
-  const metricsServer = deps.config.workerMetricsPort === 0 ? undefined : await serveMetrics(deps, deps.config.workerMetricsPort)
+  const lifecycle = { draining: false }
+  // The listener stays up through the whole drain, running jobs included (Prometheus keeps scraping,
+  // readiness answers 503 DRAINING); it ends with the process.
+  if (deps.config.workerMetricsPort !== 0) await serveMetrics(deps, deps.config.workerMetricsPort, lifecycle)
   stopGracefully(deps, 'worker', async () => {
-    metricsServer?.close()
+    lifecycle.draining = true
     await worker.stop()
   })
 }

@@ -19,6 +19,19 @@ export async function checkReadiness(deps: Pick<Deps, 'knex' | 'boss'>, timeoutM
   }
 }
 
+export interface Readiness {
+  httpStatus: 200 | 503
+  body: { status: 'UP' | 'DOWN' | 'DRAINING'; checks: ReadinessChecks }
+}
+
+/** What /health/ready answers, in web and worker alike: 200 UP, or 503 DOWN or DRAINING. */
+export async function readiness(deps: Pick<Deps, 'knex' | 'boss'>, draining: boolean): Promise<Readiness> {
+  if (draining) return { httpStatus: 503, body: { status: 'DRAINING', checks: { database: 'DOWN', queue: 'DOWN' } } }
+  const checks = await checkReadiness(deps)
+  const up = checks.database === 'UP' && checks.queue === 'UP'
+  return { httpStatus: up ? 200 : 503, body: { status: up ? 'UP' : 'DOWN', checks } }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout
   const timeout = new Promise<never>((_, reject) => {

@@ -1,13 +1,16 @@
-// Renders the e-mail templates stored in the database (migrations/V0004): a deliberately small,
-// logic-less syntax, so that whoever edits a template cannot run code or reach data beyond the
-// variables a job hands over.
+// Renders the e-mail templates stored in the database (migrations/V0004) with mustache, limited to
+// its logic-less core, so that whoever edits a template cannot run code or reach data beyond the
+// variables a job hands over:
 //
 //   {{name}}               the variable's value (HTML-escaped in HTML bodies)
 //   {{#name}}…{{/name}}    the block, only when the variable has a value
 //   {{^name}}…{{/name}}    the block, only when it has none
 //
-// A name the caller did not provide, or a stray "{{", throws: a template typo must fail the job
-// (visible and retried after a fix), never reach a customer as "Guten Tag {{contactName}}".
+// A name the caller did not provide, a malformed tag, or mustache's other tags (partials, unescaped
+// values, delimiter changes) throw: a template typo must fail the job (visible and retried after a
+// fix), never reach a customer as "Guten Tag {{contactName}}". Values are substituted, never parsed:
+// a company called "Cafe {{contactName}}" is just text.
+import Mustache from 'mustache'
 
 export type TemplateValue = string | number | null | undefined
 export type TemplateVariables = Readonly<Record<string, TemplateValue>>
@@ -19,40 +22,41 @@ export class TemplateError extends Error {
   }
 }
 
-const SECTION = /\{\{([#^])\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}([\s\S]*?)\{\{\/\s*\2\s*\}\}/g
-const VARIABLE = /\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}/g
-
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!)
 }
 
-function hasValue(value: TemplateValue): boolean {
-  return value !== null && value !== undefined && value !== ''
-}
+/** mustache's token kinds this syntax allows: text, {{name}}, {{#name}}, {{^name}}, comments. */
+const ALLOWED = new Set(['text', 'name', '#', '^', '!'])
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/
 
-function lookup(variables: TemplateVariables, name: string): TemplateValue {
-  if (!Object.hasOwn(variables, name)) throw new TemplateError(`template uses {{${name}}}, which this mail does not provide`)
-  return variables[name]
+type Token = [kind: string, value: string, start: number, end: number, children?: Token[]]
+
+function checkTokens(tokens: Token[], variables: TemplateVariables): void {
+  for (const [kind, value, start, , children] of tokens) {
+    if (!ALLOWED.has(kind)) throw new TemplateError(`template uses the tag "${kind}" at ${start}, which mail templates do not allow`)
+    if (kind === 'text' || kind === '!') continue
+    if (!NAME.test(value)) throw new TemplateError(`template uses {{${value}}}, which is not a variable name`)
+    if (!Object.hasOwn(variables, value)) throw new TemplateError(`template uses {{${value}}}, which this mail does not provide`)
+    if (children) checkTokens(children, variables)
+  }
 }
 
 export function renderTemplate(template: string, variables: TemplateVariables, options: { html: boolean }): string {
-  // Outer blocks first; repeating resolves blocks nested inside kept ones.
-  let withSections = template
-  for (let previous = ''; previous !== withSections; ) {
-    previous = withSections
-    withSections = withSections.replace(SECTION, (_match, kind: string, name: string, body: string) =>
-      hasValue(lookup(variables, name)) === (kind === '#') ? body : '',
-    )
+  let tokens: Token[]
+  try {
+    tokens = Mustache.parse(template) as Token[]
+  } catch (error) {
+    throw new TemplateError(`template is malformed: ${(error as Error).message}`)
   }
-  const rendered = withSections.replace(VARIABLE, (_match, name: string) => {
-    const value = lookup(variables, name)
-    const text = hasValue(value) ? String(value) : ''
-    return options.html ? escapeHtml(text) : text
-  })
-  if (rendered.includes('{{')) throw new TemplateError(`template has an unclosed or malformed tag near "${rendered.slice(rendered.indexOf('{{'), rendered.indexOf('{{') + 30)}"`)
-  return rendered
+  checkTokens(tokens, variables)
+  // "No value" is null, undefined or "": all three render nothing and make a {{#block}} false; every
+  // other value is text (mustache would treat 0 as false).
+  const view: Record<string, string> = {}
+  for (const [name, value] of Object.entries(variables)) view[name] = value === null || value === undefined ? '' : String(value)
+  return Mustache.render(template, view, {}, { escape: options.html ? escapeHtml : (text: string) => text })
 }
 
 export interface MailTemplate {

@@ -21,7 +21,7 @@ export const LEAD_FIELDS = [
   'countryCode', 'source', 'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume',
   'emailConsent', 'notes', 'status', 'stage', 'ownerUserId', 'collaboratorUserIds', 'registeredAt', 'lastActivityAt',
   't3SentAt', 't7SentAt', 'version', 'createdAt', 'createdBy', 'updatedAt', 'deletedAt', 'emailNormalized',
-  'nameNormalized', 'phoneE164', 'normalizationVersion',
+  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId',
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
@@ -85,6 +85,8 @@ export class Lead extends Model {
   declare nameNormalized: string | null
   declare phoneE164: string | null
   declare normalizationVersion: number
+  /** Set when a merge (§12) folded this lead into another; the lead is DELETED then. */
+  declare mergedIntoId: string | null
 }
 
 export class LeadActivity extends Model {
@@ -135,6 +137,17 @@ export async function insertActivity(tx: Tx, lead: Lead, activity: NewActivity):
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
   }).returning(raw(ACTIVITY_SELECT_LIST)) as unknown as Promise<LeadActivity>
+}
+
+/**
+ * Moves activities to another lead (§12 merge and its undo): all of `fromLeadId`'s, or only the
+ * given ones. Only `lead_id` changes; each activity keeps its id, time, author and content.
+ */
+export async function moveActivities(tx: Tx, fromLeadId: string, toLeadId: string, ids?: readonly string[]): Promise<string[]> {
+  const builder = tx.trx('lead_activities').where('lead_id', fromLeadId).update({ lead_id: toLeadId })
+  if (ids !== undefined) builder.whereIn('id', ids)
+  const rows = (await builder.returning('id')) as { id: string }[]
+  return rows.map((row) => row.id)
 }
 
 /** Writes `changes` as the lead's next version. */
@@ -192,6 +205,7 @@ export async function latestActivityAt(tx: Tx, leadId: string, types: readonly A
 export interface FollowUpCandidate {
   id: string
   tenantId: string
+  territory: TerritoryCode
   status: LeadStatus
   registeredAt: Date
   /** PostgreSQL's text of registered_at: a Date would drop its microseconds, and leads imported in one transaction share one now(). */
@@ -209,17 +223,18 @@ export async function followUpCandidates(
   const builder = tx
     .trx('leads as l')
     .join('territories as t', 't.code', 'l.territory')
-    .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
+    .select('l.id', 'l.tenant_id', 'l.territory', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
     .where((open) => open.whereNull('l.t3_sent_at').orWhereNull('l.t7_sent_at'))
     .whereIn('l.status', query.statuses)
     .where('l.registered_at', '<=', query.registeredBefore)
     .orderBy([{ column: 'l.registered_at' }, { column: 'l.id' }])
     .limit(query.limit)
   if (query.after) builder.whereRaw('(l.registered_at, l.id) > (?::timestamptz, ?::uuid)', [query.after.registeredAt, query.after.id])
-  const rows = (await builder) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+  const rows = (await builder) as { id: string; tenant_id: string; territory: TerritoryCode; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
   return rows.map((row) => ({
     id: row.id,
     tenantId: row.tenant_id,
+    territory: row.territory,
     status: row.status,
     registeredAt: row.registered_at,
     registeredKey: row.registered_key,

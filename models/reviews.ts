@@ -4,11 +4,11 @@
 // territories) and a review opened on a lead's write commits or rolls back with it.
 import type { Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
-import { reviewsDecided, reviewsOpened } from '../lib/metrics.ts'
-import { inTransaction, systemContext } from '../lib/db.ts'
-import { MANAGER_ROLES, type Role } from '../lib/tenancy.ts'
+import { reviewsOpened } from '../lib/metrics.ts'
+import { inTransaction, systemContext, type SecurityContext } from '../lib/db.ts'
+import { enqueue } from '../lib/boss.ts'
+import { DUPLICATE_DETECTED_QUEUE } from '../lib/queues.ts'
 import { decodeCursor, encodeCursor, hasStringKeys, isUuid } from './cursor.ts'
-import { DomainError, problems } from './errors.ts'
 import { recordLeadEvent, type LeadEventSubject } from './lead-events.ts'
 import { candidateView, findMatchCandidates, matchingSettings, type CandidateView } from './match-candidates.ts'
 import { MATCH_REPORT_THRESHOLD, MAX_MATCH_CANDIDATES, leadPair, type MatchFields, type MatchReason } from './matching.ts'
@@ -19,7 +19,6 @@ export const REVIEW_STATUSES = ['OPEN', 'NOT_DUPLICATE', 'MERGED', 'DISMISSED'] 
 export type ReviewStatus = typeof REVIEW_STATUSES[number]
 export const REVIEW_DECISIONS = ['NOT_DUPLICATE', 'DISMISS', 'MERGE'] as const
 export type ReviewDecision = typeof REVIEW_DECISIONS[number]
-const STATUS_OF_DECISION: Record<Exclude<ReviewDecision, 'MERGE'>, ReviewStatus> = { NOT_DUPLICATE: 'NOT_DUPLICATE', DISMISS: 'DISMISSED' }
 
 /** A candidate as a review stores it: always with the id (the decision needs it), never with the name (it may change). */
 interface StoredCandidate {
@@ -142,18 +141,31 @@ export async function reviewPossibleDuplicates(deps: Deps, tx: Tx, lead: Reviewe
   return candidates.map(candidateView)
 }
 
+/** The live lead holding `emailNormalized`, visible to the caller or not (match_candidates() reads past RLS within the tenant). */
+export async function hardDuplicateHolder(tx: Tx, emailNormalized: string): Promise<string | null> {
+  const { rows } = await tx.trx.raw<{ rows: { id: string }[] }>(
+    'select id from match_candidates(null::text, null::text, ?::text, null::text, null::text, null::text, null::uuid) limit 1',
+    [emailNormalized],
+  )
+  return rows[0]?.id ?? null
+}
+
 /**
- * The hard duplicate of §5 (a live lead has the e-mail already) as a `duplicate_detected` event.
- * The request's transaction rolls back with its 409, so this runs in a transaction of its own,
- * after that one ended, as SYSTEM of the tenant: the existing lead may be one the caller cannot see.
- * Subject is the existing lead.
+ * Asks for the `duplicate_detected` event of a hard duplicate (§5's 409). The request's transaction
+ * rolls back with the 409, so this enqueues, in a transaction of its own under the caller's context,
+ * a job that a worker turns into the event (recordHardDuplicate); only the lead id travels.
  */
-export async function recordHardDuplicate(deps: Deps, tenantId: string, emailNormalized: string): Promise<void> {
+export async function requestHardDuplicateEvent(deps: Deps, ctx: SecurityContext, existingLeadId: string): Promise<void> {
+  await inTransaction(deps.knex, ctx, (tx) => enqueue(deps.boss, tx, DUPLICATE_DETECTED_QUEUE, { tenantId: ctx.tenantId, leadId: existingLeadId }))
+}
+
+/** The worker's side: the event, as SYSTEM of the tenant, subject the existing lead. */
+export async function recordHardDuplicate(deps: Deps, tenantId: string, leadId: string): Promise<void> {
   await inTransaction(deps.knex, systemContext(tenantId), async (tx) => {
     const { rows } = await tx.trx.raw<{ rows: (LeadEventSubject & { id: string })[] }>(
       `select id, tenant_id as "tenantId", territory, owner_user_id as "ownerUserId", collaborator_user_ids as "collaboratorUserIds", version
-         from leads where tenant_id = ? and email_normalized::text = ? and deleted_at is null limit 1`,
-      [tenantId, emailNormalized],
+         from leads where id = ? and deleted_at is null`,
+      [leadId],
     )
     const existing = rows[0]
     if (!existing) return
@@ -236,41 +248,30 @@ export async function reviewResources(tx: Tx, reviews: Review[]): Promise<Record
   }))
 }
 
-// ---- deciding ------------------------------------------------------------------------------------
+// ---- deciding (models/review-decisions.ts orchestrates, with §12's merge) ----------------------------
 
-/**
- * `POST /api/reviews/{id}/decision` (MANAGER/ADMIN). NOT_DUPLICATE remembers every pair of the
- * review's lead with its candidates, so none of them is proposed again (match_candidates() leaves
- * remembered pairs out, whatever either lead becomes later); DISMISS closes the review only.
- * MERGE needs §12's merge, which does not exist yet: 501, nothing written.
- */
-export async function decideReview(tx: Tx, actor: { id: string; role: Role }, id: string, decision: ReviewDecision, now: Date): Promise<Review> {
-  if (!MANAGER_ROLES.includes(actor.role)) throw problems.forbidden('Only managers and admins decide reviews.')
-  const review = isUuid(id) ? await lockReview(tx, id) : undefined
-  if (!review) throw problems.notFound(`No review ${id}.`)
-  if (decision === 'MERGE') {
-    throw new DomainError({ status: 501, type: 'not-implemented', title: 'Not Implemented', detail: 'Merging leads (§12) is not available yet; decide NOT_DUPLICATE or DISMISS.' })
-  }
-  if (review.status !== 'OPEN') throw problems.conflict('review-decided', 'Review already decided', `The review is ${review.status} already.`)
-  if (decision === 'NOT_DUPLICATE') {
-    const pairs = review.candidates.map((c) => leadPair(review.leadId, c.leadId))
-    await tx.trx.raw(
-      `insert into lead_pair_decisions (tenant_id, lead_a, lead_b, review_id, decided_by, decided_at)
-       select ?, p.a, p.b, ?, ?, ?::timestamptz from unnest(?::uuid[], ?::uuid[]) as p (a, b)
-       on conflict do nothing`,
-      [tx.ctx.tenantId, review.id, actor.id, now.toISOString(), pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-    )
-  }
-  const status = STATUS_OF_DECISION[decision]
-  const { rows } = await tx.trx.raw<{ rows: ReviewRow[] }>(
-    `update reviews set status = ?, decided_by = ?, decided_at = ?::timestamptz, updated_at = ?::timestamptz where id = ? returning ${REVIEW_COLUMNS}`,
-    [status, actor.id, now.toISOString(), now.toISOString(), review.id],
-  )
-  reviewsDecided.inc({ decision })
-  return fromRow(rows[0]!)
-}
-
-async function lockReview(tx: Tx, id: string): Promise<Review | undefined> {
+export async function lockReview(tx: Tx, id: string): Promise<Review | undefined> {
+  if (!isUuid(id)) return undefined
   const { rows } = await tx.trx.raw<{ rows: ReviewRow[] }>(`select ${REVIEW_COLUMNS} from reviews where id = ? for update`, [id])
   return rows[0] ? fromRow(rows[0]) : undefined
+}
+
+/** Remembers every pair of the review's lead with its candidates as NOT_DUPLICATE. */
+export async function rememberNotDuplicate(tx: Tx, review: Review, decidedBy: string, now: Date): Promise<void> {
+  const pairs = review.candidates.map((c) => leadPair(review.leadId, c.leadId))
+  await tx.trx.raw(
+    `insert into lead_pair_decisions (tenant_id, lead_a, lead_b, review_id, decided_by, decided_at)
+     select ?, p.a, p.b, ?, ?, ?::timestamptz from unnest(?::uuid[], ?::uuid[]) as p (a, b)
+     on conflict do nothing`,
+    [tx.ctx.tenantId, review.id, decidedBy, now.toISOString(), pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+  )
+}
+
+/** Closes an OPEN review with its decision. */
+export async function closeReview(tx: Tx, review: Review, status: Exclude<ReviewStatus, 'OPEN'>, decidedBy: string, now: Date): Promise<Review> {
+  const { rows } = await tx.trx.raw<{ rows: ReviewRow[] }>(
+    `update reviews set status = ?, decided_by = ?, decided_at = ?::timestamptz, updated_at = ?::timestamptz where id = ? returning ${REVIEW_COLUMNS}`,
+    [status, decidedBy, now.toISOString(), now.toISOString(), review.id],
+  )
+  return fromRow(rows[0]!)
 }

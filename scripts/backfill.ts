@@ -8,6 +8,7 @@
 // otherwise. Exit code 0 when all COMPLETED, 1 when one FAILED, 130 when interrupted.
 import os from 'node:os'
 import { parseArgs } from 'node:util'
+import { SingleBar } from 'cli-progress'
 import { loadConfigOrExit } from '../lib/config.ts'
 import { createLogger } from '../lib/logger.ts'
 import { createKnex, inTransaction, systemContext } from '../lib/db.ts'
@@ -47,17 +48,50 @@ export function formatDuration(seconds: number): string {
 
 const count = (n: number) => n.toLocaleString('en-US')
 
-/** One progress line: a bar for terminals (`width` > 0), plain text otherwise. */
-export function progressLine(backfill: Backfill, leadsPerSecond: number | null, width = 0): string {
+/** One plain progress line (logs, CI, anything that is not a terminal). */
+export function progressLine(backfill: Backfill, leadsPerSecond: number | null): string {
   const progress = backfillProgress(backfill)
-  const percent = progress === null ? '  ?  ' : `${(progress * 100).toFixed(1).padStart(5)}%`
+  const percent = progress === null ? '?' : `${(progress * 100).toFixed(1)}%`
+  return `backfill ${backfill.id} ${backfill.status} ${percent} ${progressNumbers(backfill, leadsPerSecond)}`
+}
+
+function progressNumbers(backfill: Backfill, leadsPerSecond: number | null): string {
   const remaining = backfill.total === null ? null : Math.max(0, backfill.total - backfill.processed)
   const eta = remaining !== null && leadsPerSecond ? formatDuration(remaining / leadsPerSecond) : '?'
   const rate = leadsPerSecond === null ? '?' : count(Math.round(leadsPerSecond))
-  const numbers = `${count(backfill.processed)}/${backfill.total === null ? '?' : count(backfill.total)} leads · ${rate} leads/s · ETA ${eta} · duplicates ${count(backfill.duplicatesFound)} · failed ${count(backfill.failed)}`
-  if (width <= 0) return `backfill ${backfill.id} ${backfill.status} ${percent.trim()} ${numbers}`
-  const filled = Math.round((progress ?? 0) * width)
-  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${percent} ${numbers}`
+  return `${count(backfill.processed)}/${backfill.total === null ? '?' : count(backfill.total)} leads · ${rate} leads/s · ETA ${eta} · duplicates ${count(backfill.duplicatesFound)} · failed ${count(backfill.failed)}`
+}
+
+/**
+ * The terminal's progress bar (cli-progress: redraws in place, hides the cursor, fits the width).
+ * The numbers after the bar are ours: the rate and ETA follow the recent batches (RateMeter).
+ */
+function progressBar(stream: NodeJS.WriteStream): { update(backfill: Backfill, leadsPerSecond: number | null, note: string): void; stop(): void } {
+  const bar = new SingleBar({
+    stream,
+    format: '[{bar}] {percentage}% {numbers}{note}',
+    barCompleteChar: '█',
+    barIncompleteChar: '░',
+    barsize: Math.max(10, Math.min(40, (stream.columns ?? 80) - 90)),
+    hideCursor: true,
+    fps: 5,
+  })
+  let started = false
+  return {
+    update(backfill, leadsPerSecond, note) {
+      const payload = { numbers: progressNumbers(backfill, leadsPerSecond), note }
+      // Before the first batch the total is unknown: an empty bar at 0 %.
+      const total = Math.max(backfill.total ?? 0, backfill.processed, 1)
+      if (!started) {
+        started = true
+        bar.start(total, backfill.processed, payload)
+      } else {
+        bar.setTotal(total)
+        bar.update(backfill.processed, payload)
+      }
+    },
+    stop: () => bar.stop(),
+  }
 }
 
 function usage(message: string): never {
@@ -81,17 +115,26 @@ async function backfillTenant(deps: Deps, tenantId: string, batchSize: number | 
   const meter = new RateMeter()
   meter.add(started, backfill.processed)
   let lastLine = 0
+  const bar = tty ? progressBar(out) : undefined
   const show = (current: Backfill, final = false) => {
     const now = Date.now()
     meter.add(now, current.processed)
-    if (tty) out.write(`\r\x1b[2K${progressLine(current, meter.perSecond(), Math.max(10, Math.min(40, (out.columns ?? 80) - 90)))}${final ? '\n' : ''}`)
-    else if (final || now - lastLine >= 5000) {
+    if (bar) {
+      // Nothing else may write while the bar is drawn: the interrupt shows in the bar's own line.
+      bar.update(current, meter.perSecond(), interrupt.aborted ? ' · stopping after the current batch …' : '')
+      if (final) bar.stop()
+    } else if (final || now - lastLine >= 5000) {
       lastLine = now
       out.write(`${progressLine(current, meter.perSecond())}\n`)
     }
   }
-  const run = await runBackfill(deps, { backfillId: backfill.id, tenantId }, { signal: interrupt, onBatch: (current) => show(current) })
-  const last = run.backfill ?? backfill
+  // On a terminal the bar says it at its next redraw; elsewhere a line says it at once.
+  let last: Backfill | undefined
+  const noticeInterrupt = () => (bar ? show(last ?? backfill) : out.write('stopping after the current batch …\n'))
+  interrupt.addEventListener('abort', noticeInterrupt, { once: true })
+  const run = await runBackfill(deps, { backfillId: backfill.id, tenantId }, { signal: interrupt, onBatch: (current) => show((last = current)) })
+  interrupt.removeEventListener('abort', noticeInterrupt)
+  last = run.backfill ?? last ?? backfill
   show(last, true)
   if (!run.finished) {
     out.write(`interrupted: backfill ${backfill.id} stays RUNNING; run npm run backfill again to resume (a worker continues it too)\n`)
@@ -113,19 +156,19 @@ async function main(): Promise<void> {
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= MAX_BATCH_SIZE)) usage(`--batch-size must be an integer from 1 to ${MAX_BATCH_SIZE}`)
   if (args.tenant !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(args.tenant)) usage('--tenant is not a tenant id')
 
-  const config = loadConfigOrExit()
+  // It works batches as SYSTEM and lists tenants across all of them: the worker role's connection.
+  const config = loadConfigOrExit(process.env, { worker: true })
   // Problems are printed here; the JSON log only gets warnings (pg-boss) to keep the terminal readable.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'backfill')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: 2, applicationName: 'freshplan-backfill' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web', poolMax: 2 })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: 2, applicationName: 'freshplan-backfill' })
+  const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'web', poolMax: 2 })
   const deps: Deps = { config, knex, boss, logger, clock: systemClock }
   const tty = process.stdout.isTTY === true
 
   const interrupt = new AbortController()
   const stop = (signal: string) => {
     if (interrupt.signal.aborted) process.exit(130) // a second Ctrl-C: do not wait for the batch
-    process.stdout.write(`${tty ? '\n' : ''}${signal}: stopping after the current batch …\n`)
-    interrupt.abort()
+    interrupt.abort(signal)
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))

@@ -10,6 +10,7 @@ import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
 import { backfillRoutes } from './routes/backfills.ts'
 import { reviewRoutes } from './routes/reviews.ts'
+import { mergeRoutes } from './routes/merges.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier, type TokenVerifier } from './auth.ts'
 import { EVENT_STREAM_PATH } from './routes/events.ts'
@@ -17,6 +18,7 @@ import { sessionRoutes } from './routes/session.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { idempotency } from './middleware/idempotency.ts'
 import { httpMetrics, metricsRoutes } from './http-metrics.ts'
+import { sameOriginStateChanges, securityHeaders } from './middleware/browser-security.ts'
 
 /** Optional parts of the edge that need more than Deps to be built. */
 export interface AppOptions {
@@ -28,12 +30,17 @@ export interface AppOptions {
 
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
 export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = [], options: AppOptions = {}): Koa {
-  const app = new Koa({ proxy: true })
+  // X-Forwarded-* only from a proxy the operator vouches for (TRUST_PROXY); otherwise any client
+  // could claim HTTPS (and get a Secure cookie over plain HTTP) or another host.
+  const app = new Koa({ proxy: deps.config.trustProxy })
   app.silent = true // errors are answered and logged by problemResponses, not by koa's default handler
   app.use(requestId())
   app.use(httpMetrics())
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
+  app.use(securityHeaders())
+  // Before the board: its actions are state changes a cookie authenticates.
+  app.use(sameOriginStateChanges(deps.config))
   // Before jsonBody: the board parses its own request bodies.
   if (options.queueBoard) app.use(options.queueBoard)
   app.use(jsonBody())
@@ -48,7 +55,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
     return /^\/api(\/|$)/i.test(ctx.path) ? authenticated(ctx, next) : next()
   })
   app.use(idempotency(deps))
-  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), reviewRoutes(deps), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), mergeRoutes(deps), reviewRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa'
+import getRawBody, { type RawBodyError } from 'raw-body'
 import { problems } from '../../models/errors.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -7,34 +8,37 @@ export const MAX_JSON_DEPTH = 64
 const JSON_TYPES = ['application/json', 'application/merge-patch+json']
 
 /**
- * Reads a JSON body for POST/PUT/PATCH into ctx.state.body: over 1 MB → 413 (stops reading at the
- * limit), not JSON → 415, unparseable or invalid UTF-8 → 400. An empty body is `undefined`.
+ * Reads a JSON body for POST/PUT/PATCH into ctx.state.body: over 1 MB → 413 (raw-body refuses a
+ * declared length over the limit before reading and stops reading at the limit), a body that does
+ * not match its Content-Length → 400, compressed or not JSON → 415, unparseable, invalid UTF-8 or
+ * nested deeper than MAX_JSON_DEPTH → 400. An empty body is `undefined`.
  */
 export function jsonBody(limit = MAX_BODY_BYTES): Middleware {
   return async (ctx, next) => {
     if (!['POST', 'PUT', 'PATCH'].includes(ctx.method)) return next()
-    const declared = Number(ctx.get('Content-Length') || '0')
-    if (declared > limit) throw problems.payloadTooLarge(limit)
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-      size += chunk.length
-      if (size > limit) {
-        ctx.req.unpipe()
+    let raw: Buffer
+    try {
+      raw = await getRawBody(ctx.req, { length: ctx.get('Content-Length') || null, limit })
+    } catch (error) {
+      const status = (error as RawBodyError).status
+      if (status === 413) {
         ctx.set('Connection', 'close')
         throw problems.payloadTooLarge(limit)
       }
-      chunks.push(chunk)
+      if (status === 400) throw problems.malformedJson(`The body could not be read: ${(error as Error).message}.`)
+      throw error
     }
-    if (size === 0) {
+    if (raw.length === 0) {
       ctx.state.body = undefined
       return next()
     }
     const type = ctx.request.type
     if (!JSON_TYPES.includes(type)) throw problems.unsupportedMediaType(`Send ${JSON_TYPES.join(' or ')}, not "${type || 'no content type'}".`)
+    const coding = ctx.get('Content-Encoding').trim().toLowerCase()
+    if (coding !== '' && coding !== 'identity') throw problems.unsupportedMediaType(`Send the body uncompressed, not in "${coding}".`)
     let text: string
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size))
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw)
     } catch {
       throw problems.malformedJson('The body is not valid UTF-8.')
     }

@@ -1,6 +1,6 @@
 import { Router } from '@koa/router'
 import type { Deps } from '../../lib/deps.ts'
-import { checkReadiness, type ReadinessChecks } from '../../lib/health.ts'
+import { readiness } from '../../lib/health.ts'
 
 export interface Lifecycle {
   draining: boolean
@@ -13,10 +13,9 @@ export function healthRoutes(deps: Pick<Deps, 'knex' | 'boss'>, lifecycle: Lifec
     ctx.body = { status: 'UP' }
   })
   router.get('/health/ready', async (ctx) => {
-    const checks: ReadinessChecks = lifecycle.draining ? { database: 'DOWN', queue: 'DOWN' } : await checkReadiness(deps)
-    const up = checks.database === 'UP' && checks.queue === 'UP'
-    ctx.status = up ? 200 : 503
-    ctx.body = { status: lifecycle.draining ? 'DRAINING' : up ? 'UP' : 'DOWN', checks }
+    const ready = await readiness(deps, lifecycle.draining)
+    ctx.status = ready.httpStatus
+    ctx.body = ready.body
   })
   return router
 }

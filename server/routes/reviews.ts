@@ -4,7 +4,8 @@ import { requireRole } from '../auth.ts'
 import { problems } from '../../models/errors.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
-import { decideReview, findReview, listReviews, reviewResources, type ReviewDecision, type ReviewListQuery } from '../../models/reviews.ts'
+import { findReview, listReviews, reviewResources, type ReviewDecision, type ReviewListQuery } from '../../models/reviews.ts'
+import { decideReview } from '../../models/review-decisions.ts'
 
 /**
  * §11 reviews of possible duplicates: list (SALES: reviews of own leads; MANAGER/ADMIN: their
@@ -34,8 +35,8 @@ export function reviewRoutes(deps: Deps): Router {
     const input = validBody<{ decision: ReviewDecision; survivorId?: string }>('ReviewDecision', ctx.state.body)
     const user = ctx.state.user!
     ctx.body = await transact(deps, ctx, async (tx) => {
-      const review = await decideReview(tx, { id: user.id, role: user.role }, ctx.params.id!, input.decision, deps.clock.now())
-      return (await reviewResources(tx, [review]))[0]
+      const { review, mergeId } = await decideReview(deps, tx, { id: user.id, role: user.role }, ctx.params.id!, input)
+      return { ...(await reviewResources(tx, [review]))[0], ...(mergeId && { mergeId }) }
     })
   })
 

@@ -21,6 +21,7 @@ export const backfillCollisionSchema = {
   $id: 'BackfillCollision',
   description: 'A lead whose normalized e-mail another live lead holds: it keeps its row, with emailNormalized null.',
   type: 'object',
+  required: ['leadId', 'emailNormalized', 'existingLeadId', 'detectedAt'],
   properties: {
     leadId: uuid,
     emailNormalized: { type: 'string' },
@@ -32,6 +33,7 @@ export const backfillCollisionSchema = {
 export const backfillSchema = {
   $id: 'Backfill',
   type: 'object',
+  required: ['id', 'tenantId', 'kind', 'targetVersion', 'status', 'processed', 'total', 'progress', 'duplicatesFound', 'failed', 'batchSize', 'lastLeadId', 'lastError', 'createdBy', 'startedAt', 'updatedAt', 'finishedAt', 'collisions', 'collisionsNextCursor'],
   properties: {
     id: uuid,
     tenantId: { type: 'string' },

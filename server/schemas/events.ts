@@ -48,8 +48,9 @@ export const leadCloudEventSchema = {
 export const eventPageSchema = {
   $id: 'EventPage',
   type: 'object',
+  required: ['data', 'nextAfter'],
   properties: {
-    data: { type: 'array', items: { type: 'object', properties: { seq: { type: 'integer' }, event: { $ref: 'LeadCloudEvent' } } } },
+    data: { type: 'array', items: { type: 'object', required: ['seq', 'event'], properties: { seq: { type: 'integer' }, event: { $ref: 'LeadCloudEvent' } } } },
     nextAfter: { type: 'integer', description: 'The `after` of the next page (the last seq of this one).' },
   },
 } as const

@@ -38,6 +38,7 @@ export const reviewSchema = {
     candidates: { type: 'array', items: { $ref: 'MatchCandidate' } },
     decidedBy: { type: ['string', 'null'] },
     decidedAt: { type: ['string', 'null'], format: 'date-time' },
+    mergeId: { ...uuid, description: 'only in the answer of a MERGE decision' },
     createdAt: timestamp,
     updatedAt: timestamp,
   },
@@ -60,8 +61,8 @@ export const reviewDecisionSchema = {
   additionalProperties: false,
   required: ['decision'],
   properties: {
-    decision: { enum: REVIEW_DECISIONS, description: 'NOT_DUPLICATE is remembered per pair; MERGE answers 501 until merging (§12) exists' },
-    survivorId: { ...uuid, description: 'MERGE only: the lead that survives' },
+    decision: { enum: REVIEW_DECISIONS, description: 'NOT_DUPLICATE is remembered per pair; DISMISS closes the review; MERGE merges (§12) the review\'s lead and its candidates into survivorId' },
+    survivorId: { ...uuid, description: 'MERGE only: the lead that survives, the review\'s lead or one of its candidates (default: the review\'s lead)' },
   },
 } as const
 

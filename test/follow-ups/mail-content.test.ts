@@ -89,3 +89,17 @@ test('T+7 content: discount and minimum order by business type, in the territory
   const unknown = followUpMailContent({ kind: 'T7', lead: { companyName: 'X', contactName: null, businessType: null }, territory: de, at: new Date('2031-03-12T09:00:00Z'), unsubscribeUrl: 'u' })
   t.deepEqual(unknown.offer, { kind: 'T7', discountPercent: 10, minimumOrder: 250, currency: 'EUR' })
 })
+
+test('values are substituted, never parsed (issue 14, 8): template syntax inside a value is text', (t) => {
+  const variables = { companyName: 'Cafe {{contactName}}', contactName: '{{#a}}x{{/a}} {{' }
+  t.is(renderTemplate('{{companyName}} / {{contactName}}', variables, text), 'Cafe {{contactName}} / {{#a}}x{{/a}} {{')
+  t.is(renderTemplate('{{#companyName}}<b>{{companyName}}</b>{{/companyName}}', variables, html), '<b>Cafe {{contactName}}</b>')
+})
+
+test('only the logic-less tags: partials, unescaped values, delimiter changes and dotted names throw', (t) => {
+  const variables = { companyName: '<b>x</b>' }
+  for (const template of ['{{> footer}}', '{{{companyName}}}', '{{& companyName}}', '{{=<% %>=}}', '{{companyName.length}}', '{{#companyName}}x{{/other}}']) {
+    t.throws(() => renderTemplate(template, variables, html), { instanceOf: TemplateError }, template)
+  }
+  t.is(renderTemplate('a{{! a comment }}b', variables, html), 'ab')
+})

@@ -100,3 +100,18 @@ test.serial('scheduling the same lead twice keeps one job per kind', async (t) =
   t.is((await jobsFor(stack.owner, 'follow-up.t3', `${id}:T3`)).length, 1)
   t.is((await jobsFor(stack.owner, 'follow-up.t7', `${id}:T7`)).length, 1)
 })
+
+test.serial('issue 14 (8): a company called "Cafe {{contactName}}" gets its T+3 mail, the name as text', async (t) => {
+  const email = 'hallo@cafe-mustache.example'
+  const id = await insertLead(stack.owner, { registeredAt, territory: 'DE', businessType: 'RESTAURANT', email, emailConsent: true, companyName: 'Cafe {{contactName}} & <Bar>', contactName: '{{#x}}Ann{{/x}}' })
+  await inTransaction(stack.deps.knex, systemContext('default'), (tx) => scheduleFollowUps(stack.deps, tx, { id, tenantId: 'default', territory: 'DE', registeredAt }))
+  clock.set('2031-03-03T08:00:00.000Z')
+  await makeDueNow(stack.owner, 'follow-up.t3', `${id}:T3`)
+  await waitUntil('the sample-offer mail', () => smtp.to(email).length > 0)
+  await waitUntil('the outbox row to be SENT', async () => (await outboxOf(stack.owner, id))[0]?.status === 'SENT')
+  const mail = smtp.to(email)[0]!
+  t.is(mail.subject, 'Ihre kostenlose Cook&Fresh® Starter-Box für Cafe {{contactName}} & <Bar>')
+  t.true(mail.text.startsWith('Guten Tag {{#x}}Ann{{/x}},'), mail.text.slice(0, 80))
+  t.true(mail.html.includes('Cafe {{contactName}} &amp; &lt;Bar&gt;'))
+  t.truthy((await leadRow(stack.owner, id)).t3_sent_at)
+})

@@ -16,12 +16,31 @@ test('defaults give a working development configuration', (t) => {
   t.is(config.appDatabaseUrl, 'postgres://freshplan_app:freshplan_app@db.example:5432/leads')
 })
 
+test('proxy headers are not trusted unless TRUST_PROXY says so; timeouts and stream bounds have defaults (issue 14)', (t) => {
+  const config = loadConfig(base)
+  t.false(config.trustProxy)
+  t.true(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy)
+  t.like(config, { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, sseMaxStreams: 1000, sseMaxStreamsPerUser: 5 })
+})
+
 test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_URL is given', (t) => {
   t.is(loadConfig({ ...base, APP_DB_USER: 'leads_rt', APP_DB_PASSWORD: 'p@ss' }).appDatabaseUrl, 'postgres://leads_rt:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, APP_DATABASE_URL: 'postgres://x:y@other/z' }).appDatabaseUrl, 'postgres://x:y@other/z')
   // A web/worker deployment may carry the application role's URL alone.
   const runtimeOnly = loadConfig({ APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' })
   t.is(runtimeOnly.appDatabaseUrl, 'postgres://app:pw@db/leads')
+})
+
+test('the worker role URL is derived like the application role\'s; a worker in production needs it configured', (t) => {
+  t.is(loadConfig(base).workerDatabaseUrl, 'postgres://freshplan_worker:freshplan_worker@db.example:5432/leads')
+  t.is(loadConfig({ ...base, WORKER_DB_USER: 'leads_jobs', WORKER_DB_PASSWORD: 'p@ss' }).workerDatabaseUrl, 'postgres://leads_jobs:p%40ss@db.example:5432/leads')
+  t.is(loadConfig({ ...base, WORKER_DATABASE_URL: 'postgres://w:y@other/z' }).workerDatabaseUrl, 'postgres://w:y@other/z')
+  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' }
+  // A web process carries no worker credentials; a worker refuses to start without them.
+  t.is(loadConfig(production).workerDatabaseUrl, undefined)
+  t.is(t.throws(() => loadConfig(production, { worker: true }), { instanceOf: ConfigError })?.variable, 'WORKER_DATABASE_URL')
+  t.is(loadConfig({ ...production, WORKER_DB_PASSWORD: 'w' }, { worker: true }).workerDatabaseUrl, 'postgres://freshplan_worker:w@db/leads')
+  t.is(t.throws(() => loadConfig({ ...base, WORKER_DB_USER: 'freshplan_app' }), { instanceOf: ConfigError })?.variable, 'WORKER_DB_USER')
 })
 
 const bad: [Record<string, string | undefined>, string][] = [
@@ -38,6 +57,9 @@ const bad: [Record<string, string | undefined>, string][] = [
   [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
   [{ EMAIL_STRIP_PLUS_TAG: 'yes' }, 'EMAIL_STRIP_PLUS_TAG'],
   [{ IDEMPOTENCY_TTL_HOURS: '0' }, 'IDEMPOTENCY_TTL_HOURS'],
+  [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+  [{ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }, 'HTTP_HEADERS_TIMEOUT_MS'],
+  [{ SSE_MAX_STREAMS_PER_USER: '0' }, 'SSE_MAX_STREAMS_PER_USER'],
   [{ NODE_ENV: 'production', SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x' }, 'AUTH_JWKS_URL'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), APP_DB_PASSWORD: 'x' }, 'SMTP_URL'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m' }, 'APP_DB_PASSWORD'],

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { gzipSync } from 'node:zlib'
 import { Router } from '@koa/router'
 import { startStack, type Stack } from '../helpers/stack.ts'
 
@@ -69,6 +70,13 @@ test('a body of more than 1 MB is a 413 problem; 1 MB is accepted', async (t) =>
 test('a body that is not JSON is a 415 problem', async (t) => {
   const response = await fetch(`${stack.baseUrl}/test/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })
   isProblem(t, response, 415)
+})
+
+test('a compressed JSON body is a 415 problem (no content coding is accepted)', async (t) => {
+  const body = gzipSync(JSON.stringify({ a: 1 }))
+  const response = await fetch(`${stack.baseUrl}/test/echo`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body })
+  isProblem(t, response, 415)
+  t.regex(((await response.json()) as { detail: string }).detail, /uncompressed/)
 })
 
 test('an unexpected error is a 500 problem without internals, quoting the request id', async (t) => {

@@ -10,7 +10,7 @@ let api: Api
 const tokens: Record<string, string> = {}
 
 test.before(async () => {
-  stack = await startStack()
+  stack = await startStack({ worker: true })
   api = apiClient(stack.baseUrl)
   tokens.manager = await tokenFor({ user: 'm1', role: 'MANAGER', territories: ['DE', 'CH'], tenant: 'matching' })
   tokens.managerDe = await tokenFor({ user: 'm2', role: 'MANAGER', territories: ['DE'], tenant: 'matching' })
@@ -106,12 +106,11 @@ test.serial('SALES sees only reviews of own leads; CH never sees DE; SALES may n
   t.deepEqual((await api('GET', '/api/reviews', { token: tokens.other })).body.data, [])
 })
 
-test.serial('NOT_DUPLICATE: the pair never comes back, also after both leads change; MERGE is 501; a decided review is 409', async (t) => {
+test.serial('NOT_DUPLICATE: the pair never comes back, also after both leads change; a decided review is 409', async (t) => {
   const a = await create(tokens.manager, { companyName: 'Gasthaus zum Adler', phone: '089 7654321', postalCode: '80331', city: 'München', street: 'Marienplatz 1' })
   const b = await create(tokens.manager, { companyName: 'Gasthof Adler', phone: '+49 89 7654321', postalCode: '80331', city: 'Muenchen', street: 'Marienpl. 1' })
   t.deepEqual(b.possibleDuplicates.map((c: { leadId: string }) => c.leadId), [a.id])
   const review = (await api('GET', '/api/reviews?status=OPEN', { token: tokens.manager })).body.data.find((r: { leadId: string }) => r.leadId === b.id)
-  t.is((await api('POST', `/api/reviews/${review.id}/decision`, { token: tokens.manager, body: { decision: 'MERGE', survivorId: a.id } })).status, 501)
   const decided = await api('POST', `/api/reviews/${review.id}/decision`, { token: tokens.manager, body: { decision: 'NOT_DUPLICATE' } })
   t.is(decided.status, 200)
   t.like(decided.body, { status: 'NOT_DUPLICATE', decidedBy: 'm1' })
@@ -143,4 +142,18 @@ test.serial('a hard 409 emits duplicate_detected in a transaction of its own; me
   const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text()
   t.regex(metrics, /freshplan_reviews_opened\{territory="DE"\} [1-9]/)
   t.regex(metrics, /freshplan_reviews_decided\{decision="NOT_DUPLICATE"\} 1/)
+})
+
+test.serial('MERGE merges the review\'s lead into the survivor (§12) and closes the review', async (t) => {
+  const a = await create(tokens.manager, { companyName: 'Weinstube Rebstock', phone: '0761 3344556', postalCode: '79098', city: 'Freiburg', street: 'Münsterplatz 3' })
+  const b = await create(tokens.manager, { companyName: 'Weinstube zum Rebstock GmbH', phone: '+49 761 3344556', postalCode: '79098', city: 'Freiburg im Breisgau', street: 'Münsterpl. 3' })
+  t.deepEqual(b.possibleDuplicates.map((c: { leadId: string }) => c.leadId), [a.id])
+  const review = (await api('GET', '/api/reviews?status=OPEN', { token: tokens.manager })).body.data.find((r: { leadId: string }) => r.leadId === b.id)
+  t.is((await api('POST', `/api/reviews/${review.id}/decision`, { token: tokens.manager, body: { decision: 'MERGE', survivorId: '00000000-0000-4000-8000-000000000000' } })).status, 400)
+  const merged = await api('POST', `/api/reviews/${review.id}/decision`, { token: tokens.manager, body: { decision: 'MERGE', survivorId: a.id } })
+  t.is(merged.status, 200)
+  t.like(merged.body, { status: 'MERGED', decidedBy: 'm1' })
+  t.truthy(merged.body.mergeId)
+  t.like((await api('GET', `/api/leads/${b.id}`, { token: tokens.manager })).body, { status: 'DELETED', mergedIntoId: a.id })
+  t.is((await api('POST', `/api/reviews/${review.id}/decision`, { token: tokens.manager, body: { decision: 'MERGE' } })).status, 409)
 })
