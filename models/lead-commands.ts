@@ -9,6 +9,7 @@ import { raw } from 'objection'
 import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
 import { hardDuplicateHolder, requestHardDuplicateEvent, reviewPossibleDuplicates } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
+import { MATCH_KEY_FIELDS } from './matching.ts'
 import { scheduleFollowUps } from './follow-ups.ts'
 import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
@@ -223,8 +224,9 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     warnings = normalized.warnings
   }
   const effective = changedFields(lead, changes)
-  // §3: same → same is a no-op: no new version, no event, the ETag stays.
-  if (Object.keys(effective).length === 0) return { lead, warnings, possibleDuplicates: [] }
+  // §3: same → same is a no-op: no new version, no event, the ETag stays. The §11 match keys are not
+  // read with the lead, so they always look changed: they count only with a field they derive from.
+  if (Object.keys(effective).every((key) => MATCH_KEY_COLUMNS.has(key))) return { lead, warnings, possibleDuplicates: [] }
   const updated = await guardDuplicates(deps, tx, effective.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, effective, now))
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
@@ -235,6 +237,8 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
   const possibleDuplicates = MATCHED_FIELDS.some((key) => key in effective) ? await reviewPossibleDuplicates(deps, tx, updated) : []
   return { lead: updated, warnings, possibleDuplicates }
 }
+
+const MATCH_KEY_COLUMNS: ReadonlySet<string> = new Set(MATCH_KEY_FIELDS)
 
 /** The fields whose change makes a lead look for possible duplicates again (§11). */
 const MATCHED_FIELDS = ['companyName', 'email', 'phone', 'street', 'postalCode', 'city', 'countryCode'] as const

@@ -319,6 +319,9 @@ export function companyEmailDomain(emailNormalized: string | null | undefined): 
 
 // ---- the stored keys and the profile ------------------------------------------------------------------
 
+/** The match keys' field names (columns match_name, …). */
+export const MATCH_KEY_FIELDS = ['matchName', 'matchEmailDomain', 'matchPostalCode', 'matchCity'] as const
+
 /** What the write path stores for the candidate search (V0012), computed like §5's normalized columns. */
 export interface MatchKeyColumns {
   matchName: string | null
