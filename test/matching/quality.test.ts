@@ -20,7 +20,8 @@ let knex: Knex
 
 test.before(async () => {
   db = await createTestDatabase()
-  knex = createKnex(db.appUrl, { poolMax: 2 })
+  // The worker role: only it may act as SYSTEM (V0008), which the seeding and the search here do.
+  knex = createKnex(db.workerUrl, { poolMax: 2 })
 })
 test.after.always(async () => {
   await knex?.destroy()
