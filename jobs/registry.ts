@@ -6,7 +6,8 @@ import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 import { protectionJobs, protectionSweepSchedule } from './protection.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
 import { EVENT_JOBS, EVENT_SCHEDULES, EVENT_SERVICES } from './events.ts'
+import { duplicateDetectedJob } from './duplicate-detected.ts'
 
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, ...protectionJobs, emailSendJob, ...EVENT_JOBS, backfillJob]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, ...protectionJobs, emailSendJob, ...EVENT_JOBS, backfillJob, duplicateDetectedJob]
 export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, protectionSweepSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

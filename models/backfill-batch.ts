@@ -19,6 +19,8 @@ interface StaleLead {
   company_name: string
   phone: string | null
   country_code: string
+  postal_code: string | null
+  city: string | null
   deleted_at: Date | null
   email_normalized: string | null
 }
@@ -84,7 +86,10 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   const failures: { leadId: string; error: string }[] = []
   for (const lead of leads) {
     try {
-      const { columns } = normalizeLead({ email: lead.email, companyName: lead.company_name, phone: lead.phone, countryCode: lead.country_code }, { stripPlusTag: options.stripPlusTag })
+      const { columns } = normalizeLead(
+        { email: lead.email, companyName: lead.company_name, phone: lead.phone, countryCode: lead.country_code, postalCode: lead.postal_code, city: lead.city },
+        { stripPlusTag: options.stripPlusTag },
+      )
       computed.push({ lead, columns })
     } catch (error) {
       // Left as it is: still stale, so the next backfill tries it again. Never lost.
@@ -128,7 +133,7 @@ async function nextStaleLeads(tx: Tx, backfill: Backfill): Promise<StaleLead[]> 
   // leads_created_at_idx (tenant_id, created_at, id) is right: say so for this statement.
   await tx.trx.raw(`select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`)
   const { rows } = await tx.trx.raw<{ rows: StaleLead[] }>(
-    `select id, created_at::text as position, email, company_name, phone, country_code, deleted_at, email_normalized
+    `select id, created_at::text as position, email, company_name, phone, country_code, postal_code, city, deleted_at, email_normalized
        from leads
       where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version <> ?
       order by created_at, id
@@ -198,12 +203,17 @@ async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<
   const version = computed[0]!.columns.normalizationVersion // one run, one options set
   await tx.trx.raw(
     `update leads l
-        set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164, normalization_version = ?
-       from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
-            as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code)
+        set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164,
+            match_name = u.match_name, match_email_domain = u.match_email_domain, match_postal_code = u.match_postal_code,
+            match_city = u.match_city, normalization_version = ?
+       from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                   ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+            as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code,
+                  match_name, match_email_domain, match_postal_code, match_city, postal_code, city)
       where l.id = u.id and l.normalization_version <> ?
         and l.email is not distinct from u.email and l.company_name = u.company_name
-        and l.phone is not distinct from u.phone and l.country_code = u.country_code`,
+        and l.phone is not distinct from u.phone and l.country_code = u.country_code
+        and l.postal_code is not distinct from u.postal_code and l.city is not distinct from u.city`,
     // pg sends each JS array as one array parameter (NULLs included); knex's types only lack the nulls.
     [
       version,
@@ -215,6 +225,12 @@ async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<
       computed.map((c) => c.lead.company_name),
       computed.map((c) => c.lead.phone),
       computed.map((c) => c.lead.country_code),
+      computed.map((c) => c.columns.matchName),
+      computed.map((c) => c.columns.matchEmailDomain),
+      computed.map((c) => c.columns.matchPostalCode),
+      computed.map((c) => c.columns.matchCity),
+      computed.map((c) => c.lead.postal_code),
+      computed.map((c) => c.lead.city),
       version,
     ] as Knex.RawBinding[],
   )

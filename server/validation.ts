@@ -5,6 +5,7 @@ import { problems, type FieldError } from '../models/errors.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { mergeSchemas } from './schemas/merges.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { reviewSchemas } from './schemas/reviews.ts'
 import { eventSchemas } from './schemas/events.ts'
 import { protectionSchemas } from './schemas/protection.ts'
 
@@ -25,7 +26,7 @@ export function isDateTime(value: string): boolean {
 // then skips the numeric keywords under strictNumbers, so validQuery admits only plain decimal
 // digits for integer parameters before ajv sees them.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas, ...reviewSchemas] })
   addFormats.default(ajv)
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
   ajv.addKeyword({ keyword: JSON_LIMITS_KEYWORD, type: 'object', schemaType: 'object', errors: true, validate: validateJsonLimits })

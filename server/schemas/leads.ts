@@ -125,13 +125,14 @@ const leadProperties = {
   stopReason: { type: ['string', 'null'] },
   pausedSeconds: { type: 'integer', description: 'every finished pause of the clock' },
   warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
+  possibleDuplicates: { type: 'array', items: { $ref: 'MatchCandidate' }, description: 'only in the answer of a create: the candidates that opened a review (§11), best first' },
 } as const
 
 /** Response schemas list every member the service always sends (null where there is no value) as required. */
 export const leadSchema = {
   $id: 'Lead',
   type: 'object',
-  required: Object.keys(leadProperties).filter((name) => name !== 'warnings'),
+  required: Object.keys(leadProperties).filter((name) => name !== 'warnings' && name !== 'possibleDuplicates'),
   properties: leadProperties,
 } as const
 
