@@ -2,7 +2,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
-import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
+import { leadSchemas, leadListQuerySchema, pageQuerySchema } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
