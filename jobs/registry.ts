@@ -1,6 +1,7 @@
 import type { Job, WorkOptions } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
 import { backfillJob } from './backfill.ts'
+import { importJob } from './imports.ts'
 import { emailSendJob } from './email.ts'
 import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
@@ -27,6 +28,6 @@ export interface ServiceDefinition {
 }
 
 // Every worker, schedule and service of the worker process; later issues add theirs here.
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS, backfillJob]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS, backfillJob, importJob]
 export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

@@ -142,3 +142,11 @@ export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (
     return work({ trx, db: bossDb(trx), ctx })
   }, { securityContext: ctx } as TransactionConfig)
 }
+
+/**
+ * A savepoint inside `tx`: when `work` throws, its rows and jobs roll back alone and `tx` goes on.
+ * For writes that may fail for reasons of their own (an import row, a dry run that undoes itself).
+ */
+export async function inSavepoint<T>(tx: Tx, work: (savepoint: Tx) => Promise<T>): Promise<T> {
+  return tx.trx.transaction((trx) => work({ trx, db: bossDb(trx), ctx: tx.ctx }))
+}
