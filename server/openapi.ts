@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { importSchemas, importUploadSchema } from './schemas/imports.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
@@ -33,7 +34,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas, ...importSchemas, importUploadSchema].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -43,6 +44,7 @@ export function openApiDocument(): Record<string, unknown> {
   }
   schemas.LeadPage = { type: 'object', properties: { data: { type: 'array', items: ref('Lead') }, nextCursor: { type: ['string', 'null'] }, total: { type: 'integer' } } }
   schemas.BackfillCollisionPage = { type: 'object', properties: { data: { type: 'array', items: ref('BackfillCollision') }, nextCursor: { type: ['string', 'null'] } } }
+  schemas.ImportErrorPage = { type: 'object', properties: { data: { type: 'array', items: ref('ImportError') }, nextCursor: { type: ['string', 'null'] } } }
   schemas.ActivityPage = { type: 'object', properties: { data: { type: 'array', items: ref('Activity') }, nextCursor: { type: ['string', 'null'] } } }
   return {
     openapi: '3.1.0',
@@ -70,6 +72,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/leads/{id}/collaborators/{userId}': {
         put: { summary: 'Add a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'added', ...json(ref('Lead')) }, ...errors } },
         delete: { summary: 'Remove a collaborator (MANAGER, ADMIN, owner)', parameters: [idParam, { name: 'userId', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'removed', ...json(ref('Lead')) }, ...errors } },
+      },
+      '/api/imports': {
+        post: {
+          summary: 'Import a lead list (CSV or XLSX, ≤ 10 MB)',
+          description: 'Stores the file and queues its import; a worker reads it and creates every valid row through the rules of POST /api/leads, in batches. Hard duplicates are skipped and listed; invalid rows are listed with row and column. Follow the progress at Location.',
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: ref('ImportUpload') } } },
+          responses: { 202: { description: 'queued; Location points to it', ...json(ref('Import')) }, 413: problem('file larger than 10 MB'), 415: problem('neither CSV nor XLSX'), ...errors },
+        },
+      },
+      '/api/imports/{id}': {
+        get: { summary: 'Status and progress of an import (its creator, MANAGER, ADMIN)', parameters: [idParam], responses: { 200: { description: 'the import', ...json(ref('Import')) }, ...errors } },
+      },
+      '/api/imports/{id}/errors': {
+        get: { summary: 'Rows not imported (invalid or duplicate), by row', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('ImportErrorPage')) }, ...errors } },
       },
       '/api/admin/backfills': {
         post: {

@@ -2,12 +2,13 @@ import { problems } from './problem.ts'
 import { leadSchemas } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
+import { importSchemas } from './schemas/imports.ts'
 import { createAjv, fieldErrors, nulPointer, trimStrings, validator } from '../models/validation.ts'
 import type { ErrorObject } from 'ajv/dist/2020.js'
 
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
 // validator coerces "50" → 50 and "true" → true.
-const schemas = [...leadSchemas, ...eventSchemas, ...backfillSchemas]
+const schemas = [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...importSchemas]
 const bodyAjv = createAjv(false, schemas)
 const queryAjv = createAjv(true, schemas)
 

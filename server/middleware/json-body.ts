@@ -9,10 +9,13 @@ const JSON_TYPES = ['application/json', 'application/merge-patch+json']
 /**
  * Reads a JSON body for POST/PUT/PATCH into ctx.state.body: over 1 MB → 413 (stops reading at the
  * limit), not JSON → 415, unparseable or invalid UTF-8 → 400. An empty body is `undefined`.
+ * multipart/form-data is left unread for the route that takes it (routes/imports.ts).
  */
 export function jsonBody(limit = MAX_BODY_BYTES): Middleware {
   return async (ctx, next) => {
     if (!['POST', 'PUT', 'PATCH'].includes(ctx.method)) return next()
+    // Uploads (POST /api/imports) are read by their route, with their own limit.
+    if (ctx.request.is('multipart/form-data')) return next()
     const declared = Number(ctx.get('Content-Length') || '0')
     if (declared > limit) throw problems.payloadTooLarge(limit)
     const chunks: Buffer[] = []
