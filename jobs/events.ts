@@ -7,7 +7,7 @@ import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db
 import { eventIdempotencyKey } from '../models/event-ids.ts'
 import { channelsFor, cloudEventOf, notifyPayload, type LeadEventType } from '../models/events.ts'
 import {
-  ALL_TENANTS, drawSeqs, hasPending, insertEvent, markPublished, notifyAll, pendingEvents, prunePublished,
+  ALL_TENANTS, drawSeqs, hasPending, insertEvent, insertEvents, markPublished, notifyAll, pendingEvents, prunePublished,
 } from '../models/event-outbox.ts'
 import { eventsPublished } from '../server/metrics.ts'
 import { enqueue } from './boss.ts'
@@ -64,6 +64,29 @@ export async function recordLeadEvent(
     return
   }
   await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+}
+
+/**
+ * recordLeadEvent for leads this transaction created (a batch create): their events in one
+ * statement and one publisher job. No lead lock is needed, as for one created lead: nothing else can
+ * see them before the commit.
+ */
+export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
+  if (events.length === 0) return
+  const time = deps.clock.now()
+  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => ({
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    time,
+    data,
+  })))
+  if (recorded > 0) await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
 }
 
 export interface PublishResult {

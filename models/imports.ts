@@ -6,9 +6,8 @@ import type { Deps } from '../lib/deps.ts'
 import { inSavepoint, type Knex, type SecurityContext, type Territory, type Tx } from '../lib/db.ts'
 import { enqueue } from '../jobs/boss.ts'
 import { IMPORT_QUEUE } from '../jobs/queues.ts'
-import { Problem } from '../server/problem.ts'
 import { iso } from './lead.ts'
-import { createLead, type Actor, type LeadCreateInput } from './leads.ts'
+import { createLeads, type Actor, type CreateOutcome, type LeadCreateInput } from './leads.ts'
 import { normalizeEmail } from './normalization.ts'
 import { columnOf, rowError, rowToLeadInput, type ColumnMap, type ImportFileType, type ImportMapping, type RowError, type SheetRow } from './import-file.ts'
 import { validateLeadCreate } from './validation.ts'
@@ -266,6 +265,7 @@ export async function importNextBatch(deps: Deps, tx: Tx, importId: string, inpu
 async function importRows(deps: Deps, tx: Tx, actor: Actor, imp: Import, batch: readonly SheetRow[], input: BatchInput, outcome: RowOutcome): Promise<void> {
   const defaults = { source: imp.options.source, ...(imp.options.ownerUserId !== undefined && { ownerUserId: imp.options.ownerUserId }) }
   const emailColumn = columnOf(input.map, 'email')
+  const valid: { row: number; body: LeadCreateInput }[] = []
   for (const { row, cells } of batch) {
     const body = rowToLeadInput(input.map, cells, defaults)
     const findings = validateLeadCreate(body)
@@ -282,32 +282,49 @@ async function importRows(deps: Deps, tx: Tx, actor: Actor, imp: Import, batch: 
         continue
       }
     }
-    try {
-      const created = input.careful
-        ? await inSavepoint(tx, (sp) => createLead(deps, sp, actor, body as unknown as LeadCreateInput))
-        : await createLead(deps, tx, actor, body as unknown as LeadCreateInput)
-      outcome.created++
-      if (input.dryRunEmails && created.lead.emailNormalized) input.dryRunEmails.add(created.lead.emailNormalized)
-    } catch (error) {
-      // The rules of createLead decide before they write: a Problem leaves the transaction usable.
-      if (!(error instanceof Problem)) {
-        if (!input.careful) throw error
-        deps.logger.error({ err: error, importId: imp.id, row }, 'import row failed unexpectedly')
-        outcome.failed++
-        outcome.errors.push({ row, column: null, message: 'The row could not be imported (internal error).', duplicateOf: null })
-        continue
-      }
-      if (error.type === 'duplicate-lead') {
-        outcome.duplicates++
-        outcome.errors.push({ row, column: emailColumn, message: error.detail ?? error.title, duplicateOf: (error.extensions.existingLeadId as string | undefined) ?? null })
-        continue
-      }
+    valid.push({ row, body: body as unknown as LeadCreateInput })
+  }
+  // The fast path: the whole batch through createLeads, one statement per table. The careful path
+  // (a retry after an unexpected error) creates row by row, each in a savepoint, to find the row.
+  const results: (CreateOutcome | Error)[] = input.careful
+    ? await carefully(deps, tx, actor, valid.map((v) => v.body))
+    : await createLeads(deps, tx, actor, valid.map((v) => v.body))
+  results.forEach((result, i) => {
+    const { row } = valid[i]!
+    if (result instanceof Error) {
+      deps.logger.error({ err: result, importId: imp.id, row }, 'import row failed unexpectedly')
       outcome.failed++
-      const fieldErrors = error.errors ?? []
-      if (fieldErrors.length === 0) outcome.errors.push({ row, column: null, message: error.detail ?? error.title, duplicateOf: null })
-      for (const finding of fieldErrors) outcome.errors.push({ ...rowError(input.map, row, finding), duplicateOf: null })
+      outcome.errors.push({ row, column: null, message: 'The row could not be imported (internal error).', duplicateOf: null })
+      return
+    }
+    if (result.ok) {
+      outcome.created++
+      if (input.dryRunEmails && result.lead.emailNormalized) input.dryRunEmails.add(result.lead.emailNormalized)
+      return
+    }
+    const problem = result.problem
+    if (problem.type === 'duplicate-lead') {
+      outcome.duplicates++
+      outcome.errors.push({ row, column: emailColumn, message: problem.detail ?? problem.title, duplicateOf: (problem.extensions.existingLeadId as string | undefined) ?? null })
+      return
+    }
+    outcome.failed++
+    const fieldErrors = problem.errors ?? []
+    if (fieldErrors.length === 0) outcome.errors.push({ row, column: null, message: problem.detail ?? problem.title, duplicateOf: null })
+    for (const finding of fieldErrors) outcome.errors.push({ ...rowError(input.map, row, finding), duplicateOf: null })
+  })
+}
+
+async function carefully(deps: Deps, tx: Tx, actor: Actor, bodies: LeadCreateInput[]): Promise<(CreateOutcome | Error)[]> {
+  const results: (CreateOutcome | Error)[] = []
+  for (const body of bodies) {
+    try {
+      results.push((await inSavepoint(tx, (sp) => createLeads(deps, sp, actor, [body])))[0]!)
+    } catch (error) {
+      results.push(error instanceof Error ? error : new Error(String(error)))
     }
   }
+  return results
 }
 
 /** processed/total; 1 once completed, null before the file was read. */

@@ -2,12 +2,13 @@
 // inTransaction), so row-level security filters it and its jobs and events commit with it.
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
-import { problems, type Problem } from '../server/problem.ts'
+import { randomUUID } from 'node:crypto'
+import { Problem, problems } from '../server/problem.ts'
 import { raw } from 'objection'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead.ts'
 import { normalizeLead } from './normalization.ts'
-import { scheduleFollowUps } from '../jobs/follow-ups.ts'
-import { recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
+import { scheduleFollowUpsOf } from '../jobs/follow-ups.ts'
+import { recordCreatedLeadEvents, recordLeadEvent, type LeadEventType } from '../jobs/events.ts'
 import { activityResource, leadResource } from './lead.ts'
 import {
   checkStageChange,
@@ -115,6 +116,25 @@ function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object,
 }
 
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
+  const [outcome] = await createLeads(deps, tx, actor, [input])
+  if (!outcome!.ok) throw outcome!.problem
+  return { lead: outcome!.lead, warnings: outcome!.warnings }
+}
+
+/** What createLeads made of one input: the lead, or the problem POST /api/leads would have answered (nothing of it written). */
+export type CreateOutcome = { ok: true; lead: Lead; warnings: string[] } | { ok: false; problem: Problem }
+
+interface PlannedLead {
+  /** The row in snake_case, for the set-based insert. */
+  row: Record<string, unknown>
+  emailNormalized: string | null
+  source: LeadSource
+  activities: ActivityInput[]
+  warnings: string[]
+}
+
+/** The rules of a create, before anything is written: a Problem for an input that may not be created. */
+function planLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput, now: Date): PlannedLead {
   const fields = withoutBlanks(input)
   const { activities = [], ownerUserId, ...leadFields } = fields
   const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
@@ -130,11 +150,11 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   const countryCode = leadFields.countryCode ?? DEFAULT_COUNTRY_CODE
   const territory = territoryForCountry(countryCode)
   assertTerritoryAccess(tx, territory)
-  const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
-  const lead = (await Lead.query(tx.trx).insert({
+  const row = Lead.columnNameMappers.format({
     ...leadFields,
     ...columns,
+    id: randomUUID(),
     countryCode,
     source,
     tenantId: tx.ctx.tenantId,
@@ -143,25 +163,78 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     status: INITIAL_LEAD_STATUS,
     ownerUserId: ownerUserId ?? actor.id,
     createdBy: actor.id,
-    registeredAt: now,
-  } as Partial<Lead>)
-    // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
-    .onConflict(tx.trx.raw(LIVE_EMAIL_CONFLICT))
-    .ignore()
-    .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
-  // objection hands back the input model; only a row PostgreSQL returned has an id.
-  if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
-  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id })
-  await scheduleFollowUps(deps, tx, lead)
-  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
-  let current = lead
-  for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-  return { lead: current, warnings }
+    registeredAt: now.toISOString(),
+  })
+  return { row, emailNormalized: columns.emailNormalized, source, activities, warnings }
+}
+
+/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
+const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
+
+// The columns a create writes; every other column takes its default. email_consent is NOT NULL
+// with a default, so an input without it gets the default here too.
+const CREATE_COLUMNS = [
+  'id', 'tenant_id', 'territory', 'company_name', 'contact_name', 'email', 'phone', 'website', 'street', 'postal_code', 'city',
+  'country_code', 'source', 'source_campaign', 'business_type', 'kitchen_size', 'employee_count', 'estimated_volume',
+  'notes', 'status', 'stage', 'owner_user_id', 'created_by', 'registered_at', 'email_normalized', 'name_normalized', 'phone_e164',
+  'normalization_version',
+] as const
+const INSERT_LEADS = `insert into leads (${CREATE_COLUMNS.join(', ')}, email_consent)
+  select ${CREATE_COLUMNS.map((c) => `r.${c}`).join(', ')}, coalesce(r.email_consent, false)
+    from json_populate_recordset(null::leads, ?::json) as r
+  on conflict ${LIVE_EMAIL_CONFLICT} do nothing
+  returning ${LEAD_SELECT_LIST}`
+
+/**
+ * Creates many leads in the caller's transaction with the rules and writes of POST /api/leads, set
+ * based: one statement each for the leads, their CREATED activities, each follow-up kind and their
+ * events, whatever their number (the import's batches; POST /api/leads creates a batch of one).
+ * Inputs in order: of two with the same e-mail, the first is created and the second is a
+ * duplicate, as if they had been posted one after the other. An input that breaks a rule or is a
+ * hard duplicate (409 duplicate-lead) gets its Problem and writes nothing; the others go on.
+ */
+export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: readonly LeadCreateInput[]): Promise<CreateOutcome[]> {
+  const outcomes: CreateOutcome[] = new Array(inputs.length)
+  const now = deps.clock.now()
+  const planned: { index: number; plan: PlannedLead }[] = []
+  inputs.forEach((input, index) => {
+    try {
+      planned.push({ index, plan: planLead(deps, tx, actor, input, now) })
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error
+      outcomes[index] = { ok: false, problem: error }
+    }
+  })
+  if (planned.length === 0) return outcomes
+  // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
+  const { rows } = await tx.trx.raw<{ rows: Record<string, unknown>[] }>(INSERT_LEADS, [JSON.stringify(planned.map(({ plan }) => plan.row))])
+  const inserted = new Map(rows.map((row) => {
+    const lead = Lead.fromDatabaseJson(row) as Lead
+    return [lead.id, lead]
+  }))
+  const created: { index: number; plan: PlannedLead; lead: Lead }[] = []
+  for (const { index, plan } of planned) {
+    const lead = inserted.get(plan.row.id as string)
+    if (lead) created.push({ index, plan, lead })
+    else outcomes[index] = { ok: false, problem: await duplicateLead(tx, plan.emailNormalized!) }
+  }
+  if (created.length === 0) return outcomes
+  await tx.trx.raw(
+    `insert into lead_activities (tenant_id, lead_id, type, summary, user_id, occurred_at, outcome, metadata)
+     select ?, a.lead_id, 'CREATED', a.summary, ?, ?, null, '{}'::jsonb from unnest(?::uuid[], ?::text[]) as a (lead_id, summary)`,
+    [tx.ctx.tenantId, actor.id, new Date(), created.map((c) => c.lead.id), created.map((c) => `Lead created from source ${c.plan.source}`)],
+  )
+  await scheduleFollowUpsOf(deps, tx, created.map((c) => c.lead))
+  await recordCreatedLeadEvents(deps, tx, created.map((c) => ({ type: 'freshplan.lead.created' as const, lead: c.lead, data: leadResource(c.lead) })))
+  for (const { index, plan, lead } of created) {
+    let current = lead
+    for (const activity of plan.activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
+    outcomes[index] = { ok: true, lead: current, warnings: plan.warnings }
+  }
+  return outcomes
 }
 
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
-/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
-const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
 
 /**
  * Runs an update that may collide with another live lead's e-mail inside a savepoint (UPDATE has

@@ -130,8 +130,14 @@ test.serial('a Windows-1252 CSV: valid rows become leads equal to POST /api/lead
     t.deepEqual(stable((await api('GET', `/api/leads/${mine.id}`, { token: sales })).body), stable(posted.body), body.companyName)
     const activities = async (token: string, id: string) => (await api('GET', `/api/leads/${id}/activities`, { token })).body.data.map((a: any) => [a.type, a.summary, a.userId])
     t.deepEqual(await activities(sales, mine.id), await activities(other, posted.body.id))
-    const jobs = await stack.owner.raw(`select name, count(*)::int as n from pgboss.job where singleton_key like ? group by name order by name`, [`${mine.id}:%`])
-    t.deepEqual(jobs.rows.map((r: any) => [r.name, r.n]), [['follow-up.t3', 1], ['follow-up.t7', 1]])
+    // The same follow-up jobs, with the same options and due times, as for the posted lead.
+    const followUps = async (id: string) => (await stack.owner.raw(
+      `select j.name, j.state, (j.start_after - l.registered_at)::text as due_after_registration, j.retry_limit, j.retry_delay, j.retry_backoff, j.retry_delay_max,
+              j.expire_seconds, j.heartbeat_seconds, j.policy, j.data->>'tenantId' as tenant
+         from pgboss.job j join leads l on l.id = (j.data->>'leadId')::uuid where j.singleton_key like ? order by j.name`, [`${id}:%`])).rows
+    const importedJobs = await followUps(mine.id)
+    t.deepEqual(importedJobs.map((r: any) => r.name), ['follow-up.t3', 'follow-up.t7'])
+    t.deepEqual(importedJobs.map((r: any) => ({ ...r, tenant: undefined })), (await followUps(posted.body.id)).map((r: any) => ({ ...r, tenant: undefined })))
     const events = await stack.owner.raw(`select type from lead_events where lead_id = ?`, [mine.id])
     t.deepEqual(events.rows.map((r: any) => r.type), ['freshplan.lead.created'])
   }
