@@ -61,9 +61,15 @@ export async function scheduleFollowUpsOf(deps: Deps, tx: Tx, leads: readonly Ne
   const zones = new Map<string, string>()
   for (const lead of leads) if (!zones.has(lead.territory)) zones.set(lead.territory, (await territoryOf(tx, lead.territory)).timeZone)
   for (const kind of FOLLOW_UP_KINDS) {
+    // A batch's leads share their registration time: each due time is computed once per zone.
+    const due = new Map<string, Date>()
     const jobs = leads.map((lead) => {
       const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId }
-      return { data, startAfter: followUpDueAt(lead.registeredAt, kind, zones.get(lead.territory)!), singletonKey: followUpSingletonKey(lead.id, kind) }
+      const zone = zones.get(lead.territory)!
+      const key = `${lead.registeredAt.getTime()}|${zone}`
+      let startAfter = due.get(key)
+      if (!startAfter) due.set(key, (startAfter = followUpDueAt(lead.registeredAt, kind, zone)))
+      return { data, startAfter, singletonKey: followUpSingletonKey(lead.id, kind) }
     })
     if (jobs.length === 1) await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], jobs[0]!.data, { startAfter: jobs[0]!.startAfter, singletonKey: jobs[0]!.singletonKey })
     else await deps.boss.insert(FOLLOW_UP_QUEUE_OF[kind], jobs, { db: tx.db })
