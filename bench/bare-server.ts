@@ -8,7 +8,7 @@ import http from 'node:http'
 import pg from 'pg'
 import { executePrepared } from './lib/prepared.ts'
 import { beginWithContext, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
-import { LEAD_SELECT_LIST } from '../models/lead.ts'
+import { LEAD_SELECT_LIST } from '../models/lead-table.ts'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10), application_name: 'freshplan-bench-bare' })
 const context: SecurityContext = {

@@ -12,10 +12,10 @@ import { testConfig } from '../test/helpers/stack.ts'
 import { createKnex, inTransaction } from '../lib/db.ts'
 import { createLogger } from '../lib/logger.ts'
 import { systemClock } from '../lib/clock.ts'
-import { releaseResources, startBoss } from '../jobs/boss.ts'
+import { releaseResources, startBoss } from '../lib/boss.ts'
 import { startWorker } from '../jobs/worker.ts'
 import { importJob } from '../jobs/imports.ts'
-import { QUEUES } from '../jobs/queues.ts'
+import { QUEUES } from '../lib/queues.ts'
 import { createImport, findImport, IMPORT_BATCH_SIZE } from '../models/imports.ts'
 
 const { values: args } = parseArgs({

@@ -9,8 +9,8 @@
 //                            job is ready; burstWhenBatchFull is ignored at batchSize 1) to measure the handler rather than the polling interval.
 // Ready when GET /ready answers on PORT.
 import http from 'node:http'
-import { releaseResources, startBoss } from '../jobs/boss.ts'
-import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE, NOTIFY_QUEUE_WORK } from '../jobs/queues.ts'
+import { releaseResources, startBoss } from '../lib/boss.ts'
+import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE, NOTIFY_QUEUE_WORK } from '../lib/queues.ts'
 import { followUpJobs } from '../jobs/follow-ups.ts'
 import { startWorker } from '../jobs/worker.ts'
 import { createKnex } from '../lib/db.ts'

@@ -6,9 +6,10 @@
 import type { Job } from 'pg-boss'
 import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
-import { backfillProgress, enqueueBackfill, failBackfill, isRetryableBatchError, normalizeNextBatch, type Backfill, type BackfillRef } from '../models/backfills.ts'
-import { BACKFILL_QUEUE } from './queues.ts'
-import type { JobDefinition } from './registry.ts'
+import { backfillCounters, enqueueBackfill, failBackfill, type Backfill, type BackfillRef } from '../models/backfills.ts'
+import { isRetryableBatchError, normalizeNextBatch } from '../models/backfill-batch.ts'
+import { BACKFILL_QUEUE } from '../lib/queues.ts'
+import type { JobDefinition } from './definitions.ts'
 
 /**
  * How long one job runs before it hands over to its continuation: well below expireInSeconds, and
@@ -80,13 +81,7 @@ export function progressOutput(backfill: Backfill | undefined, slice: { processe
   if (!backfill) return { status: 'MISSING' }
   return {
     backfillId: backfill.id,
-    status: backfill.status,
-    processed: backfill.processed,
-    total: backfill.total,
-    progress: backfillProgress(backfill),
-    duplicatesFound: backfill.duplicatesFound,
-    failed: backfill.failed,
-    lastLeadId: backfill.lastLeadId,
+    ...backfillCounters(backfill),
     sliceProcessed: slice.processed,
     sliceLeadsPerSecond: slice.ms > 0 ? Math.round((slice.processed * 1000) / slice.ms) : null,
   }

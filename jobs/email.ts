@@ -1,62 +1,15 @@
 // §6 e-mail delivery: a mail is a row in `email_outbox`, written (already rendered) in the same
-// transaction as whatever caused it, together with an `email.send` job; the job delivers the row
-// over SMTP. So a rolled-back follow-up sends nothing, and a committed one is never lost: if SMTP
+// transaction as whatever caused it, together with an `email.send` job (models/email-outbox.ts);
+// this job delivers the row over SMTP. So a rolled-back follow-up sends nothing, and a committed one is never lost: if SMTP
 // is down, pg-boss retries the job with backoff until it is back (see EMAIL_QUEUES).
-import { randomUUID } from 'node:crypto'
 import { createTransport } from 'nodemailer'
 import type { Job, JobWithMetadata } from 'pg-boss'
-import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db.ts'
+import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Config } from '../lib/config.ts'
 import type { Deps } from '../lib/deps.ts'
-import { enqueue } from './boss.ts'
-import { EMAIL_QUEUES, EMAIL_SEND_QUEUE, NOTIFY_QUEUE_WORK } from './queues.ts'
-import type { JobDefinition } from './registry.ts'
-
-export interface EmailSendData {
-  outboxId: string
-  tenantId: string
-}
-
-/** A rendered mail to queue; the caller has rendered it from the territory's templates. */
-export interface OutboxMail {
-  leadId: string
-  territory: Territory
-  templateKey: string
-  /** What this mail is, once per tenant (e.g. `follow-up:<leadId>:T3`); a second queueing is a no-op. */
-  dedupeKey: string
-  recipient: string
-  subject: string
-  text: string
-  html: string
-  headers?: Record<string, string>
-  unsubscribeToken: string
-}
-
-/**
- * Writes the outbox row and enqueues its `email.send` job in the caller's transaction (a SYSTEM
- * context: only jobs write mails). Returns the row's id, or null when a mail with this dedupe key
- * already exists (then no second job is enqueued either).
- */
-export async function queueOutboxMail(deps: Pick<Deps, 'boss'>, tx: Tx, mail: OutboxMail): Promise<string | null> {
-  const { rows } = await tx.trx.raw<{ rows: { id: string }[] }>(
-    `insert into email_outbox (tenant_id, lead_id, territory, template_key, dedupe_key, recipient, subject, text_body, html_body, headers, unsubscribe_token)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?)
-     on conflict (tenant_id, dedupe_key) do nothing
-     returning id`,
-    [tx.ctx.tenantId, mail.leadId, mail.territory, mail.templateKey, mail.dedupeKey, mail.recipient, mail.subject, mail.text, mail.html, JSON.stringify(mail.headers ?? {}), mail.unsubscribeToken],
-  )
-  const id = rows[0]?.id
-  if (id === undefined) return null
-  const data: EmailSendData = { outboxId: id, tenantId: tx.ctx.tenantId }
-  await enqueue(deps.boss, tx, EMAIL_SEND_QUEUE, data)
-  return id
-}
-
-/** A fresh token for a mail's unsubscribe link, and the link itself. */
-export function unsubscribeLink(config: Pick<Config, 'publicBaseUrl'>): { token: string; url: string } {
-  const token = randomUUID()
-  return { token, url: `${config.publicBaseUrl}/unsubscribe/${token}` }
-}
+import { EMAIL_QUEUES, EMAIL_SEND_QUEUE, NOTIFY_QUEUE_WORK } from '../lib/queues.ts'
+import { lockOutboxMail, markMailSent, recordFailedAttempt, type EmailSendData } from '../models/email-outbox.ts'
+import type { JobDefinition } from './definitions.ts'
 
 type Transporter = ReturnType<typeof createTransport>
 
@@ -76,17 +29,6 @@ function transporterFor(config: Pick<Config, 'smtpUrl'>): Transporter {
     cachedTransport = { key, transporter }
   }
   return cachedTransport.transporter
-}
-
-interface OutboxRow {
-  id: string
-  recipient: string
-  subject: string
-  text_body: string
-  html_body: string
-  headers: Record<string, string>
-  status: 'QUEUED' | 'SENT' | 'FAILED'
-  attempts: number
 }
 
 export type DeliveryResult =
@@ -126,11 +68,7 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
   // The failed attempt must be recorded and committed before the job fails, so it is returned
   // from the transaction and thrown afterwards.
   const result = await inTransaction(deps.knex, systemContext(job.data.tenantId), async (tx): Promise<DeliveryResult | { outcome: 'retry'; error: Error }> => {
-    const { rows } = await tx.trx.raw<{ rows: OutboxRow[] }>(
-      `select id, recipient, subject, text_body, html_body, headers, status, attempts from email_outbox where id = ? for update`,
-      [job.data.outboxId],
-    )
-    const row = rows[0]
+    const row = await lockOutboxMail(tx, job.data.outboxId)
     if (!row) return { outcome: 'missing' }
     if (row.status === 'SENT') return { outcome: 'already-sent' }
     const messageId = messageIdFor(row.id, deps.config.mailFrom)
@@ -139,29 +77,22 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
         from: deps.config.mailFrom,
         to: row.recipient,
         subject: row.subject,
-        text: row.text_body,
-        html: row.html_body,
+        text: row.textBody,
+        html: row.htmlBody,
         headers: row.headers,
         messageId,
       })
-      await tx.trx.raw(
-        `update email_outbox set status = 'SENT', sent_at = now(), message_id = ?, attempts = attempts + 1, last_error = null, updated_at = now() where id = ?`,
-        [info.messageId ?? messageId, row.id],
-      )
+      await markMailSent(tx, row.id, info.messageId ?? messageId)
       if (!deps.config.smtpUrl) {
         // Development without SMTP: the log is the mailbox.
-        deps.logger.info({ outboxId: row.id, to: row.recipient, subject: row.subject, text: row.text_body }, 'e-mail (SMTP_URL not set, not sent)')
+        deps.logger.info({ outboxId: row.id, to: row.recipient, subject: row.subject, text: row.textBody }, 'e-mail (SMTP_URL not set, not sent)')
         return { outcome: 'logged', messageId: info.messageId ?? messageId }
       }
       return { outcome: 'sent', messageId: info.messageId ?? messageId }
     } catch (error) {
       const rejectedWith = permanentResponseCode(error)
       const final = rejectedWith !== undefined || job.retryCount >= retryLimit
-      await tx.trx.raw(`update email_outbox set attempts = attempts + 1, last_error = ?, status = ?, updated_at = now() where id = ?`, [
-        describe(error),
-        final ? 'FAILED' : row.status,
-        row.id,
-      ])
+      await recordFailedAttempt(tx, row.id, describe(error), final ? 'FAILED' : row.status)
       if (rejectedWith !== undefined) return { outcome: 'rejected', responseCode: rejectedWith }
       // Without the recipient: this message reaches logs and the job's output.
       const code = (error as { code?: unknown }).code

@@ -1,93 +1,16 @@
-// The event outbox's writers (DOMAIN.md §7): recordLeadEvent writes an event in the caller's
-// transaction and enqueues the publisher there too, so a rollback leaves neither; the publisher job
-// numbers, NOTIFYs and marks events in one transaction; the retention job prunes old ones.
-import { randomUUID } from 'node:crypto'
+// The event outbox's jobs (DOMAIN.md §7): the publisher numbers, NOTIFYs and marks events in one
+// transaction; the relay runs it as soon as events are pending; the retention job prunes old ones.
+// Events are recorded by the lead write path (models/lead-events.ts).
 import type { Deps } from '../lib/deps.ts'
-import { inTransaction, systemContext, type Territory, type Tx } from '../lib/db.ts'
-import { eventIdempotencyKey } from '../models/event-ids.ts'
-import { channelsFor, cloudEventOf, notifyPayload, type LeadEventType } from '../models/events.ts'
+import { inTransaction, systemContext } from '../lib/db.ts'
+import { eventsPublished } from '../lib/metrics.ts'
+import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
+import { ALL_TENANTS } from '../lib/tenancy.ts'
+import { channelsFor, cloudEventOf, notifyPayload } from '../models/events.ts'
 import {
-  ALL_TENANTS, drawSeqs, hasPending, insertEvent, insertEvents, markPublished, notifyAll, pendingEvents, prunePublished,
+  drawSeqs, hasPending, lockPublisher, markPublished, notifyAll, pendingEvents, prunePublished,
 } from '../models/event-outbox.ts'
-import { eventsPublished } from '../server/metrics.ts'
-import { enqueue } from './boss.ts'
-import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from './queues.ts'
-import type { JobDefinition, ScheduleDefinition, ServiceDefinition } from './registry.ts'
-
-export type { LeadEventType }
-
-/** The lead as an event needs it: identity, where it lives, who may see it, and which version the change produced. */
-export interface LeadEventSubject {
-  id: string
-  tenantId: string
-  territory: Territory
-  ownerUserId: string
-  collaboratorUserIds: readonly string[]
-  version: number
-}
-
-// Advisory lock keys (two-int form, so they cannot collide with single-bigint locks elsewhere).
-const PUBLISHER_LOCK = `pg_advisory_xact_lock(hashtext('freshplan.lead_events.publisher'), 0)`
-const LEAD_LOCK = `pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'), hashtext(?))`
-
-/**
- * Records one lead change as an event, in the caller's transaction (AFTER_COMMIT: nothing is
- * published unless that transaction commits). Call it after the lead row is written, with the
- * lead's new version: the idempotency key is the v3 UUID of "<leadId>|<type>|<version>", so the
- * same logical change recorded twice is stored once (the second call logs a warning).
- *
- * The per-lead lock makes a later change of the same lead wait for this transaction, so its event
- * is written (and published) after this one even if the caller did not lock the lead row.
- */
-export async function recordLeadEvent(
-  deps: Deps,
-  tx: Tx,
-  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean },
-): Promise<void> {
-  const { lead, type } = event
-  // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
-  if (!event.leadCreatedInThisTransaction) await tx.trx.raw(`select ${LEAD_LOCK}`, [lead.id])
-  const recorded = await insertEvent(tx.trx, {
-    id: randomUUID(),
-    tenantId: lead.tenantId,
-    territory: lead.territory,
-    leadId: lead.id,
-    ownerUserId: lead.ownerUserId,
-    collaboratorUserIds: [...lead.collaboratorUserIds],
-    type,
-    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
-    time: deps.clock.now(),
-    data: event.data,
-  })
-  if (!recorded) {
-    deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
-    return
-  }
-  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
-}
-
-/**
- * recordLeadEvent for leads this transaction created (a batch create): their events in one
- * statement and one publisher job. No lead lock is needed, as for one created lead: nothing else can
- * see them before the commit.
- */
-export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
-  if (events.length === 0) return
-  const time = deps.clock.now()
-  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => ({
-    id: randomUUID(),
-    tenantId: lead.tenantId,
-    territory: lead.territory,
-    leadId: lead.id,
-    ownerUserId: lead.ownerUserId,
-    collaboratorUserIds: [...lead.collaboratorUserIds],
-    type,
-    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
-    time,
-    data,
-  })))
-  if (recorded > 0) await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
-}
+import type { JobDefinition, ScheduleDefinition, ServiceDefinition } from './definitions.ts'
 
 export interface PublishResult {
   published: number
@@ -105,7 +28,7 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
   const total: PublishResult = { published: 0, truncated: 0 }
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
-      await tx.trx.raw(`select ${PUBLISHER_LOCK}`)
+      await lockPublisher(tx.trx)
       const pending = await pendingEvents(tx.trx, batchSize)
       if (pending.length === 0) return []
       const seqs = await drawSeqs(tx.trx, pending.length)

@@ -1,12 +1,13 @@
 import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
-import type { JobDefinition, ScheduleDefinition } from './registry.ts'
+import { IDEMPOTENCY_PURGE_QUEUE } from '../lib/queues.ts'
+import { ALL_TENANTS } from '../lib/tenancy.ts'
+import { deleteExpiredKeys } from '../models/idempotency-keys.ts'
+import type { JobDefinition, ScheduleDefinition } from './definitions.ts'
 
-export const IDEMPOTENCY_PURGE_QUEUE = 'idempotency.purge'
-
-/** Deletes expired Idempotency-Key records of every tenant (the policy lets SYSTEM see all keys). */
+/** Deletes expired Idempotency-Key records of every tenant. */
 export async function purgeExpiredIdempotencyKeys(deps: Pick<Deps, 'knex' | 'clock'>): Promise<number> {
-  return inTransaction(deps.knex, systemContext('*'), (tx) => tx.trx('idempotency_keys').where('expires_at', '<=', deps.clock.now()).delete())
+  return inTransaction(deps.knex, systemContext(ALL_TENANTS), (tx) => deleteExpiredKeys(tx, deps.clock.now()))
 }
 
 export const idempotencyPurgeJob: JobDefinition = {

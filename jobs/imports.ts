@@ -12,8 +12,8 @@ import {
 } from '../models/imports.ts'
 import { requiresFirstContact } from '../models/lead-rules.ts'
 import { sliceMs } from './backfill.ts'
-import { IMPORT_QUEUE } from './queues.ts'
-import type { JobDefinition } from './registry.ts'
+import { IMPORT_QUEUE } from '../lib/queues.ts'
+import type { JobDefinition } from './definitions.ts'
 
 const BATCH_ATTEMPTS = 5
 

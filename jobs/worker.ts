@@ -1,24 +1,30 @@
 import http from 'node:http'
-import Koa from 'koa'
-import { loadConfigOrExit } from '../lib/config.ts'
-import { createLogger } from '../lib/logger.ts'
-import { createKnex } from '../lib/db.ts'
-import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
-import { releaseResources, startBoss } from './boss.ts'
-import { JOBS, SCHEDULES, SERVICES, type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './registry.ts'
-import { measureJob, metricsRoutes } from '../server/metrics.ts'
+import { processDeps, stopGracefully } from '../lib/process.ts'
+import { JOBS, SCHEDULES, SERVICES } from './registry.ts'
+import { type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './definitions.ts'
+import { measureJob, renderMetrics } from '../lib/metrics.ts'
 
 export interface WorkerProcess {
   /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
   stop(): Promise<void>
 }
 
-/** A listener for /metrics only. */
+/** A listener for GET /metrics only (the worker has no HTTP API). */
 async function serveMetrics(deps: Deps, port: number): Promise<http.Server> {
-  const app = new Koa()
-  app.use(metricsRoutes(deps).routes())
-  const server = http.createServer(app.callback())
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
+      return
+    }
+    renderMetrics(deps, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
+      (metrics) => res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.body),
+      (error: unknown) => {
+        deps.logger.error({ err: error }, 'metrics not rendered')
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n')
+      },
+    )
+  })
   await new Promise<void>((resolve) => server.listen(port, resolve))
   return server
 }
@@ -49,37 +55,15 @@ export async function startWorker(
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit()
-  const logger = createLogger(config, 'worker')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-worker' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
-  const worker = await startWorker({ config, knex, boss, logger, clock: systemClock })
-  logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
+  const deps = await processDeps('worker')
+  const worker = await startWorker(deps)
+  deps.logger.info({ queues: JOBS.map((j) => j.queue) }, 'worker started')
   // Job outcomes and durations are counted here, in the worker; Prometheus scrapes them here too.
-  const metricsServer = config.workerMetricsPort === 0 ? undefined : await serveMetrics({ config, knex, boss, logger, clock: systemClock }, config.workerMetricsPort)
-  let shuttingDown = false
-  // A second signal (the process group's and a supervisor's) must not cut the drain short.
-  const shutdown = (signal: string) => {
-    if (shuttingDown) return
-    shuttingDown = true
-    logger.info({ signal }, 'worker shutting down')
+  const metricsServer = deps.config.workerMetricsPort === 0 ? undefined : await serveMetrics(deps, deps.config.workerMetricsPort)
+  stopGracefully(deps, 'worker', async () => {
     metricsServer?.close()
-    worker
-      .stop()
-      .then(() => releaseResources({ config, knex, boss }))
-      .then(
-      () => {
-        logger.info('worker stopped')
-        process.exit(0)
-      },
-      (error) => {
-        logger.error({ err: error }, 'worker shutdown failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
+    await worker.stop()
+  })
 }
 
 if (import.meta.main) await main()

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
 import { fromKnex, type Db } from 'pg-boss'
+import { SYSTEM_USER_ID, TERRITORIES, type Role, type Territory } from './tenancy.ts'
 
 export type { Knex }
 
@@ -100,8 +101,7 @@ export function createKnex(connectionString: string, options: { poolMax?: number
   })
 }
 
-export type Role = 'SALES' | 'MANAGER' | 'ADMIN' | 'SYSTEM'
-export type Territory = 'DE' | 'CH'
+export type { Role, Territory }
 
 /** Who acts in a transaction; PostgreSQL's row-level security reads it back with app_*() functions. */
 export interface SecurityContext {
@@ -112,8 +112,8 @@ export interface SecurityContext {
 }
 
 /** The context of jobs and maintenance: explicit SYSTEM rights, never RLS switched off. */
-export function systemContext(tenantId: string, territories: readonly Territory[] = ['DE', 'CH']): SecurityContext {
-  return { tenantId, userId: 'system', role: 'SYSTEM', territories }
+export function systemContext(tenantId: string, territories: readonly Territory[] = TERRITORIES): SecurityContext {
+  return { tenantId, userId: SYSTEM_USER_ID, role: 'SYSTEM', territories }
 }
 
 export interface Tx {

@@ -1,10 +1,24 @@
 // The outbox table `lead_events` (migrations/V0005): every query of it lives here, each inside a
 // transaction of lib/db.ts inTransaction, so its row-level security decides what a caller sees.
 import type { Knex } from '../lib/db.ts'
-import type { LeadEventRecord } from './events.ts'
+import { CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, type LeadEventRecord } from './events.ts'
 
-/** The SYSTEM context's tenant marker that lets the publisher, the listener and retention serve every tenant (V0005). */
-export const ALL_TENANTS = '*'
+/** What a dashboard listener sends once per connection (§7's channels). */
+export const LISTEN_TO_EVENT_CHANNELS = `listen ${DASHBOARD_CHANNEL}; listen ${CROSS_MODULE_CHANNEL}`
+
+// Advisory lock keys (two-int form, so they cannot collide with single-bigint locks elsewhere).
+const PUBLISHER_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.publisher'), 0)`
+const LEAD_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'), hashtext(?))`
+
+/** One publisher at a time, across all processes, until the transaction ends. */
+export async function lockPublisher(trx: Knex.Transaction): Promise<void> {
+  await trx.raw(PUBLISHER_LOCK)
+}
+
+/** Orders the events of one lead: a later change waits for this transaction's event to commit. */
+export async function lockLeadEvents(trx: Knex.Transaction, leadId: string): Promise<void> {
+  await trx.raw(LEAD_LOCK, [leadId])
+}
 
 interface LeadEventRow {
   id: string

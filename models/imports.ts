@@ -4,10 +4,10 @@
 // user's context (importActorContext), so row-level security and the rules are those of the user.
 import type { Deps } from '../lib/deps.ts'
 import { inSavepoint, type Knex, type SecurityContext, type Territory, type Tx } from '../lib/db.ts'
-import { enqueue } from '../jobs/boss.ts'
-import { IMPORT_QUEUE } from '../jobs/queues.ts'
-import { iso } from './lead.ts'
-import { createLeads, type Actor, type CreateOutcome, type LeadCreateInput } from './leads.ts'
+import { enqueue } from '../lib/boss.ts'
+import { IMPORT_QUEUE } from '../lib/queues.ts'
+import { iso } from './lead-table.ts'
+import { createLeads, type Actor, type CreateOutcome, type LeadCreateInput } from './lead-commands.ts'
 import { normalizeEmail } from './normalization.ts'
 import { columnOf, rowError, rowToLeadInput, type ColumnMap, type ImportFileType, type ImportMapping, type RowError, type SheetRow } from './import-file.ts'
 import { validateLeadCreate } from './validation.ts'
@@ -302,7 +302,7 @@ async function importRows(deps: Deps, tx: Tx, actor: Actor, imp: Import, batch: 
       if (input.dryRunEmails && result.lead.emailNormalized) input.dryRunEmails.add(result.lead.emailNormalized)
       return
     }
-    const problem = result.problem
+    const problem = result.error
     if (problem.type === 'duplicate-lead') {
       outcome.duplicates++
       outcome.errors.push({ row, column: emailColumn, message: problem.detail ?? problem.title, duplicateOf: (problem.extensions.existingLeadId as string | undefined) ?? null })

@@ -1,5 +1,8 @@
+import type { Role, Territory } from '../lib/tenancy.ts'
+
 // The lead domain of DOMAIN.md §2–§3 as plain data and pure functions: the API, the workers and
-// the migrations' CHECK constraints all read the same lists, so a value exists in one place only.
+// the schemas read these lists. Migrations keep their own frozen copies for their CHECK
+// constraints (a migration must not change when this file does); a new value needs both.
 
 export const LEAD_STATUSES = ['REGISTERED', 'ACTIVE', 'REMINDER', 'GRACE_PERIOD', 'QUALIFIED', 'CONVERTED', 'LOST', 'EXPIRED', 'DELETED'] as const
 export type LeadStatus = typeof LEAD_STATUSES[number]
@@ -34,11 +37,7 @@ export type SystemActivityType = typeof SYSTEM_ACTIVITY_TYPES[number]
 export const ACTIVITY_TYPES = [...USER_ACTIVITY_TYPES, ...SYSTEM_ACTIVITY_TYPES] as const
 export type ActivityType = typeof ACTIVITY_TYPES[number]
 
-export const ROLES = ['SALES', 'MANAGER', 'ADMIN'] as const
-export type UserRole = typeof ROLES[number]
-
-export const TERRITORIES = ['DE', 'CH'] as const
-export type TerritoryCode = typeof TERRITORIES[number]
+export { TERRITORIES, USER_ROLES, type Role, type Territory as TerritoryCode, type UserRole } from '../lib/tenancy.ts'
 
 export const DEFAULT_COUNTRY_CODE = 'DE'
 export const DEFAULT_LEAD_SOURCE: LeadSource = 'WEB_FORMULAR'
@@ -53,7 +52,7 @@ export const isLeadStatus = (value: unknown): value is LeadStatus => isOneOf(LEA
 export const isUserActivityType = (value: unknown): value is UserActivityType => isOneOf(USER_ACTIVITY_TYPES, value)
 
 /** §2: CH → CH; DE, AT and every other country (also unknown or blank ones) → DE. */
-export function territoryForCountry(countryCode: string): TerritoryCode {
+export function territoryForCountry(countryCode: string): Territory {
   return countryCode.trim().toUpperCase() === 'CH' ? 'CH' : 'DE'
 }
 
@@ -78,7 +77,7 @@ export const ALLOWED_STATUS_TRANSITIONS: Readonly<Record<LeadStatus, readonly Le
 const TERMINAL_STATUSES: readonly LeadStatus[] = ['CONVERTED', 'LOST', 'DELETED']
 
 /** Roles that may bring an EXPIRED lead back; SYSTEM is included for data migrations and jobs. */
-const REACTIVATING_ROLES: readonly (UserRole | 'SYSTEM')[] = ['MANAGER', 'ADMIN', 'SYSTEM']
+const REACTIVATING_ROLES: readonly Role[] = ['MANAGER', 'ADMIN', 'SYSTEM']
 
 export function isTerminalStatus(status: LeadStatus): boolean {
   return TERMINAL_STATUSES.includes(status)
@@ -89,7 +88,7 @@ export function isTerminalStatus(status: LeadStatus): boolean {
  * status, terminal ones included, so a PATCH that repeats the current status never fails.
  * Every refusal's reason starts with "Status cannot change from X to Y"; special cases add why.
  */
-export function checkStatusTransition(from: LeadStatus, to: LeadStatus, role: UserRole | 'SYSTEM'): TransitionCheck {
+export function checkStatusTransition(from: LeadStatus, to: LeadStatus, role: Role): TransitionCheck {
   if (from === to) return { ok: true, noop: true }
   const refused = `Status cannot change from ${from} to ${to}`
   if (to === 'DELETED') return { ok: false, reason: `${refused}: a lead is deleted only with DELETE /api/leads/{id}` }

@@ -12,6 +12,7 @@ import {
   TERRITORIES,
   USER_ACTIVITY_TYPES,
 } from './lead-rules.ts'
+import type { EditableLeadField } from './lead-table.ts'
 
 /** Plain text only: a string that contains something shaped like an HTML tag is rejected (§3). */
 const NO_HTML = '^(?![\\s\\S]*<[A-Za-z!/?][^>]*>)[\\s\\S]*$'
@@ -39,7 +40,7 @@ const editableLeadProperties = {
   estimatedVolume: { type: ['number', 'null'], minimum: 0, maximum: 999_999_999_999 },
   emailConsent: { type: 'boolean' },
   notes: optionalText(10_000),
-} as const
+} as const satisfies Record<EditableLeadField, object>
 
 export const activityCreateSchema = {
   $id: 'ActivityCreate',

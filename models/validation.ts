@@ -5,11 +5,10 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormats from 'ajv-formats'
 import { leadSchemas } from './lead-schemas.ts'
 
-export interface FieldFinding {
-  /** JSON Pointer (RFC 6901) into the validated value, with the caller's prefix. */
-  pointer: string
-  message: string
-}
+import type { FieldError } from './errors.ts'
+
+/** A finding of the schema: JSON Pointer (RFC 6901) into the validated value, with the caller's prefix. */
+export type FieldFinding = FieldError
 
 /** Bodies are validated exactly as written (no coercion); query strings are text by nature and coerced. */
 export function createAjv(coerceTypes: boolean, schemas: object[]): Ajv2020 {

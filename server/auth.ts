@@ -1,8 +1,9 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { Middleware } from 'koa'
 import type { AuthConfig } from '../lib/config.ts'
-import type { Role, SecurityContext, Territory } from '../lib/db.ts'
-import { problems } from './problem.ts'
+import type { SecurityContext } from '../lib/db.ts'
+import { TERRITORIES, USER_ROLES, type Role, type Territory } from '../lib/tenancy.ts'
+import { problems } from '../models/errors.ts'
 
 /** The caller, as its verified token says. */
 export interface Principal {
@@ -14,8 +15,6 @@ export interface Principal {
 }
 
 export const ACCESS_TOKEN_COOKIE = 'fp_access_token'
-const USER_ROLES = ['ADMIN', 'MANAGER', 'SALES'] as const // strongest first
-const TERRITORY_CODES: readonly string[] = ['DE', 'CH']
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
 export type TokenVerifier = (token: string) => Promise<Principal>
@@ -61,7 +60,7 @@ export function principalFrom(payload: JWTPayload): Principal {
   const role = USER_ROLES.find((r) => roles.includes(r))
   if (!role) throw new InvalidToken('roles')
   const territories = stringArray(payload.territories, 'territories')
-  if (!territories.every((t) => TERRITORY_CODES.includes(t))) throw new InvalidToken('territories')
+  if (!territories.every((t) => (TERRITORIES as readonly string[]).includes(t))) throw new InvalidToken('territories')
   const tenant = payload.tenant ?? 'default'
   if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) throw new InvalidToken('tenant')
   const name = typeof payload.name === 'string' ? payload.name : sub
@@ -111,7 +110,7 @@ export function authenticate(verify: TokenVerifier, options: { allowQueryToken?:
 /** 403 unless the authenticated caller has one of the roles. */
 export function requireRole(...roles: Principal['role'][]): Middleware {
   return async (ctx, next) => {
-    const user = ctx.state.user as Principal | undefined
+    const user = ctx.state.user
     if (!user) throw problems.unauthorized()
     if (!roles.includes(user.role)) throw problems.forbidden(`This needs one of the roles ${roles.join(', ')}.`)
     await next()

@@ -1,6 +1,6 @@
 import type { Context } from 'koa'
-import { problems } from './problem.ts'
-import type { ExpectedVersion } from '../models/leads.ts'
+import { problems } from '../models/errors.ts'
+import type { ExpectedVersion } from '../models/lead-commands.ts'
 
 // A lead's ETag is its version: "7". Weak and strong forms compare equal (the version is exact).
 

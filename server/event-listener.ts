@@ -16,12 +16,13 @@ import pg from 'pg'
 import type { Deps } from '../lib/deps.ts'
 import { inTransaction, systemContext, type SecurityContext } from '../lib/db.ts'
 import {
-  CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, cloudEventOf, maySee, notifyPayload, parseLeadCloudEvent,
+  cloudEventOf, maySee, notifyPayload, parseLeadCloudEvent,
   type EventVisibility, type LeadCloudEvent, type LeadEventRecord,
 } from '../models/events.ts'
-import { ALL_TENANTS, findEvents, latestSeq, publishedAfter } from '../models/event-outbox.ts'
+import { ALL_TENANTS } from '../lib/tenancy.ts'
+import { LISTEN_TO_EVENT_CHANNELS, findEvents, latestSeq, publishedAfter } from '../models/event-outbox.ts'
 import { DedupeCache, type DedupeCacheOptions } from './dedupe-cache.ts'
-import { dedupeCacheEntries, dedupeCacheHitRate, eventLatency, eventsConsumed } from './metrics.ts'
+import { dedupeCacheEntries, dedupeCacheHitRate, eventLatency, eventsConsumed } from '../lib/metrics.ts'
 
 /** An event as the listener hands it to the SSE streams. */
 export interface DeliveredEvent {
@@ -153,7 +154,7 @@ export class DashboardEventListener {
     this.#client = client
     try {
       await client.connect()
-      await client.query(`listen ${DASHBOARD_CHANNEL}; listen ${CROSS_MODULE_CHANNEL}`)
+      await client.query(LISTEN_TO_EVENT_CHANNELS)
     } catch (error) {
       this.#lost(client, error)
       return

@@ -8,6 +8,7 @@ import type { Deps } from '../lib/deps.ts'
  */
 export function transact<T>(deps: Pick<Deps, 'knex'>, ctx: Context, work: (tx: Tx) => Promise<T>): Promise<T> {
   // Joins the transaction the idempotency middleware opened, so its record commits with the writes.
-  if (ctx.state.tx) return work(ctx.state.tx as Tx)
+  if (ctx.state.tx) return work(ctx.state.tx)
+  if (!ctx.state.auth) throw new Error('transact needs an authenticated request (mount the route behind authenticate)')
   return inTransaction(deps.knex, ctx.state.auth, work)
 }

@@ -1,4 +1,4 @@
-import { problems } from './problem.ts'
+import { problems } from '../models/errors.ts'
 import { leadSchemas } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'

@@ -1,11 +1,7 @@
 import http from 'node:http'
 import type { Router } from '@koa/router'
-import { loadConfigOrExit } from '../lib/config.ts'
-import { createLogger } from '../lib/logger.ts'
-import { createKnex } from '../lib/db.ts'
-import { systemClock } from '../lib/clock.ts'
 import type { Deps } from '../lib/deps.ts'
-import { releaseResources, startBoss } from '../jobs/boss.ts'
+import { processDeps, stopGracefully } from '../lib/process.ts'
 import { createApp, type AppOptions } from './app.ts'
 import type { Lifecycle } from './routes/health.ts'
 import { eventRoutes, type EventStreamOptions } from './routes/events.ts'
@@ -63,34 +59,10 @@ export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [],
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit()
-  const logger = createLogger(config, 'web')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-web' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web' })
-  const web = await startWeb({ config, knex, boss, logger, clock: systemClock })
-  logger.info({ port: web.port }, 'web listening')
-  let shuttingDown = false
-  // A second signal (the process group's and a supervisor's) must not cut the drain short.
-  const shutdown = (signal: string) => {
-    if (shuttingDown) return
-    shuttingDown = true
-    logger.info({ signal }, 'web shutting down')
-    web
-      .drain()
-      .then(() => releaseResources({ config, knex, boss }))
-      .then(
-      () => {
-        logger.info('web stopped')
-        process.exit(0)
-      },
-      (error) => {
-        logger.error({ err: error }, 'web shutdown failed')
-        process.exit(1)
-      },
-    )
-  }
-  process.on('SIGTERM', () => shutdown('SIGTERM'))
-  process.on('SIGINT', () => shutdown('SIGINT'))
+  const deps = await processDeps('web')
+  const web = await startWeb(deps)
+  deps.logger.info({ port: web.port }, 'web listening')
+  stopGracefully(deps, 'web', web.drain)
 }
 
 if (import.meta.main) await main()

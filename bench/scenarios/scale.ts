@@ -2,7 +2,7 @@
 // with the table size"). The same first page and a deep page (cursor at the middle of the
 // filtered list) at a small and a large table, plus EXPLAIN ANALYZE of the statement the service runs.
 import pg from 'pg'
-import { LEAD_SELECT_LIST } from '../../models/lead.ts'
+import { LEAD_SELECT_LIST } from '../../models/lead-table.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import type { TestDatabase } from '../../test/helpers/database.ts'
 import type { RunningProcess } from '../lib/processes.ts'

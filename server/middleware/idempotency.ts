@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Middleware } from 'koa'
 import { inTransaction, type Tx } from '../../lib/db.ts'
 import type { Deps } from '../../lib/deps.ts'
-import { Problem, problems } from '../problem.ts'
+import { DomainError, problems } from '../../models/errors.ts'
+import { findStoredResponse, storeResponse, tryLockKey } from '../../models/idempotency-keys.ts'
 
 const PRINTABLE_KEY = /^[\x20-\x7e]{1,255}$/
 const REPLAYED_HEADERS = ['location', 'etag'] as const
@@ -21,13 +22,6 @@ export function requestFingerprint(method: string, path: string, body: unknown):
   return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex')
 }
 
-interface StoredResponse {
-  fingerprint: string
-  status_code: number
-  headers: Record<string, string>
-  body: unknown
-}
-
 /**
  * Idempotency-Key for POST and PATCH (§4). The request runs in a transaction opened here, which the
  * handler's `transact` joins, so the stored response commits with the request's writes or not at all.
@@ -44,16 +38,15 @@ export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Midd
     const fingerprint = requestFingerprint(ctx.method, ctx.path, ctx.state.body)
     const auth = ctx.state.auth
     await inTransaction(deps.knex, auth, async (tx: Tx) => {
-      const { rows } = await tx.trx.raw('select pg_try_advisory_xact_lock(hashtextextended(?, 0)) as locked', [JSON.stringify([auth.tenantId, auth.userId, key])])
-      if (!rows[0].locked) {
-        throw new Problem({ status: 409, type: 'idempotency-key-in-use', title: 'Request in progress', detail: 'A request with this Idempotency-Key is still running; retry shortly.', headers: { 'Retry-After': '1' } })
+      if (!(await tryLockKey(tx, auth.userId, key))) {
+        throw new DomainError({ status: 409, type: 'idempotency-key-in-use', title: 'Request in progress', detail: 'A request with this Idempotency-Key is still running; retry shortly.', headers: { 'Retry-After': '1' } })
       }
-      const stored = (await tx.trx('idempotency_keys').select('fingerprint', 'status_code', 'headers', 'body').where({ tenant_id: auth.tenantId, user_id: auth.userId, key }).where('expires_at', '>', deps.clock.now()).first()) as StoredResponse | undefined
+      const stored = await findStoredResponse(tx, auth.userId, key, deps.clock.now())
       if (stored) {
         if (stored.fingerprint !== fingerprint) {
-          throw new Problem({ status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key reused', detail: 'This Idempotency-Key was used for a different request.' })
+          throw new DomainError({ status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key reused', detail: 'This Idempotency-Key was used for a different request.' })
         }
-        ctx.status = stored.status_code
+        ctx.status = stored.statusCode
         ctx.set(stored.headers)
         ctx.set('Idempotent-Replayed', 'true')
         ctx.body = stored.body ?? undefined
@@ -65,10 +58,7 @@ export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Midd
       if (ctx.status >= 200 && ctx.status < 300) {
         const headers = Object.fromEntries(REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h) => [h, ctx.response.get(h)]))
         const expiresAt = new Date(deps.clock.now().getTime() + deps.config.idempotencyTtlHours * 3_600_000)
-        await tx.trx('idempotency_keys')
-          .insert({ tenant_id: auth.tenantId, user_id: auth.userId, key, fingerprint, status_code: ctx.status, headers, body: ctx.body === undefined ? null : JSON.stringify(ctx.body), expires_at: expiresAt })
-          .onConflict(['tenant_id', 'user_id', 'key'])
-          .merge()
+        await storeResponse(tx, auth.userId, key, { fingerprint, statusCode: ctx.status, headers, body: ctx.body }, expiresAt)
       }
     })
   }

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa'
-import { problems } from '../problem.ts'
+import { problems } from '../../models/errors.ts'
 
 export const MAX_BODY_BYTES = 1024 * 1024
 /** Deeper JSON is refused before parsing: the recursive walks after it (trim, validation, idempotency fingerprint) would overflow the stack. */

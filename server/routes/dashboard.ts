@@ -1,6 +1,8 @@
 import { Router } from '@koa/router'
 import type { TokenVerifier } from '../auth.ts'
 import { pageAccess } from './session.ts'
+import { TERRITORIES } from '../../lib/tenancy.ts'
+import { LEAD_EVENT_TYPES } from '../../models/events.ts'
 
 // A small live page over the SSE stream (no framework): the newest lead events and counters per
 // event type and territory. EventSource sends the login cookie; the stream shows only what the
@@ -13,10 +15,10 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}th{background:#f
 </style></head><body>
 <h1>Lead-Dashboard</h1>
 <p>Stream: <span id="status" class="down">verbinde…</span> · Ereignisse: <span id="total">0</span></p>
-<table id="counters"><thead><tr><th>Ereignistyp</th><th>DE</th><th>CH</th></tr></thead><tbody></tbody></table>
+<table id="counters"><thead><tr><th>Ereignistyp</th>${TERRITORIES.map((t) => `<th>${t}</th>`).join('')}</tr></thead><tbody></tbody></table>
 <h2>Neueste Ereignisse</h2><ol id="events" reversed></ol>
 <script>
-const TYPES = ['created','updated','status_changed','deleted','activity_added','followup_sent','duplicate_detected'].map((t) => 'freshplan.lead.' + t)
+const TYPES = ${JSON.stringify(LEAD_EVENT_TYPES)}
 const counts = {}
 let total = 0
 const tbody = document.querySelector('#counters tbody')
@@ -24,7 +26,7 @@ for (const type of TYPES) {
   const row = tbody.insertRow()
   row.dataset.type = type
   row.insertCell().textContent = type.replace('freshplan.lead.', '')
-  for (const territory of ['DE', 'CH']) { const cell = row.insertCell(); cell.dataset.territory = territory; cell.textContent = '0' }
+  for (const territory of ${JSON.stringify(TERRITORIES)}) { const cell = row.insertCell(); cell.dataset.territory = territory; cell.textContent = '0' }
 }
 function show(message) {
   const event = JSON.parse(message.data)

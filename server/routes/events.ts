@@ -8,8 +8,8 @@ import type { Deps } from '../../lib/deps.ts'
 import type { SecurityContext } from '../../lib/db.ts'
 import { cloudEventOf, notifyPayload } from '../../models/events.ts'
 import { findEvent, publishedAfter } from '../../models/event-outbox.ts'
-import { isUuid } from '../../models/leads.ts'
-import { problems } from '../problem.ts'
+import { isUuid } from '../../models/cursor.ts'
+import { problems } from '../../models/errors.ts'
 import { transact } from '../transaction.ts'
 import { validQuery } from '../validation.ts'
 import { eventPageQuerySchema, eventStreamQuerySchema } from '../schemas/events.ts'
@@ -44,7 +44,7 @@ function lastEventIdHeader(raw: string): number | undefined {
 }
 
 function callerOf(ctx: Context): SecurityContext {
-  const auth = ctx.state.auth as SecurityContext | undefined
+  const auth = ctx.state.auth
   if (!auth) throw problems.unauthorized()
   return auth
 }

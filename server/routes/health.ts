@@ -1,5 +1,6 @@
 import { Router } from '@koa/router'
 import type { Deps } from '../../lib/deps.ts'
+import { checkReadiness, type ReadinessChecks } from '../../lib/health.ts'
 
 export interface Lifecycle {
   draining: boolean
@@ -12,26 +13,10 @@ export function healthRoutes(deps: Pick<Deps, 'knex' | 'boss'>, lifecycle: Lifec
     ctx.body = { status: 'UP' }
   })
   router.get('/health/ready', async (ctx) => {
-    const checks = { database: 'DOWN', queue: 'DOWN' }
-    if (!lifecycle.draining) {
-      const [database, queue] = await Promise.allSettled([
-        withTimeout(deps.knex.raw('select 1'), 2000),
-        withTimeout(deps.boss.schemaVersion(), 2000),
-      ])
-      checks.database = database.status === 'fulfilled' ? 'UP' : 'DOWN'
-      checks.queue = queue.status === 'fulfilled' && queue.value !== null ? 'UP' : 'DOWN'
-    }
+    const checks: ReadinessChecks = lifecycle.draining ? { database: 'DOWN', queue: 'DOWN' } : await checkReadiness(deps)
     const up = checks.database === 'UP' && checks.queue === 'UP'
     ctx.status = up ? 200 : 503
     ctx.body = { status: lifecycle.draining ? 'DRAINING' : up ? 'UP' : 'DOWN', checks }
   })
   return router
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

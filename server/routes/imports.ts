@@ -4,10 +4,10 @@ import type { Context, Middleware } from 'koa'
 import type { Deps } from '../../lib/deps.ts'
 import type { Tx } from '../../lib/db.ts'
 import type { Principal } from '../auth.ts'
-import { Problem, problems } from '../problem.ts'
+import { DomainError, problems } from '../../models/errors.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
-import { isUuid } from '../../models/leads.ts'
+import { isUuid } from '../../models/cursor.ts'
 import { detectFileType, ImportFileError, MAX_IMPORT_BYTES } from '../../models/import-file.ts'
 import { createImport, DEFAULT_IMPORT_SOURCE, findImport, importErrorResource, importResource, listImportErrors, type Import, type ImportOptions } from '../../models/imports.ts'
 
@@ -40,8 +40,8 @@ function upload(): Middleware {
   }
 }
 
-function tooLarge(): Problem {
-  return new Problem({ status: 413, type: 'payload-too-large', title: 'Payload Too Large', detail: `The file exceeds ${MAX_IMPORT_BYTES} bytes (10 MB).` })
+function tooLarge(): DomainError {
+  return new DomainError({ status: 413, type: 'payload-too-large', title: 'Payload Too Large', detail: `The file exceeds ${MAX_IMPORT_BYTES} bytes (10 MB).` })
 }
 
 /** The text fields as ImportOptions: `dryRun` is "true"/"false", `mapping` JSON text. */

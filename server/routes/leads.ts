@@ -1,32 +1,17 @@
 import { Router } from '@koa/router'
 import type { Context } from 'koa'
 import type { Deps } from '../../lib/deps.ts'
-import type { Principal } from '../auth.ts'
 import { requireRole } from '../auth.ts'
-import { problems } from '../problem.ts'
+import { problems } from '../../models/errors.ts'
 import { etagFor, matchesIfNoneMatch, requiredIfMatch } from '../etag.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
-import { activityResource, leadResource, type Lead } from '../../models/lead.ts'
-import {
-  addActivity,
-  createLead,
-  deleteLead,
-  listActivities,
-  listLeads,
-  patchLead,
-  reassignOwner,
-  requireLead,
-  setCollaborator,
-  type ActivityInput,
-  type Actor,
-  type LeadCreateInput,
-  type LeadListQuery,
-  type LeadPatchInput,
-} from '../../models/leads.ts'
+import { activityResource, leadResource, type Lead } from '../../models/lead-table.ts'
+import { addActivity, createLead, deleteLead, patchLead, reassignOwner, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
+import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
 
 const actor = (ctx: Context): Actor => {
-  const user = ctx.state.user as Principal
+  const user = ctx.state.user!
   return { id: user.id, role: user.role }
 }
 

@@ -2,8 +2,8 @@ import type { Middleware } from 'koa'
 import { createBullBoard } from '@bull-board/api'
 import { KoaAdapter } from '@bull-board/koa'
 import type { PgBoss } from 'pg-boss'
-import { QUEUES } from '../../jobs/queues.ts'
-import { PgBossAdapter } from '../../jobs/queue-board/index.ts'
+import { QUEUES } from '../../lib/queues.ts'
+import { PgBossAdapter } from '../queue-board/index.ts'
 
 export const QUEUE_BOARD_PATH = '/admin/queues'
 

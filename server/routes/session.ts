@@ -2,7 +2,7 @@ import { Router } from '@koa/router'
 import type { Context, Middleware } from 'koa'
 import type { Config } from '../../lib/config.ts'
 import { ACCESS_TOKEN_COOKIE, authenticate, requireRole, type Principal, type TokenVerifier } from '../auth.ts'
-import { problems } from '../problem.ts'
+import { problems } from '../../models/errors.ts'
 import { validBody } from '../validation.ts'
 
 // Browser pages (queue board, dashboard) cannot put a bearer token on every request, and a token

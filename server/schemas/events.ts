@@ -1,5 +1,6 @@
 // JSON Schemas of the event API (§7): the query validators and the OpenAPI document use them both.
 import { LEAD_EVENT_TYPES } from '../../models/events.ts'
+import { TERRITORIES } from '../../lib/tenancy.ts'
 
 /** Outbox sequence numbers stay far below 2^53; 15 digits keep them exact in JSON. */
 const seq = { type: 'integer', minimum: 0, maximum: 999_999_999_999_999 } as const
@@ -39,7 +40,7 @@ export const leadCloudEventSchema = {
     datacontenttype: { const: 'application/json' },
     data: {},
     idempotencykey: { type: 'string', format: 'uuid', description: 'UUID v3 (Java UUID.nameUUIDFromBytes) of "<leadId>|<type>|<lead version>".' },
-    territory: { enum: ['DE', 'CH'] },
+    territory: { enum: TERRITORIES },
     tenantid: { type: 'string' },
   },
 } as const

@@ -5,7 +5,7 @@ import { startStack, type Stack } from '../helpers/stack.ts'
 import { apiClient, tokenFor, type Api } from '../helpers/api.ts'
 import { startWorker } from '../../jobs/worker.ts'
 import { backfillJob } from '../../jobs/backfill.ts'
-import { BACKFILL_QUEUE } from '../../jobs/queues.ts'
+import { BACKFILL_QUEUE } from '../../lib/queues.ts'
 
 const STALE = 40
 

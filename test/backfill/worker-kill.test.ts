@@ -3,7 +3,7 @@
 // which resumes from the stored position. Every lead is written exactly once (audit trigger).
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { BACKFILL_QUEUE } from '../../jobs/queues.ts'
+import { BACKFILL_QUEUE } from '../../lib/queues.ts'
 import { startNormalizationBackfill } from '../../models/backfills.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { spawnService, type ServiceProcess } from '../helpers/processes.ts'

@@ -2,13 +2,13 @@
 // re-delivered, forged and malformed, and its metrics.
 import test from 'ava'
 import http from 'node:http'
-import { registry as register } from '../../server/metrics.ts'
+import { registry as register } from '../../lib/metrics.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 import { ChannelSpy, SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'
 import { DashboardEventListener, type DeliveredEvent } from '../../server/event-listener.ts'
 import { createKnex } from '../../lib/db.ts'
-import type { LeadEventSubject } from '../../jobs/events.ts'
+import type { LeadEventSubject } from '../../models/lead-events.ts'
 
 let stack: Stack
 let managerDe: string

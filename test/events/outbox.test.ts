@@ -2,8 +2,9 @@
 // transactional recording, exact NOTIFYs, the CloudEvent envelope, seq order vs commit order.
 import test from 'ava'
 import { inTransaction, systemContext, type SecurityContext } from '../../lib/db.ts'
-import { publishPendingEvents, recordLeadEvent } from '../../jobs/events.ts'
-import { EVENTS_PUBLISH_QUEUE } from '../../jobs/queues.ts'
+import { publishPendingEvents } from '../../jobs/events.ts'
+import { recordLeadEvent } from '../../models/lead-events.ts'
+import { EVENTS_PUBLISH_QUEUE } from '../../lib/queues.ts'
 import { eventIdempotencyKey } from '../../models/event-ids.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { ChannelSpy, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'

@@ -5,7 +5,7 @@ import test from 'ava'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { apiClient, tokenFor, type Api } from '../helpers/api.ts'
 import { SseClient, insertLead, recordChange, sleep, waitUntil } from '../helpers/events.ts'
-import type { LeadEventSubject } from '../../jobs/events.ts'
+import type { LeadEventSubject } from '../../models/lead-events.ts'
 
 let stack: Stack
 let api: Api

@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import { inTransaction, systemContext, type SecurityContext } from '../../lib/db.ts'
 import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
 import { deliverOutboxMail } from '../../jobs/email.ts'
-import { runFollowUp } from '../../jobs/follow-ups.ts'
+import { runFollowUp } from '../../models/follow-ups.ts'
 import { insertLead, outboxOf } from './support.ts'
 
 let stack: Stack

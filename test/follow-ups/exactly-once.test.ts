@@ -5,7 +5,7 @@ import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
 import { ManualClock, type Stack } from '../helpers/stack.ts'
 import type { TestSmtpServer } from '../helpers/smtp.ts'
-import { runFollowUp, scheduleFollowUps } from '../../jobs/follow-ups.ts'
+import { runFollowUp, scheduleFollowUps } from '../../models/follow-ups.ts'
 import { activitiesOf, emailJobOf, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 // Registered on a Sunday 10:00 CEST: T+3 is due Wednesday 10:00 (08:00 UTC), T+7 (a Sunday) Monday 09:00.

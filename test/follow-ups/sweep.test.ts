@@ -2,7 +2,7 @@
 // tenants, through keyset batches that lose no lead when registration times are equal.
 import test from 'ava'
 import { ManualClock, startStack, type Stack } from '../helpers/stack.ts'
-import { sweepDueFollowUps } from '../../jobs/follow-ups.ts'
+import { sweepDueFollowUps } from '../../models/follow-ups.ts'
 import { insertLead, jobsFor } from './support.ts'
 
 // A Friday 10:00 CEST: T+3 is due Monday 10:00 (08:00 UTC), T+7 (a Friday) the next Friday 08:00 UTC.

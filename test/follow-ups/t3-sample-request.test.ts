@@ -4,7 +4,7 @@ import test from 'ava'
 import { inTransaction, systemContext, type SecurityContext } from '../../lib/db.ts'
 import { ManualClock, type Stack } from '../helpers/stack.ts'
 import type { TestSmtpServer } from '../helpers/smtp.ts'
-import { scheduleFollowUps } from '../../jobs/follow-ups.ts'
+import { scheduleFollowUps } from '../../models/follow-ups.ts'
 import { activitiesOf, centralEuropean, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const registeredAt = centralEuropean('2031-02-26T10:00:00', 1) // a Wednesday in winter (CET)

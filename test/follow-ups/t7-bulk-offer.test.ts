@@ -4,7 +4,7 @@ import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
 import { ManualClock, type Stack } from '../helpers/stack.ts'
 import type { TestSmtpServer } from '../helpers/smtp.ts'
-import { scheduleFollowUps } from '../../jobs/follow-ups.ts'
+import { scheduleFollowUps } from '../../models/follow-ups.ts'
 import { activitiesOf, centralEuropean, insertActivity, insertLead, jobsFor, leadRow, makeDueNow, outboxOf, settled, startMailStack, stopMailStack, waitUntil } from './support.ts'
 
 const DAY = 24 * 60 * 60 * 1000

@@ -4,7 +4,7 @@
 import test from 'ava'
 import pg from 'pg'
 import { inTransaction, preparedStatementName, systemContext } from '../../lib/db.ts'
-import { findLead } from '../../models/leads.ts'
+import { findLead } from '../../models/lead-queries.ts'
 import { apiClient, tokenFor, type Api } from '../helpers/api.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 

@@ -2,7 +2,7 @@ import test from 'ava'
 import { Router } from '@koa/router'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { enqueue } from '../../jobs/boss.ts'
+import { enqueue } from '../../lib/boss.ts'
 
 const QUEUE = 'test.slow'
 let stack: Stack

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
-import { enqueue } from '../../jobs/boss.ts'
+import { enqueue } from '../../lib/boss.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 
 const QUEUE = 'test.transactional'

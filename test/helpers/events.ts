@@ -5,7 +5,7 @@ import pg from 'pg'
 import type { Knex } from '../../lib/db.ts'
 import { inTransaction, systemContext, type SecurityContext, type Territory } from '../../lib/db.ts'
 import type { Deps } from '../../lib/deps.ts'
-import { recordLeadEvent, type LeadEventSubject } from '../../jobs/events.ts'
+import { recordLeadEvent, type LeadEventSubject } from '../../models/lead-events.ts'
 import type { LeadEventType } from '../../models/events.ts'
 
 export interface LeadSpec {

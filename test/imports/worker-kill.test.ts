@@ -4,7 +4,7 @@
 // trigger counts the inserts that committed).
 import test from 'ava'
 import { inTransaction } from '../../lib/db.ts'
-import { IMPORT_QUEUE } from '../../jobs/queues.ts'
+import { IMPORT_QUEUE } from '../../lib/queues.ts'
 import { createImport } from '../../models/imports.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { spawnService, type ServiceProcess } from '../helpers/processes.ts'

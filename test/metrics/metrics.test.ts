@@ -1,6 +1,6 @@
 import test from 'ava'
 import { sample } from '../helpers/metrics.ts'
-import { eventsConsumed, eventLatency } from '../../server/metrics.ts'
+import { eventsConsumed, eventLatency } from '../../lib/metrics.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { waitFor } from '../helpers/wait.ts'
 

@@ -1,6 +1,6 @@
 import test from 'ava'
 import type { PgBoss } from 'pg-boss'
-import { PgBossAdapter, CANCELLED_REASON, NotSupportedByPgBoss, JobStateConflict, BOARD_STATUSES } from '../../jobs/queue-board/index.ts'
+import { PgBossAdapter, CANCELLED_REASON, NotSupportedByPgBoss, JobStateConflict, BOARD_STATUSES } from '../../server/queue-board/index.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { waitFor } from '../helpers/wait.ts'
 

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { Middleware } from 'koa'
 import { queueBoard } from '../../server/routes/queue-board.ts'
-import { problems } from '../../server/problem.ts'
+import { problems } from '../../models/errors.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 
 const QUEUE = 'board.http'

@@ -1,6 +1,6 @@
 import test from 'ava'
 import {
-  ACTIVITY_TYPES, LEAD_SOURCES, LEAD_STAGES, LEAD_STATUSES, ROLES, SYSTEM_ACTIVITY_TYPES, USER_ACTIVITY_TYPES,
+  ACTIVITY_TYPES, LEAD_SOURCES, LEAD_STAGES, LEAD_STATUSES, USER_ROLES, SYSTEM_ACTIVITY_TYPES, USER_ACTIVITY_TYPES,
   checkStageChange, checkStatusTransition, countsAsProgress, initialStage, isMeaningfulActivity, isTerminalStatus,
   isUserActivityType, requiresFirstContact, statusAfterActivity, statusChangeSummary, territoryForCountry,
 } from '../../models/lead-rules.ts'
@@ -26,7 +26,7 @@ const allowedBySpec = new Set([
   'QUALIFIED>CONVERTED', 'QUALIFIED>LOST',
   'EXPIRED>ACTIVE',
 ])
-const allRoles: (UserRole | 'SYSTEM')[] = [...ROLES, 'SYSTEM']
+const allRoles: (UserRole | 'SYSTEM')[] = [...USER_ROLES, 'SYSTEM']
 
 test('every status pair for every role is allowed exactly as §3 lists it', (t) => {
   for (const from of LEAD_STATUSES) {

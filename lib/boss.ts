@@ -1,7 +1,7 @@
 import { PgBoss, type Queue, type SendOptions } from 'pg-boss'
-import type { Logger } from '../lib/logger.ts'
-import type { Knex, Tx } from '../lib/db.ts'
-import type { Config } from '../lib/config.ts'
+import type { Logger } from './logger.ts'
+import type { Knex, Tx } from './db.ts'
+import type { Config } from './config.ts'
 import { QUEUES } from './queues.ts'
 
 export type { PgBoss }

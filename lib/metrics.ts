@@ -1,11 +1,9 @@
-// The process's Prometheus metrics (DOMAIN.md §8): one registry, served as Prometheus text at
-// GET /metrics. Counters are registered without a `_total` suffix, as §8 names them; prom-client's
+// The process's Prometheus metrics (DOMAIN.md §8): one registry per process, served as Prometheus
+// text at GET /metrics (server/http-metrics.ts in web, jobs/worker.ts in a worker). Counters are registered without a `_total` suffix, as §8 names them; prom-client's
 // Prometheus text format prints the name as registered (only its OpenMetrics format would append
 // `_total`, and /metrics does not serve that).
-import { Router } from '@koa/router'
-import type { Middleware, ParameterizedContext } from 'koa'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Deps } from '../lib/deps.ts'
+import type { Deps } from './deps.ts'
 
 export const registry = new Registry()
 collectDefaultMetrics({ register: registry })
@@ -101,28 +99,6 @@ export const eventLatency = new Histogram({
   registers,
 })
 
-/** The route label of a request: the matched template, never the raw path (which is unbounded). */
-export function routeLabel(ctx: ParameterizedContext): string {
-  const route = ctx.state.route ?? ctx._matchedRoute
-  return typeof route === 'string' && route !== '' ? route : 'unmatched'
-}
-
-/** Times every request; outermost after the request id, so it sees the status problemResponses set. */
-export function httpMetrics(): Middleware {
-  return async (ctx, next) => {
-    const stopTimer = httpRequestDuration.startTimer()
-    let failed = false
-    try {
-      await next()
-    } catch (error) {
-      failed = true
-      throw error
-    } finally {
-      stopTimer({ method: ctx.method, route: routeLabel(ctx), status: String(failed ? 500 : ctx.status) })
-    }
-  }
-}
-
 /** Wraps a job handler call so its outcome and duration are recorded per queue. */
 export async function measureJob<T>(queue: string, jobCount: number, handle: () => Promise<T>): Promise<T> {
   const stopTimer = jobDuration.startTimer({ queue })
@@ -167,20 +143,15 @@ export async function collectScrapeTimeMetrics(deps: Pick<Deps, 'boss' | 'knex'>
   }
 }
 
-/** GET /metrics in Prometheus text format. */
-export function metricsRoutes(deps: Pick<Deps, 'boss' | 'knex'>): Router {
-  const router = new Router()
-  router.get('/metrics', async (ctx) => {
-    try {
-      await collectScrapeTimeMetrics(deps)
-    } catch (error) {
-      // The process metrics still help when the database does not answer; the missing queue
-      // series tell the alerting that it did not.
-      queueJobs.reset()
-      ctx.state.logger?.warn({ err: error }, 'queue depth not collected for /metrics')
-    }
-    ctx.type = registry.contentType
-    ctx.body = await registry.metrics()
-  })
-  return router
+/** The registry as Prometheus text, with the scrape-time values read first. */
+export async function renderMetrics(deps: Pick<Deps, 'boss' | 'knex'>, onCollectError: (error: unknown) => void): Promise<{ contentType: string; body: string }> {
+  try {
+    await collectScrapeTimeMetrics(deps)
+  } catch (error) {
+    // The process metrics still help when the database does not answer; the missing queue
+    // series tell the alerting that it did not.
+    queueJobs.reset()
+    onCollectError(error)
+  }
+  return { contentType: registry.contentType, body: await registry.metrics() }
 }

@@ -1,5 +1,4 @@
 import type { Queue, WorkOptions } from 'pg-boss'
-import { IDEMPOTENCY_PURGE_QUEUE } from './idempotency-purge.ts'
 
 /**
  * §5 normalization backfills. One job per backfill, its singletonKey the backfill id. `stately`
@@ -36,6 +35,9 @@ export const IMPORT_QUEUE = {
   retryBackoff: true,
   retryDelayMax: 300,
 } as const satisfies Queue
+
+/** Hourly purge of expired Idempotency-Keys. */
+export const IDEMPOTENCY_PURGE_QUEUE = 'idempotency.purge'
 
 // Every queue the code sends to or works on, with its options. Start-up creates them all (see
 // boss.ts), so a send to a queue missing from this list fails loudly instead of vanishing.

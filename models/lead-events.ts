@@ -1,0 +1,82 @@
+// Recording lead changes as events (DOMAIN.md §7): the event row and the publisher's wake-up job
+// are written in the caller's transaction, so a rollback leaves neither.
+import { randomUUID } from 'node:crypto'
+import { enqueue } from '../lib/boss.ts'
+import type { Tx } from '../lib/db.ts'
+import type { Deps } from '../lib/deps.ts'
+import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
+import type { Territory } from '../lib/tenancy.ts'
+import { eventIdempotencyKey } from './event-ids.ts'
+import { insertEvent, insertEvents, lockLeadEvents } from './event-outbox.ts'
+import type { LeadEventType } from './events.ts'
+
+export type { LeadEventType }
+
+/** The lead as an event needs it: identity, where it lives, who may see it, and which version the change produced. */
+export interface LeadEventSubject {
+  id: string
+  tenantId: string
+  territory: Territory
+  ownerUserId: string
+  collaboratorUserIds: readonly string[]
+  version: number
+}
+
+/**
+ * Records one lead change as an event, in the caller's transaction (AFTER_COMMIT: nothing is
+ * published unless that transaction commits). Call it after the lead row is written, with the
+ * lead's new version: the idempotency key is the v3 UUID of "<leadId>|<type>|<version>", so the
+ * same logical change recorded twice is stored once (the second call logs a warning).
+ *
+ * The per-lead lock makes a later change of the same lead wait for this transaction, so its event
+ * is written (and published) after this one even if the caller did not lock the lead row.
+ */
+export async function recordLeadEvent(
+  deps: Deps,
+  tx: Tx,
+  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean },
+): Promise<void> {
+  const { lead, type } = event
+  // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
+  if (!event.leadCreatedInThisTransaction) await lockLeadEvents(tx.trx, lead.id)
+  const recorded = await insertEvent(tx.trx, {
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    time: deps.clock.now(),
+    data: event.data,
+  })
+  if (!recorded) {
+    deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
+    return
+  }
+  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+}
+
+/**
+ * recordLeadEvent for leads this transaction created (a batch create, models/lead-commands.ts
+ * createLeads): their events in one statement and one publisher job. No lead lock is needed, as for
+ * one created lead: nothing else can see them before the commit.
+ */
+export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
+  if (events.length === 0) return
+  const time = deps.clock.now()
+  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => ({
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    time,
+    data,
+  })))
+  if (recorded > 0) await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+}
