@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     rows: { type: 'string', default: '100000' },
     format: { type: 'string', default: 'csv' },
     keep: { type: 'boolean', default: false },
+    // Where the time goes: wall time per kind of statement (knex query events), summed.
+    split: { type: 'boolean', default: false },
   },
 })
 const rows = Number(args.rows)
@@ -56,6 +58,25 @@ const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
 const owner = createKnex(db.ownerUrl, { poolMax: 2 })
 const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker', queues: Object.values(QUEUES) })
 const deps = { config, knex, boss, logger, clock: systemClock }
+const split = new Map<string, { ms: number; count: number }>()
+if (args.split) {
+  const started = new Map<string, number>()
+  const kind = (sql: string) => {
+    const text = sql.replace(/\s+/g, ' ').trim()
+    const table = /^(insert into|update|select .*? from|with .*? insert into) "?([\w.]+)"?/i.exec(text)?.[2]
+    return `${text.split(' ')[0]!.toLowerCase()} ${table ?? text.slice(0, 40)}`
+  }
+  knex.on('query', (query: { __knexQueryUid: string }) => started.set(query.__knexQueryUid, performance.now()))
+  knex.on('query-response', (_response: unknown, query: { __knexQueryUid: string; sql: string }) => {
+    const at = started.get(query.__knexQueryUid)
+    if (at === undefined) return
+    started.delete(query.__knexQueryUid)
+    const entry = split.get(kind(query.sql)) ?? { ms: 0, count: 0 }
+    entry.ms += performance.now() - at
+    entry.count++
+    split.set(kind(query.sql), entry)
+  })
+}
 try {
   const content = await file()
   log(`database ${db.name}; ${os.cpus().length} cores; ${rows.toLocaleString('en')} rows, ${args.format}, ${(content.length / 1e6).toFixed(1)} MB, batches of ${IMPORT_BATCH_SIZE}`)
@@ -82,6 +103,12 @@ try {
     correct: current.status === 'COMPLETED' && current.created === rows && leads.n === rows && leads.emails === rows,
   }
   console.log(JSON.stringify(result))
+  if (args.split) {
+    const total = seconds * 1000
+    for (const [statement, { ms, count }] of [...split].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+      console.log(`${(ms / 1000).toFixed(1).padStart(7)} s ${((100 * ms) / total).toFixed(0).padStart(3)} %  ${String(count).padStart(6)}×  ${statement}`)
+    }
+  }
   if (!result.correct) process.exitCode = 1
 } finally {
   await releaseResources(deps)

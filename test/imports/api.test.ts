@@ -5,6 +5,7 @@
 import test from 'ava'
 import ExcelJS from 'exceljs'
 import iconv from 'iconv-lite'
+import yazl from 'yazl'
 import { importJob } from '../../jobs/imports.ts'
 import { IMPORT_QUEUE } from '../../lib/queues.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
@@ -191,7 +192,18 @@ test.serial('bad files: a clear 4xx, or a FAILED import with its reason; nothing
   const noFile = await fetch(`${stack.baseUrl}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${sales}`, 'content-type': 'application/json' }, body: '{}' })
   t.is(noFile.status, 415)
 
+  // A workbook whose sheet inflates to 300 MB of zeros (a few hundred KB on the wire).
+  const bombZip = new yazl.ZipFile()
+  bombZip.addBuffer(Buffer.from('<workbook/>'), 'xl/workbook.xml')
+  bombZip.addBuffer(Buffer.alloc(300 * 1024 * 1024), 'xl/worksheets/sheet1.xml')
+  bombZip.end()
+  const chunks: Buffer[] = []
+  for await (const chunk of bombZip.outputStream) chunks.push(chunk as Buffer)
+  const bomb = Buffer.concat(chunks)
+  t.true(bomb.length < 1024 * 1024)
+
   const failing: [Buffer, RegExp][] = [
+    [bomb, /zip bomb/],
     [Buffer.from('Firma;E-Mail\r\n'), /header but no data rows/],
     [Buffer.from('Name;E-Mail\r\nA;a@b.example\r\n'), /No column for the company name/],
     [Buffer.from('PK\x03\x04 not really a zip'), /not a readable zip/],
