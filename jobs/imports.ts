@@ -8,7 +8,7 @@ import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { ImportFileError, mapColumns, parseImportFile, type ColumnMap, type SheetRow } from '../models/import-file.ts'
 import {
-  enqueueImport, failImport, importActorContext, importNextBatch, importProgress, importWithFile, startImport, type Import, type ImportRef,
+  enqueueImport, failImport, findImport, importActorContext, importNextBatch, importProgress, importWithFile, startImport, type Import, type ImportRef,
 } from '../models/imports.ts'
 import { requiresFirstContact } from '../models/lead-rules.ts'
 import { sliceMs } from './backfill.ts'
@@ -63,10 +63,11 @@ export interface RunResult {
 
 /** Runs batches of one import until it is finished, the signal aborts or the deadline passes. */
 export async function runImport(deps: Deps, ref: ImportRef, options: RunOptions = {}): Promise<RunResult> {
-  const loaded = await inTransaction(deps.knex, systemContext(ref.tenantId), (tx) => importWithFile(tx, ref.importId))
-  if (!loaded || loaded.imp.status === 'COMPLETED' || loaded.imp.status === 'FAILED') return { imp: loaded?.imp, finished: true, processed: 0 }
+  // The file (up to 10 MB) is read only when this process has not parsed it in an earlier slice.
+  let parsed = parsedFiles.get(ref.importId)
+  const loaded = await inTransaction(deps.knex, systemContext(ref.tenantId), async (tx) => (parsed ? { imp: await findImport(tx, ref.importId), file: null } : importWithFile(tx, ref.importId)))
+  if (!loaded?.imp || loaded.imp.status === 'COMPLETED' || loaded.imp.status === 'FAILED') return { imp: loaded?.imp, finished: true, processed: 0 }
   let imp: Import | undefined = loaded.imp
-  let parsed = parsedFiles.get(imp.id)
   if (!parsed) {
     try {
       if (!loaded.file) throw new ImportFileError('The stored file is missing.')
