@@ -3,7 +3,7 @@
 // Events are recorded by the lead write path (models/lead-events.ts).
 import type { Deps } from '../lib/deps.ts'
 import { inTransaction, systemContext } from '../lib/db.ts'
-import { eventsPublished } from '../lib/metrics.ts'
+import { eventsPublished, eventsTruncated } from '../lib/metrics.ts'
 import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import { ALL_TENANTS } from '../lib/tenancy.ts'
 import { channelsFor, cloudEventOf, notifyPayload } from '../models/events.ts'
@@ -46,7 +46,8 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
       throw error
     })
     for (const event of batch) {
-      eventsPublished.inc({ event_type: event.type, module: 'leads', result: event.truncated ? 'truncated' : 'success' })
+      eventsPublished.inc({ event_type: event.type, module: 'leads', result: 'success' })
+      if (event.truncated) eventsTruncated.inc({ event_type: event.type })
     }
     total.published += batch.length
     total.truncated += batch.filter((e) => e.truncated).length

@@ -17,7 +17,7 @@ async function serveMetrics(deps: Deps, port: number): Promise<http.Server> {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
       return
     }
-    renderMetrics(deps, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
+    renderMetrics(deps, { queueDepth: true }, (error) => deps.logger.warn({ err: error }, 'queue depth not collected for /metrics')).then(
       (metrics) => res.writeHead(200, { 'content-type': metrics.contentType }).end(metrics.body),
       (error: unknown) => {
         deps.logger.error({ err: error }, 'metrics not rendered')

@@ -39,6 +39,17 @@ export interface Config {
   shutdownTimeoutMs: number
   /** The worker has no API; it serves /metrics on this port (0: not at all). */
   workerMetricsPort: number
+  /**
+   * Believe X-Forwarded-Proto/-Host/-For (set only behind a proxy that overwrites them). Off, a
+   * client's own X-Forwarded-Proto: https cannot make a plain-HTTP request look secure.
+   */
+  trustProxy: boolean
+  /** Node's http server: time for a request's headers, and for the whole request (headers and body). */
+  httpHeadersTimeoutMs: number
+  httpRequestTimeoutMs: number
+  /** Open SSE streams this web process holds at most (503 beyond), and per user (429 beyond). */
+  sseMaxStreams: number
+  sseMaxStreamsPerUser: number
 }
 
 /** A well-known secret so that `npm start` and `npm run token` work out of the box; refused in production. */
@@ -173,7 +184,19 @@ export function loadConfig(env: Env = process.env): Config {
     allowUnauthenticatedPublisher,
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
     workerMetricsPort: integer(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    ...httpTimeouts(env),
+    sseMaxStreams: integer(env, 'SSE_MAX_STREAMS', 1000, 1, 100_000),
+    sseMaxStreamsPerUser: integer(env, 'SSE_MAX_STREAMS_PER_USER', 5, 1, 1000),
   }
+}
+
+function httpTimeouts(env: Env): Pick<Config, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs'> {
+  const httpHeadersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 300_000)
+  const httpRequestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000)
+  // Node requires the headers' timeout not to exceed the whole request's.
+  if (httpHeadersTimeoutMs > httpRequestTimeoutMs) throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs})`)
+  return { httpHeadersTimeoutMs, httpRequestTimeoutMs }
 }
 
 /**

@@ -7,6 +7,9 @@ import type { Deps } from './deps.ts'
 
 export const registry = new Registry()
 collectDefaultMetrics({ register: registry })
+// prom-client names three gauges `*_total`, which Prometheus reserves for counters (promtool flags
+// them); their per-type siblings (nodejs_active_handles, …) stay and sum to the same.
+for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
 
 const registers = [registry]
 
@@ -20,7 +23,7 @@ export const httpRequestDuration = new Histogram({
 
 export type JobResult = 'success' | 'failure'
 export const jobsProcessed = new Counter({
-  name: 'freshplan_jobs_processed',
+  name: 'freshplan_jobs_processed_total',
   help: 'Jobs handled by this process, by queue and result of the attempt (a failure may still be retried by pg-boss).',
   labelNames: ['queue', 'result'] as const,
   registers,
@@ -45,13 +48,18 @@ export const QUEUE_DEPTH_STATES = {
   total: 'totalCount',
 } as const
 
+// Queue depth is global (one set of pg-boss tables), so only worker processes export it, from a
+// registry of its own that web processes never render; every worker reports the same values.
+const queueDepthRegistry = new Registry()
+
 export const queueJobs = new Gauge({
   name: 'freshplan_queue_jobs',
   help:
-    'Jobs per pg-boss queue and state as of pg-boss\'s last monitor pass (read at scrape time). queued = ready + deferred + blocked; ' +
+    'Jobs per pg-boss queue and state as of pg-boss\'s last monitor pass (read at scrape time). Global: every worker process ' +
+    'reports the same values, so aggregate with max by (queue, state), never sum. queued = ready + deferred + blocked; ' +
     'total is every stored job; do not sum across states. An autoscaler reads state="ready" or "queued".',
   labelNames: ['queue', 'state'] as const,
-  registers,
+  registers: [queueDepthRegistry],
 })
 
 export const dbPoolConnections = new Gauge({
@@ -74,6 +82,12 @@ export const eventsPublished = new Counter({
   name: 'freshplan_events_published',
   help: 'Events published, by event type, publishing module and result.',
   labelNames: ['event_type', 'module', 'result'] as const,
+  registers,
+})
+export const eventsTruncated = new Counter({
+  name: 'freshplan_events_truncated_total',
+  help: 'Published events whose NOTIFY carried a reference instead of the data (payload above 7680 bytes, §7).',
+  labelNames: ['event_type'] as const,
   registers,
 })
 export const eventsConsumed = new Counter({
@@ -114,8 +128,8 @@ export async function measureJob<T>(queue: string, jobCount: number, handle: () 
   }
 }
 
-/** Reads what is only known at scrape time: queue depth from pg-boss and the pools' usage. */
-export async function collectScrapeTimeMetrics(deps: Pick<Deps, 'boss' | 'knex'>): Promise<void> {
+/** Reads the queue depth from pg-boss (worker processes only, see queueJobs). */
+async function collectQueueDepth(deps: Pick<Deps, 'boss'>): Promise<void> {
   const queues = await deps.boss.getQueues()
   // Reset and set together after the await, so a concurrent scrape never sees half a set and a
   // deleted queue's series disappear.
@@ -123,7 +137,10 @@ export async function collectScrapeTimeMetrics(deps: Pick<Deps, 'boss' | 'knex'>
   for (const queue of queues) {
     for (const [state, field] of Object.entries(QUEUE_DEPTH_STATES)) queueJobs.set({ queue: queue.name, state }, Number(queue[field]))
   }
+}
 
+/** Reads what is only known at scrape time: the pools' usage. */
+function collectPoolUsage(deps: Pick<Deps, 'boss' | 'knex'>): void {
   dbPoolConnections.reset()
   dbPoolMaxConnections.reset()
   // knex's tarn pool; `client` is untyped in knex's typings.
@@ -143,15 +160,20 @@ export async function collectScrapeTimeMetrics(deps: Pick<Deps, 'boss' | 'knex'>
   }
 }
 
-/** The registry as Prometheus text, with the scrape-time values read first. */
-export async function renderMetrics(deps: Pick<Deps, 'boss' | 'knex'>, onCollectError: (error: unknown) => void): Promise<{ contentType: string; body: string }> {
+/**
+ * The process's metrics as Prometheus text, scrape-time values read first. `queueDepth`: a worker
+ * adds the global queue depth; web processes leave it out, so no sum over processes multiplies it.
+ */
+export async function renderMetrics(deps: Pick<Deps, 'boss' | 'knex'>, options: { queueDepth: boolean }, onCollectError: (error: unknown) => void): Promise<{ contentType: string; body: string }> {
+  collectPoolUsage(deps)
+  if (!options.queueDepth) return { contentType: registry.contentType, body: await registry.metrics() }
   try {
-    await collectScrapeTimeMetrics(deps)
+    await collectQueueDepth(deps)
   } catch (error) {
     // The process metrics still help when the database does not answer; the missing queue
     // series tell the alerting that it did not.
     queueJobs.reset()
     onCollectError(error)
   }
-  return { contentType: registry.contentType, body: await registry.metrics() }
+  return { contentType: registry.contentType, body: `${await registry.metrics()}\n${await queueDepthRegistry.metrics()}` }
 }

@@ -33,6 +33,8 @@ export interface OutboxRow {
 export interface EmailSendData {
   outboxId: string
   tenantId: string
+  /** The mail's territory, for the queue board's scope (issue 14); the handler never reads it. */
+  territory?: Territory
 }
 
 /** A rendered mail to queue; the caller has rendered it from the territory's templates. */
@@ -61,7 +63,7 @@ export async function queueOutboxMail(deps: Pick<Deps, 'boss'>, tx: Tx, mail: Ou
   ])
   const id = rows[0]?.id
   if (id === undefined) return null
-  const data: EmailSendData = { outboxId: id, tenantId: tx.ctx.tenantId }
+  const data: EmailSendData = { outboxId: id, tenantId: tx.ctx.tenantId, territory: mail.territory }
   await enqueue(deps.boss, tx, EMAIL_SEND_QUEUE, data)
   return id
 }

@@ -16,9 +16,11 @@ export function nameUuidFromBytes(name: string): string {
 
 /**
  * The CloudEvent `idempotencykey` of one logical lead change: the same lead, event type and lead
- * version always give the same key. `version` must be an integer, as Java would print it.
+ * version always give the same key. `version` must be an integer, as Java would print it. A change
+ * that leaves the lead's representation (and so its version) as it was — an activity that only adds
+ * to the timeline — is named by its own id instead: "<leadId>|<type>|<activityId>".
  */
-export function eventIdempotencyKey(leadId: string, type: string, version: number): string {
-  if (!Number.isSafeInteger(version)) throw new RangeError(`lead version must be an integer, got ${version}`)
+export function eventIdempotencyKey(leadId: string, type: string, version: number | string): string {
+  if (typeof version === 'number' && !Number.isSafeInteger(version)) throw new RangeError(`lead version must be an integer, got ${version}`)
   return nameUuidFromBytes(`${leadId}|${type}|${version}`)
 }

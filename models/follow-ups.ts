@@ -26,6 +26,11 @@ export const FOLLOW_UP_QUEUE_OF: Readonly<Record<FollowUpKind, string>> = { T3: 
 export interface FollowUpJobData {
   leadId: string
   tenantId: string
+  /**
+   * The lead's territory when the job was queued: the queue board shows a tenant ADMIN only the
+   * jobs of their territories (issue 14). Jobs queued before it lack it; the handler never reads it.
+   */
+  territory?: TerritoryCode
 }
 
 /** pg-boss deduplicates on this key: one waiting or running job per lead and kind. */
@@ -52,7 +57,7 @@ export async function scheduleFollowUpsOf(deps: Deps, tx: Tx, leads: readonly Ne
     // A batch's leads share their registration time: each due time is computed once per zone.
     const due = new Map<string, Date>()
     const jobs = leads.map((lead) => {
-      const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId }
+      const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
       const zone = zones.get(lead.territory)!
       const key = `${lead.registeredAt.getTime()}|${zone}`
       let startAfter = due.get(key)
@@ -229,7 +234,7 @@ export async function sweepDueFollowUps(deps: Deps, options: { batchSize?: numbe
         for (const kind of FOLLOW_UP_KINDS) {
           if (isFollowUpSkipped(lead, kind) || followUpDueAt(row.registeredAt, kind, row.timeZone) > now) continue
           counts.due++
-          const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenantId }
+          const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenantId, territory: row.territory }
           const id = await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { singletonKey: followUpSingletonKey(row.id, kind) })
           if (id !== null) counts.enqueued++
         }

@@ -81,7 +81,7 @@ function assertTerritoryAccess(tx: Tx, territory: string): void {
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
-function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean } = {}): Promise<void> {
+function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean; changeId?: string } = {}): Promise<void> {
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 
@@ -257,19 +257,35 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     Object.assign(changes, normalized.columns)
     warnings = normalized.warnings
   }
-  const updated = await guardDuplicates(tx, changes.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, changes, now))
+  const effective = changedFields(lead, changes)
+  // §3: same → same is a no-op: no new version, no event, the ETag stays.
+  if (Object.keys(effective).length === 0) return { lead, warnings }
+  const updated = await guardDuplicates(tx, effective.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, effective, now))
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
   }
-  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch), lead: leadResource(updated) })
+  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch).filter((key) => key in effective), lead: leadResource(updated) })
   return { lead: updated, warnings }
+}
+
+/** The entries of `changes` that differ from the lead's current values. */
+function changedFields(lead: Lead, changes: Partial<Lead>): Partial<Lead> {
+  const current = lead as unknown as Record<string, unknown>
+  const same = (key: string, next: unknown): boolean => {
+    const before = current[key] ?? null
+    if (key === 'estimatedVolume') return (before === null ? null : Number(before)) === (next ?? null)
+    if (before instanceof Date && next instanceof Date) return before.getTime() === next.getTime()
+    return before === (next ?? null)
+  }
+  return Object.fromEntries(Object.entries(changes).filter(([key, next]) => !same(key, next))) as Partial<Lead>
 }
 
 export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion): Promise<Lead> {
   const lead = await lockLead(tx, id)
   assertVersion(lead, expected)
-  if (isTerminalStatus(lead.status)) throw invalidTransition(`A ${lead.status} lead cannot be deleted.`)
+  // §3: any → DELETED via DELETE, CONVERTED and LOST included (a LOST prospect's address is freed).
+  if (lead.status === 'DELETED') throw invalidTransition('The lead is deleted already.')
   const now = deps.clock.now()
   const deleted = await updateLead(tx, lead, { status: 'DELETED', deletedAt: now }, now)
   await insertActivity(tx, deleted, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, 'DELETED'), userId: actor.id, metadata: { from: lead.status, to: 'DELETED' }, occurredAt: now })
@@ -280,8 +296,9 @@ export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, e
 
 /**
  * Writes a user activity and its consequences: lastActivityAt, and ACTIVE after a meaningful contact.
- * Every activity is a new version of the lead (its timeline changed), which also gives each
- * `activity_added` event its own idempotency key ("<leadId>|<type>|<version>").
+ * The lead gets a new version only when its representation changes (lastActivityAt, status): a
+ * colleague's NOTE must not fail a pending edit with 412. The `activity_added` event is keyed by the
+ * activity's id ("<leadId>|<type>|<activityId>"), so each has its own key either way.
  */
 async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
   const now = deps.clock.now()
@@ -291,12 +308,12 @@ async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input
   const next = isMeaningfulActivity(input.type) ? statusAfterActivity(lead.status, input.type) : null
   if (isMeaningfulActivity(input.type) && (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt)) changes.lastActivityAt = occurredAt
   if (next !== null) changes.status = next
-  const updated = await updateLead(tx, lead, changes, now)
+  const updated = Object.keys(changes).length === 0 ? lead : await updateLead(tx, lead, changes, now)
   if (next !== null) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: next, lead: leadResource(updated) })
   }
-  await emit(deps, tx, 'freshplan.lead.activity_added', updated, { activity: activityResource(activity), lead: leadResource(updated) })
+  await emit(deps, tx, 'freshplan.lead.activity_added', updated, { activity: activityResource(activity), lead: leadResource(updated) }, { changeId: activity.id })
   return { lead: updated, activity }
 }
 

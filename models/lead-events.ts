@@ -34,7 +34,7 @@ export interface LeadEventSubject {
 export async function recordLeadEvent(
   deps: Deps,
   tx: Tx,
-  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean },
+  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean; changeId?: string },
 ): Promise<void> {
   const { lead, type } = event
   // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
@@ -47,7 +47,7 @@ export async function recordLeadEvent(
     ownerUserId: lead.ownerUserId,
     collaboratorUserIds: [...lead.collaboratorUserIds],
     type,
-    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    idempotencyKey: eventIdempotencyKey(lead.id, type, event.changeId ?? lead.version),
     time: deps.clock.now(),
     data: event.data,
   })

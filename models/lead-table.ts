@@ -234,6 +234,7 @@ export async function latestActivityAt(tx: Tx, leadId: string, types: readonly A
 export interface FollowUpCandidate {
   id: string
   tenantId: string
+  territory: TerritoryCode
   status: LeadStatus
   registeredAt: Date
   /** PostgreSQL's text of registered_at: a Date would drop its microseconds, and leads imported in one transaction share one now(). */
@@ -251,17 +252,18 @@ export async function followUpCandidates(
   const builder = tx
     .trx('leads as l')
     .join('territories as t', 't.code', 'l.territory')
-    .select('l.id', 'l.tenant_id', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
+    .select('l.id', 'l.tenant_id', 'l.territory', 'l.status', 'l.registered_at', tx.trx.raw('l.registered_at::text as registered_key'), 'l.t3_sent_at', 'l.t7_sent_at', 't.time_zone')
     .where((open) => open.whereNull('l.t3_sent_at').orWhereNull('l.t7_sent_at'))
     .whereIn('l.status', query.statuses)
     .where('l.registered_at', '<=', query.registeredBefore)
     .orderBy([{ column: 'l.registered_at' }, { column: 'l.id' }])
     .limit(query.limit)
   if (query.after) builder.whereRaw('(l.registered_at, l.id) > (?::timestamptz, ?::uuid)', [query.after.registeredAt, query.after.id])
-  const rows = (await builder) as { id: string; tenant_id: string; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
+  const rows = (await builder) as { id: string; tenant_id: string; territory: TerritoryCode; status: LeadStatus; registered_at: Date; registered_key: string; t3_sent_at: Date | null; t7_sent_at: Date | null; time_zone: string }[]
   return rows.map((row) => ({
     id: row.id,
     tenantId: row.tenant_id,
+    territory: row.territory,
     status: row.status,
     registeredAt: row.registered_at,
     registeredKey: row.registered_key,

@@ -33,14 +33,23 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** The browser tests drive Debian's Chromium; as root on Debian, install it when it is missing. */
-function ensureChromium(): void {
-  if (process.env.CHROMIUM_PATH || existsSync('/usr/bin/chromium')) return
+/**
+ * Debian packages some tests drive: Chromium (browser tests) and Prometheus's promtool (metrics
+ * lint). As root on Debian, install what is missing; elsewhere say what to install.
+ */
+function ensureDebianTools(): void {
+  const missing = [
+    { pkg: 'chromium', present: Boolean(process.env.CHROMIUM_PATH) || existsSync('/usr/bin/chromium'), options: '' },
+    { pkg: 'prometheus', present: Boolean(process.env.PROMTOOL_PATH) || existsSync('/usr/bin/promtool'), options: '--no-install-recommends' },
+  ].filter((tool) => !tool.present)
+  if (missing.length === 0) return
   if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
-    console.log('\nInstalling Chromium for the browser tests (apt-get install chromium)')
-    spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'], { stdio: 'inherit' })
+    console.log(`\nInstalling ${missing.map((tool) => tool.pkg).join(' and ')} for the tests (apt-get install)`)
+    const installs = missing.map((tool) => `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${tool.options} ${tool.pkg} >/dev/null`)
+    spawnSync('sh', ['-c', ['apt-get update -qq', ...installs].join(' && ')], { stdio: 'inherit' })
   } else {
-    console.log('\nChromium is missing: the browser tests will fail. Install it (apt-get install chromium) or set CHROMIUM_PATH.')
+    const names = missing.map((tool) => tool.pkg).join(' ')
+    console.log(`\nMissing for some tests: ${names}. Install them (apt-get install ${names}) or set CHROMIUM_PATH / PROMTOOL_PATH.`)
   }
 }
 
@@ -51,7 +60,7 @@ try {
   run('lint', bin('eslint'), ['.'])
   // The layering rule (docs/architecture.md): imports point one way, no cycles.
   run('layering', bin('depcruise'), ['lib', 'models', 'server', 'jobs', 'migrations', 'scripts', 'bench', 'test', '--config', '.dependency-cruiser.cjs'])
-  ensureChromium()
+  ensureDebianTools()
   if (!env.TEST_DATABASE_URL) {
     const local = 'postgres://postgres@127.0.0.1:5432/postgres'
     if (await answers(local)) env.TEST_DATABASE_URL = local

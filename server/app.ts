@@ -18,6 +18,7 @@ import { sessionRoutes } from './routes/session.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { idempotency } from './middleware/idempotency.ts'
 import { httpMetrics, metricsRoutes } from './http-metrics.ts'
+import { sameOriginStateChanges, securityHeaders } from './middleware/browser-security.ts'
 
 /** Optional parts of the edge that need more than Deps to be built. */
 export interface AppOptions {
@@ -29,12 +30,17 @@ export interface AppOptions {
 
 /** The HTTP edge, composed: each middleware does one job, routers add the resources. */
 export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }, extraRouters: readonly Router[] = [], options: AppOptions = {}): Koa {
-  const app = new Koa({ proxy: true })
+  // X-Forwarded-* only from a proxy the operator vouches for (TRUST_PROXY); otherwise any client
+  // could claim HTTPS (and get a Secure cookie over plain HTTP) or another host.
+  const app = new Koa({ proxy: deps.config.trustProxy })
   app.silent = true // errors are answered and logged by problemResponses, not by koa's default handler
   app.use(requestId())
   app.use(httpMetrics())
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
+  app.use(securityHeaders())
+  // Before the board: its actions are state changes a cookie authenticates.
+  app.use(sameOriginStateChanges(deps.config))
   // Before jsonBody: the board parses its own request bodies.
   if (options.queueBoard) app.use(options.queueBoard)
   app.use(jsonBody())

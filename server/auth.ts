@@ -12,7 +12,18 @@ export interface Principal {
   role: Exclude<Role, 'SYSTEM'>
   territories: Territory[]
   tenantId: string
+  /**
+   * PLATFORM_OPERATOR in the token's roles: runs the platform, not a tenant. Only the queue board
+   * reads it (every queue and job, tenant-less ones and adding jobs); the API treats the caller by
+   * `role` and `tenantId` alone.
+   */
+  platformOperator: boolean
+  /** When the token expires (epoch ms): long-lived responses (the SSE stream) end then. */
+  expiresAt: number
 }
+
+/** The role claim that makes a user a platform operator (see Principal.platformOperator). */
+export const PLATFORM_OPERATOR_ROLE = 'PLATFORM_OPERATOR'
 
 export const ACCESS_TOKEN_COOKIE = 'fp_access_token'
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
@@ -64,7 +75,16 @@ export function principalFrom(payload: JWTPayload): Principal {
   const tenant = payload.tenant ?? 'default'
   if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) throw new InvalidToken('tenant')
   const name = typeof payload.name === 'string' ? payload.name : sub
-  return { id: sub, name, role, territories: [...new Set(territories)] as Territory[], tenantId: tenant }
+  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new InvalidToken('exp')
+  return {
+    id: sub,
+    name,
+    role,
+    territories: [...new Set(territories)] as Territory[],
+    tenantId: tenant,
+    platformOperator: roles.includes(PLATFORM_OPERATOR_ROLE),
+    expiresAt: payload.exp * 1000,
+  }
 }
 
 function stringArray(value: unknown, claim: string): string[] {

@@ -26,11 +26,11 @@ export function httpMetrics(): Middleware {
   }
 }
 
-/** GET /metrics in Prometheus text format. */
+/** GET /metrics in Prometheus text format (without the global queue depth: workers export that). */
 export function metricsRoutes(deps: Pick<Deps, 'boss' | 'knex'>): Router {
   const router = new Router()
   router.get('/metrics', async (ctx) => {
-    const metrics = await renderMetrics(deps, (error) => ctx.state.logger?.warn({ err: error }, 'queue depth not collected for /metrics'))
+    const metrics = await renderMetrics(deps, { queueDepth: false }, (error) => ctx.state.logger?.warn({ err: error }, 'queue depth not collected for /metrics'))
     ctx.type = metrics.contentType
     ctx.body = metrics.body
   })

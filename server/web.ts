@@ -35,7 +35,11 @@ export async function startWeb(deps: Deps, extraRouters: readonly Router[] = [],
   const handle = app.callback()
   // While draining, every response closes its connection: a busy keep-alive client would otherwise
   // keep the server open until the shutdown timeout, whose closeAllConnections cuts requests mid-flight.
-  const server = http.createServer((req, res) => {
+  // Slow clients: headers within HTTP_HEADERS_TIMEOUT_MS, the whole request within
+  // HTTP_REQUEST_TIMEOUT_MS, checked every second (node: 60 s / 300 s, checked every 30 s). Both
+  // bound receiving a request, not sending a response, so SSE streams are not cut.
+  const timeouts = { headersTimeout: deps.config.httpHeadersTimeoutMs, requestTimeout: deps.config.httpRequestTimeoutMs, connectionsCheckingInterval: 1000 }
+  const server = http.createServer(timeouts, (req, res) => {
     if (lifecycle.draining) res.setHeader('Connection', 'close')
     return handle(req, res)
   })

@@ -22,9 +22,23 @@ import type { PgBoss } from 'pg-boss'
 import { PgBossBoardJob, type JobActions, type JobRow } from './job.ts'
 import { BOARD_STATUSES, isBoardStatus, statusCase, statusConditions, type BoardStatus } from './statuses.ts'
 
+/**
+ * Which jobs of the queue the current caller may see and act on. `'all'`: every job, schedules,
+ * workers, the datastore panel and adding jobs. `'none'`: nothing. `{ data }`: only jobs whose data
+ * has, at each key, one of the listed string values (e.g. `{ tenantId: ['acme'], territory: ['DE'] }`);
+ * such a caller can neither add jobs nor edit a job's data (which could move it out of its scope),
+ * and sees no schedules, workers or datastore details, which belong to no one's data.
+ */
+export type JobScope = 'all' | 'none' | { data: Readonly<Record<string, readonly string[]>> }
+
 export interface PgBossAdapterOptions extends Partial<QueueAdapterOptions> {
   /** The schema pg-boss was installed in. */
   schema?: string
+  /**
+   * Asked on every call (bull-board shares one adapter between all requests, so a per-request
+   * scope comes from e.g. AsyncLocalStorage). Default: `'all'`.
+   */
+  scope?: () => JobScope
 }
 
 /**
@@ -36,6 +50,18 @@ export class NotSupportedByPgBoss extends Error {
   constructor(detail: string) {
     super(`Not supported by pg-boss: ${detail}`)
     this.name = 'NotSupportedByPgBoss'
+  }
+}
+
+/**
+ * The caller's scope does not allow the operation at all (adding a job, editing a job's data,
+ * schedules). Jobs outside the scope are never refused with this: they do not exist (404).
+ */
+export class OutOfScope extends Error {
+  readonly statusCode = 403
+  constructor(detail: string) {
+    super(detail)
+    this.name = 'OutOfScope'
   }
 }
 
@@ -74,6 +100,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   readonly #table: string
   readonly #now: string
   readonly #conditions: Record<BoardStatus, string>
+  readonly #scope: () => JobScope
 
   constructor(boss: PgBoss, queueName: string, options: PgBossAdapterOptions = {}) {
     // 'bull' keeps bull-board from treating the queue as BullMQ (flows, concurrency, Redis keys);
@@ -87,6 +114,32 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     this.#table = `${schema}.job`
     this.#now = `${schema}.job_now()`
     this.#conditions = statusConditions(this.#now)
+    this.#scope = options.scope ?? (() => 'all')
+  }
+
+  /** The caller's scope right now. */
+  scope(): JobScope {
+    return this.#scope()
+  }
+
+  /**
+   * The SQL condition (` AND …`) that keeps a query to the caller's jobs; its values are appended
+   * to `values`, so it goes after the query's own placeholders.
+   */
+  #inScope(values: unknown[]): string {
+    const scope = this.#scope()
+    if (scope === 'all') return ''
+    if (scope === 'none') return ' AND false'
+    return Object.entries(scope.data)
+      .map(([key, allowed]) => {
+        values.push(key, [...allowed])
+        return ` AND data->>($${values.length - 1}::text) = ANY($${values.length}::text[])`
+      })
+      .join('')
+  }
+
+  #requireAll(what: string): void {
+    if (this.#scope() !== 'all') throw new OutOfScope(`Only a platform operator may ${what}.`)
   }
 
   async #query<Row>(text: string, values: unknown[] = []): Promise<Row[]> {
@@ -117,7 +170,9 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
 
   async getJobCounts(): Promise<JobCounts> {
     const columns = BOARD_STATUSES.map((status) => `count(*) FILTER (WHERE ${this.#conditions[status]})::int AS "${status}"`)
-    const [counts] = await this.#query<Record<BoardStatus, number>>(`SELECT ${columns.join(', ')} FROM ${this.#table} WHERE name = $1`, [this.#queue])
+    const values: unknown[] = [this.#queue]
+    const scoped = this.#inScope(values)
+    const [counts] = await this.#query<Record<BoardStatus, number>>(`SELECT ${columns.join(', ')} FROM ${this.#table} WHERE name = $1${scoped}`, values)
     return { ...counts, prioritized: 0 }
   }
 
@@ -130,27 +185,34 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     if (statuses.length === 0) return []
     const offset = Math.max(0, start)
     const limit = end >= offset ? end - offset + 1 : null // null: LIMIT ALL
+    const values: unknown[] = [this.#queue, offset, limit]
+    const scoped = this.#inScope(values)
     const rows = await this.#query<JobRow>(
       `SELECT ${JOB_COLUMNS}, ${statusCase(this.#now)} AS "boardStatus"
          FROM ${this.#table}
-        WHERE name = $1 AND (${statuses.map((status) => this.#conditions[status]).join(' OR ')})
+        WHERE name = $1 AND (${statuses.map((status) => this.#conditions[status]).join(' OR ')})${scoped}
         ORDER BY created_on DESC, id DESC
        OFFSET $2 LIMIT $3`,
-      [this.#queue, offset, limit],
+      values,
     )
     return rows.map((row) => this.#job(row))
   }
 
+  /** A job of this queue in the caller's scope; any other id is null (bull-board: 404, no existence leak). */
   async getJob(id: string): Promise<PgBossBoardJob | null> {
     if (!UUID.test(id)) return null
+    const values: unknown[] = [this.#queue, id]
+    const scoped = this.#inScope(values)
     const [row] = await this.#query<JobRow>(
-      `SELECT ${JOB_COLUMNS}, ${statusCase(this.#now)} AS "boardStatus" FROM ${this.#table} WHERE name = $1 AND id = $2`,
-      [this.#queue, id],
+      `SELECT ${JOB_COLUMNS}, ${statusCase(this.#now)} AS "boardStatus" FROM ${this.#table} WHERE name = $1 AND id = $2${scoped}`,
+      values,
     )
     return row ? this.#job(row) : null
   }
 
+  /** Job data decides whose job it is (its tenant, even the context a handler runs in): operators only. */
   async addJob(_name: string, data: any, options: QueueJobOptions): Promise<QueueJob> {
+    this.#requireAll('add jobs')
     const id = await this.#boss.send(this.#queue, data ?? {}, {
       ...(options.delay ? { startAfter: options.delay / 1000 } : {}),
       ...(options.attempts ? { retryLimit: Math.max(0, options.attempts - 1) } : {}),
@@ -180,7 +242,9 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     await this.#boss.deleteJob(this.#queue, row.id)
   }
 
+  /** Operators only: new data could name another tenant, territory or lead. */
   async updateJobData(row: JobRow, data: Record<string, any>): Promise<void> {
+    this.#requireAll('edit job data')
     const { updated } = await this.#boss.update(this.#queue, data, { id: row.id })
     if (updated !== 1) throw new NotSupportedByPgBoss(`pg-boss edits only jobs that have not started; this job is ${row.state}`)
   }
@@ -192,7 +256,9 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
 
   /** Every delayed job runnable now, one pg-boss update each (pg-boss has no bulk promote). */
   async promoteAll(): Promise<void> {
-    const rows = await this.#query<{ id: string }>(`SELECT id FROM ${this.#table} WHERE name = $1 AND ${this.#conditions.delayed}`, [this.#queue])
+    const values: unknown[] = [this.#queue]
+    const scoped = this.#inScope(values)
+    const rows = await this.#query<{ id: string }>(`SELECT id FROM ${this.#table} WHERE name = $1 AND ${this.#conditions.delayed}${scoped}`, values)
     for (const { id } of rows) await this.#boss.update(this.#queue, undefined, { id, startAfter: 0 })
   }
 
@@ -202,22 +268,34 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     const boardStatus: BoardStatus = status === 'wait' ? 'waiting' : status
     // Finished jobs age from when they finished, queued ones from when they were sent.
     const since = boardStatus === 'completed' || boardStatus === 'failed' ? 'completed_on' : 'created_on'
+    const values: unknown[] = [this.#queue, Math.max(0, graceTimeMs)]
+    const scoped = this.#inScope(values)
     const rows = await this.#query<{ id: string }>(
       `SELECT id FROM ${this.#table}
-        WHERE name = $1 AND ${this.#conditions[boardStatus]} AND ${since} <= ${this.#now} - $2 * interval '1 millisecond'`,
-      [this.#queue, Math.max(0, graceTimeMs)],
+        WHERE name = $1 AND ${this.#conditions[boardStatus]} AND ${since} <= ${this.#now} - $2 * interval '1 millisecond'${scoped}`,
+      values,
     )
-    const ids = rows.map((row) => row.id)
+    await this.#deleteJobs(rows.map((row) => row.id))
+  }
+
+  async #deleteJobs(ids: string[]): Promise<void> {
     for (let at = 0; at < ids.length; at += DELETE_BATCH) await this.#boss.deleteJob(this.#queue, ids.slice(at, at + DELETE_BATCH))
   }
 
-  /** Removes the jobs waiting to run (ready, delayed, blocked), as BullMQ's drain does. */
+  /** Removes the jobs waiting to run (ready, delayed, blocked), as BullMQ's drain does; a scoped caller's only. */
   async empty(): Promise<void> {
-    await this.#boss.deleteQueuedJobs(this.#queue)
+    if (this.#scope() === 'all') {
+      await this.#boss.deleteQueuedJobs(this.#queue)
+      return
+    }
+    const values: unknown[] = [this.#queue]
+    const scoped = this.#inScope(values)
+    const rows = await this.#query<{ id: string }>(`SELECT id FROM ${this.#table} WHERE name = $1 AND state < 'active'${scoped}`, values)
+    await this.#deleteJobs(rows.map((row) => row.id))
   }
 
   async obliterate(): Promise<void> {
-    throw new NotSupportedByPgBoss('queues are declared in code (jobs/queues.ts); delete one with boss.deleteQueue()')
+    throw new NotSupportedByPgBoss('queues are declared in code (lib/queues.ts); delete one with boss.deleteQueue()')
   }
 
   async isPaused(): Promise<boolean> {
@@ -246,6 +324,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
 
   /** What the board's datastore panel shows; the same questions bull-board asks PostgreSQL for BullMQ. */
   async getDatastoreStats(): Promise<RedisStats | null> {
+    if (this.#scope() !== 'all') return null // the database server is the platform's, not a tenant's
     const [row] = await this.#query<{ version: string; port: number; uptime: number; connected: number; blocked: number }>(POSTGRES_STATS_SQL)
     if (!row) return null
     return { backend: 'postgres', version: row.version, port: row.port, uptime: row.uptime, clients: { connected: row.connected, blocked: row.blocked } }
@@ -257,6 +336,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
    * yet an empty list would be a false "nobody works this queue": that answers unknown (null).
    */
   async getWorkers(): Promise<QueueWorker[] | null> {
+    if (this.#scope() !== 'all') return null // hosts and pids are the platform's: "unknown" to a tenant
     const live = (await this.#boss.getInstances()).filter((instance) => instance.live)
     const now = Date.now()
     const workers = live.flatMap((instance) =>
@@ -281,7 +361,9 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     throw new NotSupportedByPgBoss('queue-wide concurrency; set localConcurrency on the workers')
   }
 
+  // Schedules carry no tenant: a scoped caller sees none and can neither remove nor run one.
   async getJobSchedulers(): Promise<Omit<AppJobScheduler, 'queueName'>[]> {
+    if (this.#scope() !== 'all') return []
     const schedules = await this.#boss.getSchedules(this.#queue)
     return schedules.map((schedule) => {
       const next = this.#nextRun(schedule.cron, schedule.timezone)
@@ -306,12 +388,14 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   }
 
   async getJobSchedulersCount(): Promise<number> {
+    if (this.#scope() !== 'all') return 0
     return (await this.#boss.getSchedules(this.#queue)).length
   }
 
   /** Stops a schedule. Schedules declared in code come back when a worker next starts. */
   async removeJobScheduler(id: string): Promise<boolean> {
     const key = id === DEFAULT_SCHEDULE_ID ? '' : id
+    if (this.#scope() !== 'all') return false
     if (!(await this.#boss.getSchedule(this.#queue, key))) return false
     await this.#boss.unschedule(this.#queue, key)
     return true
@@ -322,6 +406,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   }
 
   async runJobSchedulerNow(id: string): Promise<QueueJob | 'not-found'> {
+    if (this.#scope() !== 'all') return 'not-found'
     const schedule = await this.#boss.getSchedule(this.#queue, id === DEFAULT_SCHEDULE_ID ? '' : id)
     if (!schedule) return 'not-found'
     // The stored options are send() options plus the schedule's own (tz, key, missed).

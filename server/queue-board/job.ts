@@ -114,6 +114,9 @@ export class PgBossBoardJob implements QueueJob {
       priority: row.priority || undefined,
       deduplicationId: row.singletonKey ?? undefined,
       opts: {
+        // bull-board draws "will run at" from timestamp + opts.delay and flags "delay changed"
+        // when opts.delay differs from delay: the same value, since start_after is the run time.
+        delay: this.opts.delay,
         pgBossState: row.state,
         priority: row.priority,
         retryLimit: row.retryLimit,

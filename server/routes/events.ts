@@ -9,7 +9,8 @@ import type { SecurityContext } from '../../lib/db.ts'
 import { cloudEventOf, notifyPayload } from '../../models/events.ts'
 import { findEvent, publishedAfter } from '../../models/event-outbox.ts'
 import { isUuid } from '../../models/cursor.ts'
-import { problems } from '../../models/errors.ts'
+import { DomainError, problems } from '../../models/errors.ts'
+import type { Principal } from '../auth.ts'
 import { transact } from '../transaction.ts'
 import { validQuery } from '../validation.ts'
 import { eventPageQuerySchema, eventStreamQuerySchema } from '../schemas/events.ts'
@@ -25,6 +26,10 @@ export interface EventStreamOptions {
   maxBufferedBytes?: number
   /** SSE `retry:` sent to clients, in ms. */
   retryMs?: number
+  /** Open streams of this process at most (default: config SSE_MAX_STREAMS); 503 beyond. */
+  maxStreams?: number
+  /** Open streams of one user (tenant and sub) in this process (default: SSE_MAX_STREAMS_PER_USER); 429 beyond. */
+  maxStreamsPerUser?: number
 }
 
 export interface EventRoutes {
@@ -35,6 +40,31 @@ export interface EventRoutes {
 }
 
 const PAGE_DEFAULT = 100
+/** setTimeout's longest delay; a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Calls `fire` at `at` (epoch ms, the token verifier's clock: system time); returns a cancel. */
+function at(when: number, fire: () => void): () => void {
+  let timer: NodeJS.Timeout
+  const arm = () => {
+    const wait = when - Date.now()
+    if (wait <= 0) return fire()
+    timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS))
+    timer.unref()
+  }
+  arm()
+  return () => clearTimeout(timer)
+}
+
+function tooManyStreams(status: 429 | 503, detail: string): DomainError {
+  return new DomainError({
+    status,
+    type: 'too-many-streams',
+    title: status === 429 ? 'Too Many Requests' : 'Service Unavailable',
+    detail,
+    headers: { 'Retry-After': '10' },
+  })
+}
 
 /** The Last-Event-ID header: what this server sent as `id:`, a sequence number. */
 function lastEventIdHeader(raw: string): number | undefined {
@@ -140,7 +170,11 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
   const replayBatch = options.replayBatch ?? 500
   const maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024
   const retryMs = options.retryMs ?? 2000
+  const maxStreams = options.maxStreams ?? deps.config.sseMaxStreams
+  const maxStreamsPerUser = options.maxStreamsPerUser ?? deps.config.sseMaxStreamsPerUser
   const streams = new Set<EventStream>()
+  /** Open streams per user (tenant and sub). */
+  const perUser = new Map<string, number>()
   const router = new Router()
 
   let closing = false
@@ -152,6 +186,14 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
     // EventSource sends Last-Event-ID itself on reconnect; the query form is for a first connect.
     const query = validQuery<{ lastEventId?: number }>(eventStreamQuerySchema.$id, ctx.query)
     const lastEventId = lastEventIdHeader(ctx.get('Last-Event-ID')) ?? query.lastEventId
+    // A stream lives as long as its token: it ends at `exp` (the client then needs a fresh token).
+    const expiresAt = (ctx.state.user as Principal | undefined)?.expiresAt
+    if (expiresAt === undefined || expiresAt <= Date.now()) throw problems.unauthorized('The bearer token has expired.')
+    // Bounded per process and per user: each stream holds a socket and a listener subscription.
+    if (streams.size >= maxStreams) throw tooManyStreams(503, `This process serves its maximum of ${maxStreams} event streams; retry later or elsewhere.`)
+    const user = `${auth.tenantId}\u0000${auth.userId}`
+    const mine = perUser.get(user) ?? 0
+    if (mine >= maxStreamsPerUser) throw tooManyStreams(429, `At most ${maxStreamsPerUser} event streams per user are open at once; close one first.`)
     ctx.req.socket.setTimeout(0)
     ctx.req.socket.setNoDelay(true)
     ctx.req.socket.setKeepAlive(true)
@@ -164,6 +206,11 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
     // Subscribe before replaying: whatever the listener hands over meanwhile is held, not missed.
     const unsubscribe = listener.subscribe((delivered) => stream.onLive(delivered))
     const heartbeat = setInterval(() => stream.comment('heartbeat'), heartbeatMs)
+    perUser.set(user, mine + 1)
+    const cancelExpiry = at(expiresAt, () => {
+      stream.comment('token expired')
+      stream.end()
+    })
     try {
       ctx.res.write(`retry: ${retryMs}\n: connected\n\n`)
       await stream.replay(async (after) => {
@@ -177,8 +224,12 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
       stream.end()
     } finally {
       clearInterval(heartbeat)
+      cancelExpiry()
       unsubscribe()
       streams.delete(stream)
+      const left = (perUser.get(user) ?? 1) - 1
+      if (left > 0) perUser.set(user, left)
+      else perUser.delete(user)
     }
   })
 

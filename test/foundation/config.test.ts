@@ -16,6 +16,13 @@ test('defaults give a working development configuration', (t) => {
   t.is(config.appDatabaseUrl, 'postgres://freshplan_app:freshplan_app@db.example:5432/leads')
 })
 
+test('proxy headers are not trusted unless TRUST_PROXY says so; timeouts and stream bounds have defaults (issue 14)', (t) => {
+  const config = loadConfig(base)
+  t.false(config.trustProxy)
+  t.true(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy)
+  t.like(config, { httpHeadersTimeoutMs: 10_000, httpRequestTimeoutMs: 30_000, sseMaxStreams: 1000, sseMaxStreamsPerUser: 5 })
+})
+
 test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_URL is given', (t) => {
   t.is(loadConfig({ ...base, APP_DB_USER: 'leads_rt', APP_DB_PASSWORD: 'p@ss' }).appDatabaseUrl, 'postgres://leads_rt:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, APP_DATABASE_URL: 'postgres://x:y@other/z' }).appDatabaseUrl, 'postgres://x:y@other/z')
@@ -38,6 +45,9 @@ const bad: [Record<string, string | undefined>, string][] = [
   [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
   [{ EMAIL_STRIP_PLUS_TAG: 'yes' }, 'EMAIL_STRIP_PLUS_TAG'],
   [{ IDEMPOTENCY_TTL_HOURS: '0' }, 'IDEMPOTENCY_TTL_HOURS'],
+  [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+  [{ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }, 'HTTP_HEADERS_TIMEOUT_MS'],
+  [{ SSE_MAX_STREAMS_PER_USER: '0' }, 'SSE_MAX_STREAMS_PER_USER'],
   [{ NODE_ENV: 'production', SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x' }, 'AUTH_JWKS_URL'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), APP_DB_PASSWORD: 'x' }, 'SMTP_URL'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m' }, 'APP_DB_PASSWORD'],

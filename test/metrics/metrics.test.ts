@@ -1,6 +1,7 @@
 import test from 'ava'
 import { sample } from '../helpers/metrics.ts'
-import { eventsConsumed, eventLatency } from '../../lib/metrics.ts'
+import { spawnSync } from 'node:child_process'
+import { eventsConsumed, eventLatency, renderMetrics } from '../../lib/metrics.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -53,18 +54,22 @@ test.serial('after traffic and processed jobs, /metrics has HTTP, job, queue and
   t.is(sample(text, 'freshplan_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' }), 1)
   t.false(text.includes('secret-path'), 'raw paths never become labels')
 
-  t.is(sample(text, 'freshplan_jobs_processed', { queue: WORKED, result: 'success' }), 1)
-  t.is(sample(text, 'freshplan_jobs_processed', { queue: WORKED, result: 'failure' }), 1)
+  t.is(sample(text, 'freshplan_jobs_processed_total', { queue: WORKED, result: 'success' }), 1)
+  t.is(sample(text, 'freshplan_jobs_processed_total', { queue: WORKED, result: 'failure' }), 1)
   t.is(sample(text, 'freshplan_job_duration_seconds_count', { queue: WORKED }), 2)
-  t.regex(text, /# TYPE freshplan_jobs_processed counter/)
+  t.regex(text, /# TYPE freshplan_jobs_processed_total counter/)
 
+  // The queue depth is global: a web process leaves it out, a worker process exports it.
+  t.false(text.includes('freshplan_queue_jobs'), 'web /metrics has no queue depth')
+  const worker = (await renderMetrics(stack.deps, { queueDepth: true }, (error) => t.fail(String(error)))).body
   const [idle] = await stack.deps.boss.getQueues([IDLE])
-  t.is(sample(text, 'freshplan_queue_jobs', { queue: IDLE, state: 'deferred' }), 1)
-  t.is(sample(text, 'freshplan_queue_jobs', { queue: IDLE, state: 'queued' }), idle!.queuedCount)
-  t.is(sample(text, 'freshplan_queue_jobs', { queue: IDLE, state: 'ready' }), idle!.readyCount)
+  t.is(sample(worker, 'freshplan_queue_jobs', { queue: IDLE, state: 'deferred' }), 1)
+  t.is(sample(worker, 'freshplan_queue_jobs', { queue: IDLE, state: 'queued' }), idle!.queuedCount)
+  t.is(sample(worker, 'freshplan_queue_jobs', { queue: IDLE, state: 'ready' }), idle!.readyCount)
   for (const state of ['queued', 'ready', 'deferred', 'blocked', 'active', 'failed', 'total']) {
-    t.not(sample(text, 'freshplan_queue_jobs', { queue: WORKED, state }), undefined, state)
+    t.not(sample(worker, 'freshplan_queue_jobs', { queue: WORKED, state }), undefined, state)
   }
+  t.regex(worker, /max by \(queue, state\)/, 'the help text says how to aggregate it')
 
   t.true((sample(text, 'freshplan_db_pool_connections', { pool: 'app', state: 'free' }) ?? -1) >= 0)
   t.is(sample(text, 'freshplan_db_pool_max_connections', { pool: 'app' }), stack.config.dbPoolMax)
@@ -87,7 +92,7 @@ test.serial('the event metrics of §8 are registered with their exact names and 
     t.regex(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'), name)
   }
   t.is(sample(text, 'freshplan_events_consumed', { event_type: 'lead.created', module: 'followups', result: 'duplicate' }), 1)
-  t.false(/freshplan_[a-z_]+_total\b/.test(text), 'no freshplan counter carries a _total suffix')
+  for (const name of ['freshplan_events_published', 'freshplan_events_consumed']) t.false(text.includes(`${name}_total`), `${name} keeps the name §8 gives it`)
   t.is(sample(text, 'freshplan_event_latency_count'), 1)
   t.is(sample(text, 'freshplan_event_latency_bucket', { le: '0.5' }), 1)
   t.is(sample(text, 'freshplan_dedupe_cache_entries'), 0)
@@ -99,4 +104,25 @@ test.serial('scrapes of /metrics are labelled with their route, and no other lab
   t.true((sample(text, 'freshplan_http_request_duration_seconds_count', { method: 'GET', route: '/metrics', status: '200' }) ?? 0) >= 1)
   const routes = [...text.matchAll(/freshplan_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/g)].map((match) => match[1])
   t.deepEqual([...new Set(routes)].sort(), ['/health/live', '/metrics', 'unmatched'])
+})
+
+/**
+ * promtool (Prometheus's own linter) finds nothing in web's or a worker's metrics but the two
+ * counters §8 names without `_total`.
+ */
+test.serial('promtool check metrics: clean except the two counter names §8 fixes', async (t) => {
+  const promtool = process.env.PROMTOOL_PATH ?? '/usr/bin/promtool'
+  const web = (await scrape()).text
+  const worker = (await renderMetrics(stack.deps, { queueDepth: true }, (error) => t.fail(String(error)))).body
+  for (const [who, text] of [['web', web], ['worker', worker]] as const) {
+    const result = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+    t.is(result.error, undefined, `promtool runs (npm test installs Debian's prometheus package; or set PROMTOOL_PATH)`)
+    const findings = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '')
+    t.deepEqual(
+      findings.filter((line) => !/^freshplan_events_(published|consumed) counter metrics should have "_total" suffix$/.test(line)),
+      [],
+      `${who}: ${findings.join(' | ')}`,
+    )
+    t.true(findings.some((line) => line.startsWith('freshplan_events_')), `${who}: promtool did read the metrics`)
+  }
 })

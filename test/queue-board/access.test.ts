@@ -36,7 +36,13 @@ test('login sets an HttpOnly SameSite=Strict cookie; an ADMIN gets the board, SA
   t.is(board.status, 200)
   const queues = await fetch(`${stack.baseUrl}/admin/queues/api/queues`, { headers: { cookie: cookieOf(admin) } })
   t.is(queues.status, 200)
-  t.true(((await queues.json()) as { queues: { name: string }[] }).queues.some((q) => q.name === 'idempotency.purge'))
+  // A tenant's ADMIN sees their tenant's queues; maintenance queues are the platform operator's (issue 14.1).
+  const names = ((await queues.json()) as { queues: { name: string }[] }).queues.map((q) => q.name)
+  t.true(names.includes('follow-up.t3'))
+  t.false(names.includes('idempotency.purge'))
+  const operator = await login(await tokenFor({ user: 'ops', roles: ['ADMIN', 'PLATFORM_OPERATOR'], territories: [] }))
+  const all = await fetch(`${stack.baseUrl}/admin/queues/api/queues`, { headers: { cookie: cookieOf(operator) } })
+  t.true(((await all.json()) as { queues: { name: string }[] }).queues.some((q) => q.name === 'idempotency.purge'))
   for (const role of ['SALES', 'MANAGER']) {
     const session = await login(await tokenFor({ user: `${role}-1`, role, territories: ['DE'] }))
     t.is(session.status, 204)

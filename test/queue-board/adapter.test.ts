@@ -100,6 +100,50 @@ test.serial('each status lists exactly the jobs it counts; a cancelled job is li
   t.is(paused!.toJSON().opts.pgBossState, 'cancelled')
 })
 
+test('a delayed job carries its delay in opts too, so the board shows its run time, not "delay changed" (issue 14.14)', async (t) => {
+  const queue = 'board.delay'
+  await boss.createQueue(queue)
+  const adapter = new PgBossAdapter(boss, queue)
+  const id = (await boss.send(queue, { lead: 'L-delayed' }, { startAfter: 3 * 86_400 }))!
+  const [row] = await boss.findJobs(queue, { id })
+  const json = (await adapter.getJob(id))!.toJSON()
+  const runAt = row!.startAfter.getTime()
+  t.is(json.delay, runAt - json.timestamp)
+  // bull-board's timeline: "will run at" = timestamp + (opts.delay || delay); "delay changed" when they differ.
+  t.is(json.opts.delay, json.delay)
+  t.is(json.timestamp + (json.opts.delay as number), runAt)
+  // A job that is not delayed has neither.
+  const now = (await adapter.getJob((await boss.send(queue, { lead: 'L-now' }))!))!.toJSON()
+  t.is(now.delay, undefined)
+  t.is(now.opts.delay, undefined)
+})
+
+test('a scope limits counts, lists, single jobs and bulk actions to jobs whose data matches; add and edit need "all"', async (t) => {
+  const queue = 'board.scoped'
+  await boss.createQueue(queue)
+  const mine = (await boss.send(queue, { tenantId: 'acme', territory: 'DE' }, { startAfter: 3600 }))!
+  const theirs = (await boss.send(queue, { tenantId: 'default', territory: 'DE' }, { startAfter: 3600 }))!
+  const otherTerritory = (await boss.send(queue, { tenantId: 'acme', territory: 'CH' }, { startAfter: 3600 }))!
+  const scoped = new PgBossAdapter(boss, queue, { scope: () => ({ data: { tenantId: ['acme'], territory: ['DE'] } }) })
+  t.like(await scoped.getJobCounts(), { delayed: 1 })
+  t.deepEqual(ids((await scoped.getJobs(['delayed'])).map((job) => job.toJSON())), [mine])
+  t.is(await scoped.getJob(theirs), null)
+  t.is(await scoped.getJob(otherTerritory), null)
+  await scoped.promoteAll()
+  await scoped.clean('delayed', 0)
+  t.is((await boss.findJobs(queue, { id: theirs }))[0]?.state, 'created')
+  t.true((await boss.findJobs(queue, { id: theirs }))[0]!.startAfter.getTime() > Date.now() + 60_000, 'not promoted')
+  t.truthy((await boss.findJobs(queue, { id: otherTerritory }))[0], 'not cleaned')
+  const refused = await t.throwsAsync(scoped.addJob('x', { tenantId: 'acme', territory: 'DE' }, {}))
+  t.is((refused as { statusCode?: number }).statusCode, 403)
+  t.deepEqual(await scoped.getJobSchedulers(), [])
+  t.is(await scoped.getWorkers(), null)
+  t.is(await scoped.getDatastoreStats(), null)
+  const none = new PgBossAdapter(boss, queue, { scope: () => 'none' })
+  t.deepEqual(await none.getJobs(['delayed', 'waiting']), [])
+  t.like(await none.getJobCounts(), { delayed: 0, waiting: 0 })
+})
+
 test('pages of a status cover every job exactly once, newest first, and end empty', async (t) => {
   const sent: string[] = []
   for (let i = 0; i < 23; i++) sent.push((await boss.send(PAGES, { i }))!)

@@ -20,7 +20,8 @@ let stack: Stack
 test.before(async () => {
   stack = await startStack({
     queues: [{ name: QUEUE }],
-    app: async (deps) => ({ queueBoard: await queueBoard({ boss: deps.boss, authorize: adminHeader }) }),
+    // The header stands in for a platform operator: every queue and job is in scope.
+    app: async (deps) => ({ queueBoard: await queueBoard({ boss: deps.boss, authorize: adminHeader, scopeOf: () => () => 'all' }) }),
   })
 })
 test.after.always(() => stack?.stop())
