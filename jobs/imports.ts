@@ -1,14 +1,15 @@
 // §14 lead-list imports: pg-boss job `leads.import`, one per import. A slice reads the stored file,
-// runs batches (models/imports.ts importNextBatch, one transaction each, as the importing user) for
+// runs batches (models/imports.ts importBatch, one transaction each, as the importing user) for
 // a while, then queues its continuation and completes with the progress as its output, so the queue
-// board shows how far it got. A killed worker's job is retried by pg-boss and resumes from the
-// position stored with the last committed batch.
+// board shows how far it got. A killed worker's job is retried by pg-boss and works the batches
+// that have not committed (import_batches).
 import type { Job } from 'pg-boss'
 import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { ImportFileError, mapColumns, parseImportFile, type ColumnMap, type SheetRow } from '../models/import-file.ts'
 import {
-  enqueueImport, failImport, findImport, importActorContext, importNextBatch, importProgress, importWithFile, startImport, type Import, type ImportRef,
+  IMPORT_PARALLEL_BATCHES, batchCount, committedBatches, enqueueImport, failImport, findImport, importActorContext, importBatch, importProgress, importWithFile, startImport,
+  type Import, type ImportRef,
 } from '../models/imports.ts'
 import { requiresFirstContact } from '../models/lead-rules.ts'
 import { sliceMs } from './backfill.ts'
@@ -50,7 +51,8 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Stops after the batch that ends past this time (epoch ms); the import stays RUNNING. */
   deadline?: number
-  batchSize?: number
+  /** Batches at once (default IMPORT_PARALLEL_BATCHES). */
+  parallel?: number
   onBatch?: (imp: Import) => void
 }
 
@@ -81,20 +83,47 @@ export async function runImport(deps: Deps, ref: ImportRef, options: RunOptions 
   }
   const ctx = importActorContext(imp)
   if (imp.status === 'QUEUED') imp = await inTransaction(deps.knex, ctx, (tx) => startImport(tx, ref.importId, parsed.rows.length))
+  if (!imp || imp.status !== 'RUNNING') return { imp, finished: true, processed: 0 }
+  const started = imp
+  const rows = parsed
+  // The batches without a committed row, in file order, worked by IMPORT_PARALLEL_BATCHES loops.
+  const done = await inTransaction(deps.knex, ctx, (tx) => committedBatches(tx, ref.importId))
+  const todo = Array.from({ length: batchCount(started, rows.rows.length) }, (_, batch) => batch).filter((batch) => !done.has(batch))
   let processed = 0
-  while (imp && imp.status === 'RUNNING') {
-    if (options.signal?.aborted || (options.deadline !== undefined && Date.now() >= options.deadline)) return { imp, finished: false, processed }
-    const before: number = imp.position
-    imp = await withRetries((careful) =>
-      inTransaction(deps.knex, ctx, (tx) => importNextBatch(deps, tx, ref.importId, { rows: parsed.rows, map: parsed.map, careful, batchSize: options.batchSize, dryRunEmails: parsed.dryRunEmails })),
-    )
-    if (imp) {
-      processed += imp.position - before
-      options.onBatch?.(imp)
+  let latest: Import | undefined = started
+  let stopped = false
+  const worker = async () => {
+    for (;;) {
+      if (stopped || options.signal?.aborted || (options.deadline !== undefined && Date.now() >= options.deadline)) {
+        stopped = true
+        return
+      }
+      const batch = todo.shift()
+      if (batch === undefined) return
+      const result = await withRetries((careful) =>
+        inTransaction(deps.knex, ctx, (tx) => importBatch(deps, tx, ref.importId, batch, { rows: rows.rows, map: rows.map, careful, dryRunEmails: rows.dryRunEmails })),
+      )
+      processed += result.processed
+      // The batch that committed last knows the newest counters.
+      if (result.imp && (latest === undefined || result.imp.processed >= latest.processed)) latest = result.imp
+      if (!result.imp || result.imp.status !== 'RUNNING') return
+      if (result.imp) options.onBatch?.(result.imp)
     }
   }
-  parsedFiles.delete(ref.importId)
-  return { imp, finished: true, processed }
+  // One loop's error stops the others after their current batch; the job fails once all have stopped.
+  const results = await Promise.allSettled(Array.from({ length: options.parallel ?? IMPORT_PARALLEL_BATCHES }, () => worker().catch((error: unknown) => {
+    stopped = true
+    throw error
+  })))
+  const failure = results.find((result) => result.status === 'rejected')
+  if (failure) throw failure.reason
+  const finished = !stopped && todo.length === 0
+  if (finished) {
+    parsedFiles.delete(ref.importId)
+    // Read back: the last batch to commit may have been another loop's.
+    latest = await inTransaction(deps.knex, ctx, (tx) => findImport(tx, ref.importId))
+  }
+  return { imp: latest, finished: finished || latest?.status !== 'RUNNING', processed }
 }
 
 /** Deadlocks and serialization failures are redone; from the second retry on, row by row in savepoints. */

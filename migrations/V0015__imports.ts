@@ -3,9 +3,12 @@ import { appRoleName } from '../lib/config.ts'
 
 // Lead-list imports (§14). The uploaded file is stored here (bytea), not on a disk, so any worker
 // can take the job; it is dropped (set null) once the import is finished. The job works the parsed
-// rows in batches, each batch one transaction that writes its leads, its row errors, the counters
-// and `position` (the index of the next data row) together: a killed worker's successor resumes at
-// `position` and creates no lead twice.
+// rows in fixed batches (batch n = data rows n·size … (n+1)·size − 1, the size stored on the
+// import), each one transaction that writes its leads, its row errors, the counters and its row in
+// import_batches together: import_batches is the resume position. A killed worker's successor
+// works the batches that have no row; a batch's primary key makes a second runner of the same
+// batch wait for the first and then skip it, so no lead is created twice, also when batches run in
+// parallel.
 //
 // The job acts as the importing user (actor_role, actor_territories as the upload's token said), so
 // every row passes the same row-level security and rules as POST /api/leads. Visibility: the
@@ -31,7 +34,7 @@ export async function up(knex: Knex): Promise<void> {
       created integer not null default 0 check (created >= 0),
       duplicates integer not null default 0 check (duplicates >= 0),
       failed integer not null default 0 check (failed >= 0),
-      position integer not null default 0 check (position >= 0),
+      batch_size integer not null check (batch_size between 1 and 10000),
       failure_reason text check (char_length(failure_reason) <= 2000),
       created_at timestamptz not null default now(),
       started_at timestamptz,
@@ -53,6 +56,14 @@ export async function up(knex: Knex): Promise<void> {
       created_at timestamptz not null default now()
     );
     create index import_errors_import_idx on import_errors (import_id, row, id);
+
+    create table import_batches (
+      import_id uuid not null references imports (id),
+      tenant_id text not null,
+      batch integer not null check (batch >= 0),
+      committed_at timestamptz not null default now(),
+      primary key (import_id, batch)
+    );
 
     alter table imports enable row level security;
     alter table imports force row level security;
@@ -76,11 +87,20 @@ export async function up(knex: Knex): Promise<void> {
       tenant_id = app_tenant() and exists (select 1 from imports i where i.id = import_id and (i.created_by = app_user() or app_role() = 'SYSTEM'))
     );
 
-    revoke delete on imports, import_errors from ${appRoleName()};
-    revoke update on import_errors from ${appRoleName()};
+    alter table import_batches enable row level security;
+    alter table import_batches force row level security;
+    create policy import_batches_select on import_batches for select using (
+      tenant_id = app_tenant() and exists (select 1 from imports i where i.id = import_id)
+    );
+    create policy import_batches_insert on import_batches for insert with check (
+      tenant_id = app_tenant() and exists (select 1 from imports i where i.id = import_id and (i.created_by = app_user() or app_role() = 'SYSTEM'))
+    );
+
+    revoke delete on imports, import_errors, import_batches from ${appRoleName()};
+    revoke update on import_errors, import_batches from ${appRoleName()};
   `)
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw(`drop table import_errors; drop table imports;`)
+  await knex.raw(`drop table import_batches; drop table import_errors; drop table imports;`)
 }

@@ -18,8 +18,10 @@ export type ImportStatus = (typeof IMPORT_STATUSES)[number]
 
 /** The default `source` of imported leads (§14). */
 export const DEFAULT_IMPORT_SOURCE: LeadSource = 'SONSTIGES'
-/** Rows per transaction: amortizes BEGIN/COMMIT and the progress write, keeps a redone batch short. */
+/** Rows per transaction: amortizes each statement over many rows, keeps a redone batch short. */
 export const IMPORT_BATCH_SIZE = 500
+/** Batches of one import run at once (each its own transaction and connection): PostgreSQL does the work, on two cores. */
+export const IMPORT_PARALLEL_BATCHES = 2
 
 export interface ImportOptions {
   dryRun: boolean
@@ -45,7 +47,7 @@ export interface Import {
   created: number
   duplicates: number
   failed: number
-  position: number
+  batchSize: number
   failureReason: string | null
   createdAt: Date
   startedAt: Date | null
@@ -82,7 +84,7 @@ interface ImportRow {
   created: number
   duplicates: number
   failed: number
-  position: number
+  batch_size: number
   failure_reason: string | null
   created_at: Date
   started_at: Date | null
@@ -92,7 +94,7 @@ interface ImportRow {
 
 // Never the file: it is read once per job slice (importFile), not with every progress poll.
 const IMPORT_COLUMNS = `id, tenant_id, created_by, actor_role, actor_territories, status, filename, content_type, file_type, file_size, options,
-  total, processed, created, duplicates, failed, position, failure_reason, created_at, started_at, updated_at, finished_at`
+  total, processed, created, duplicates, failed, batch_size, failure_reason, created_at, started_at, updated_at, finished_at`
 
 function fromRow(row: ImportRow): Import {
   return {
@@ -112,7 +114,7 @@ function fromRow(row: ImportRow): Import {
     created: row.created,
     duplicates: row.duplicates,
     failed: row.failed,
-    position: row.position,
+    batchSize: row.batch_size,
     failureReason: row.failure_reason,
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -135,13 +137,13 @@ export async function enqueueImport(deps: Pick<Deps, 'boss'>, tx: Tx, imp: Pick<
 export async function createImport(
   deps: Pick<Deps, 'boss'>,
   tx: Tx,
-  upload: { file: Buffer; filename: string | null; contentType: string | null; fileType: ImportFileType; options: ImportOptions },
+  upload: { file: Buffer; filename: string | null; contentType: string | null; fileType: ImportFileType; options: ImportOptions; batchSize?: number },
 ): Promise<Import> {
   const { rows } = await tx.trx.raw<{ rows: ImportRow[] }>(
-    `insert into imports (tenant_id, created_by, actor_role, actor_territories, file, filename, content_type, file_type, file_size, options)
-     values (?, ?, ?, ?::text[], ?, ?, ?, ?, ?, ?::jsonb)
+    `insert into imports (tenant_id, created_by, actor_role, actor_territories, file, filename, content_type, file_type, file_size, options, batch_size)
+     values (?, ?, ?, ?::text[], ?, ?, ?, ?, ?, ?::jsonb, ?)
      returning ${IMPORT_COLUMNS}`,
-    [tx.ctx.tenantId, tx.ctx.userId, tx.ctx.role, [...tx.ctx.territories], upload.file, upload.filename?.slice(0, 255) ?? null, upload.contentType?.slice(0, 255) ?? null, upload.fileType, upload.file.length, JSON.stringify(upload.options)] as Knex.RawBinding[],
+    [tx.ctx.tenantId, tx.ctx.userId, tx.ctx.role, [...tx.ctx.territories], upload.file, upload.filename?.slice(0, 255) ?? null, upload.contentType?.slice(0, 255) ?? null, upload.fileType, upload.file.length, JSON.stringify(upload.options), upload.batchSize ?? IMPORT_BATCH_SIZE] as Knex.RawBinding[],
   )
   const imp = fromRow(rows[0]!)
   await enqueueImport(deps, tx, imp)
@@ -202,7 +204,6 @@ export interface BatchInput {
   dryRunEmails?: Set<string>
   /** Each row in a savepoint of its own: for a batch whose fast run hit an unexpected error. */
   careful?: boolean
-  batchSize?: number
 }
 
 interface RowOutcome {
@@ -214,52 +215,68 @@ interface RowOutcome {
 
 class DryRunRollback extends Error {}
 
+/** Batch numbers of the import that have committed (the resume position). */
+export async function committedBatches(tx: Tx, importId: string): Promise<Set<number>> {
+  const { rows } = await tx.trx.raw<{ rows: { batch: number }[] }>(`select batch from import_batches where import_id = ?`, [importId])
+  return new Set(rows.map((row) => row.batch))
+}
+
+export function batchCount(imp: Pick<Import, 'batchSize'>, rows: number): number {
+  return Math.ceil(rows / imp.batchSize)
+}
+
 /**
- * One batch of an import in the importing user's transaction: lock the import, take the rows from
- * its position, judge each with the LeadCreate schema and create it with createLead (hard
- * duplicates — 409 duplicate-lead — are skipped and listed), then write the row errors, counters
- * and the new position. All of it commits together, so a crash resumes exactly at the position.
- * A dry run does the same inside a savepoint it rolls back: it reports what the import would do.
- * Marks the import COMPLETED (and drops its file) after the last row.
+ * Batch `batch` of an import, in the importing user's transaction: claim it in import_batches (a
+ * batch another transaction holds makes this one wait, and one already committed is skipped), take
+ * its rows, judge each with the LeadCreate schema and create the valid ones through createLeads
+ * (hard duplicates — 409 duplicate-lead — are skipped and listed), then write the row errors and
+ * add to the counters. All of it commits together, so a crash redoes exactly the batches without a
+ * row. A dry run does the same inside a savepoint it rolls back: it reports what the import would
+ * do. The batch that brings `processed` to `total` marks the import COMPLETED and drops its file.
+ * Returns the import as this batch left it, or undefined if it does not exist or is not visible.
  */
-export async function importNextBatch(deps: Deps, tx: Tx, importId: string, input: BatchInput): Promise<Import | undefined> {
-  // A batch lost in a database crash (not yet flushed) is lost whole with its position and redone.
+export async function importBatch(deps: Deps, tx: Tx, importId: string, batchNo: number, input: BatchInput): Promise<{ imp: Import | undefined; processed: number }> {
+  // A batch lost in a database crash (not yet flushed) is lost whole with its import_batches row and redone.
   await tx.trx.raw(`select set_config('synchronous_commit', 'off', true)`)
-  const locked = await tx.trx.raw<{ rows: ImportRow[] }>(`select ${IMPORT_COLUMNS} from imports where id = ? for update`, [importId])
-  if (!locked.rows[0]) return undefined
-  const imp = fromRow(locked.rows[0])
-  if (imp.status !== 'RUNNING') return imp
-  const batch = input.rows.slice(imp.position, imp.position + (input.batchSize ?? IMPORT_BATCH_SIZE))
-  const actor: Actor = { id: imp.createdBy, role: imp.actorRole }
+  const current = await findImport(tx, importId)
+  if (!current || current.status !== 'RUNNING') return { imp: current, processed: 0 }
+  const claimed = await tx.trx.raw<{ rows: unknown[] }>(
+    `insert into import_batches (import_id, tenant_id, batch) values (?, ?, ?) on conflict do nothing returning batch`,
+    [importId, current.tenantId, batchNo],
+  )
+  if (claimed.rows.length === 0) return { imp: current, processed: 0 }
+  const batch = input.rows.slice(batchNo * current.batchSize, (batchNo + 1) * current.batchSize)
+  const actor: Actor = { id: current.createdBy, role: current.actorRole }
   const outcome: RowOutcome = { created: 0, duplicates: 0, failed: 0, errors: [] }
-  if (imp.options.dryRun) {
+  if (current.options.dryRun) {
     await inSavepoint(tx, async (sp) => {
-      await importRows(deps, sp, actor, imp, batch, input, outcome)
+      await importRows(deps, sp, actor, current, batch, input, outcome)
       throw new DryRunRollback()
     }).catch((error: unknown) => {
       if (!(error instanceof DryRunRollback)) throw error
     })
   } else {
-    await importRows(deps, tx, actor, imp, batch, input, outcome)
+    await importRows(deps, tx, actor, current, batch, input, outcome)
   }
   if (outcome.errors.length > 0) {
     await tx.trx.raw(
       `insert into import_errors (import_id, tenant_id, row, "column", message, duplicate_of)
        select ?, ?, e.row, e.col, e.message, e.duplicate_of from unnest(?::int[], ?::text[], ?::text[], ?::uuid[]) as e (row, col, message, duplicate_of)`,
-      [importId, imp.tenantId, outcome.errors.map((e) => e.row), outcome.errors.map((e) => e.column), outcome.errors.map((e) => e.message.slice(0, 2000)), outcome.errors.map((e) => e.duplicateOf)] as Knex.RawBinding[],
+      [importId, current.tenantId, outcome.errors.map((e) => e.row), outcome.errors.map((e) => e.column), outcome.errors.map((e) => e.message.slice(0, 2000)), outcome.errors.map((e) => e.duplicateOf)] as Knex.RawBinding[],
     )
   }
-  const position = imp.position + batch.length
-  const done = position >= input.rows.length
+  // Concurrent batches serialize on the import row here, at their end; each adds its own counts.
   const { rows } = await tx.trx.raw<{ rows: ImportRow[] }>(
     `update imports
-        set position = ?, processed = processed + ?, created = created + ?, duplicates = duplicates + ?, failed = failed + ?, updated_at = now(),
-            status = case when ? then 'COMPLETED' else status end, finished_at = case when ? then now() end, file = case when ? then null else file end
+        set processed = processed + ?, created = created + ?, duplicates = duplicates + ?, failed = failed + ?, updated_at = now(),
+            status = case when processed + ? >= total then 'COMPLETED' else status end,
+            finished_at = case when processed + ? >= total then now() end,
+            file = case when processed + ? >= total then null else file end
       where id = ?
       returning ${IMPORT_COLUMNS}`,
-    [position, batch.length, outcome.created, outcome.duplicates, outcome.failed, done, done, done, importId],
+    [batch.length, outcome.created, outcome.duplicates, outcome.failed, batch.length, batch.length, batch.length, importId],
   )
-  return fromRow(rows[0]!)
+  return { imp: fromRow(rows[0]!), processed: batch.length }
 }
 
 async function importRows(deps: Deps, tx: Tx, actor: Actor, imp: Import, batch: readonly SheetRow[], input: BatchInput, outcome: RowOutcome): Promise<void> {
