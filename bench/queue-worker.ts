@@ -18,13 +18,13 @@ import { systemClock } from '../lib/clock.ts'
 import { createLogger } from '../lib/logger.ts'
 import { loadConfigOrExit } from '../lib/config.ts'
 
-const config = loadConfigOrExit()
+const config = loadConfigOrExit(process.env, { worker: true })
 const logger = createLogger(config, 'bench-queue-worker')
 const burst = process.env.BENCH_BURST === '1' ? { burstWhenReadyExceeds: 1 } : {}
 const noop = process.env.BENCH_HANDLER === 'noop'
 const queue = noop ? { ...FOLLOW_UP_QUEUES[FOLLOW_UP_T3_QUEUE]!, name: 'bench.noop' } : FOLLOW_UP_QUEUES[FOLLOW_UP_T3_QUEUE]!
-const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker', queues: [queue] })
-const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: 'freshplan-bench-worker' })
+const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker', queues: [queue] })
+const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax, applicationName: 'freshplan-bench-worker' })
 const t3 = followUpJobs.find((job) => job.queue === FOLLOW_UP_T3_QUEUE)!
 const job = noop ? { queue: 'bench.noop', work: NOTIFY_QUEUE_WORK, handle: async () => ({}) } : t3
 const worker = await startWorker({ config, knex, boss, logger, clock: systemClock }, [{ ...job, work: { ...job.work, ...burst } }], [], [])

@@ -26,6 +26,13 @@ export interface Config {
   appDatabaseUrl: string
   appDbUser: string
   appDbPassword: string
+  /**
+   * Connection of the `worker` process and of `npm run backfill`: the worker role, the one login
+   * that may act as SYSTEM or across tenants (a member of SYSTEM_ROLE). Undefined in production
+   * when neither WORKER_DATABASE_URL nor WORKER_DB_PASSWORD is set; loadConfig(env, { worker: true })
+   * then refuses to start.
+   */
+  workerDatabaseUrl: string | undefined
   dbPoolMax: number
   auth: AuthConfig
   smtpUrl?: string
@@ -112,6 +119,27 @@ export function appRoleName(env: Env = process.env): string {
   return name
 }
 
+/**
+ * The NOLOGIN role whose members may claim the SYSTEM role and the all-tenants marker '*' in their
+ * RLS context (migrations/V0008). Only the worker role is granted it; the application role never.
+ */
+export const SYSTEM_ROLE = 'freshplan_system'
+
+/** The worker's login role; migrations create it as a member of the application role and of SYSTEM_ROLE. */
+export function workerRoleName(env: Env = process.env): string {
+  const name = text(env, 'WORKER_DB_USER') ?? 'freshplan_worker'
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new ConfigError('WORKER_DB_USER', 'must be a lower-case SQL identifier')
+  if (name === appRoleName(env) || name === SYSTEM_ROLE) throw new ConfigError('WORKER_DB_USER', 'must differ from APP_DB_USER and from ' + SYSTEM_ROLE)
+  return name
+}
+
+export function workerRolePassword(env: Env = process.env): string {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'], 'development')
+  const password = text(env, 'WORKER_DB_PASSWORD')
+  if (password === undefined && nodeEnv === 'production') throw new ConfigError('WORKER_DB_PASSWORD', 'is required in production')
+  return password ?? 'freshplan_worker'
+}
+
 export function appRolePassword(env: Env = process.env): string {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'], 'development')
   const password = text(env, 'APP_DB_PASSWORD')
@@ -147,7 +175,12 @@ function loadAuth(env: Env, nodeEnv: NodeEnv): AuthConfig {
   return { kind: 'hs256', secret: new TextEncoder().encode(secret ?? DEVELOPMENT_JWT_SECRET), issuer, audience }
 }
 
-export function loadConfig(env: Env = process.env): Config {
+export interface LoadOptions {
+  /** The process acts as the worker role (worker, backfill CLI): its connection must be configured. */
+  worker?: boolean
+}
+
+export function loadConfig(env: Env = process.env, options: LoadOptions = {}): Config {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'test', 'production'] as const, 'development')
   // web and worker need only the application role's URL; migrations need the owner's. A runtime
   // deployment may therefore set APP_DATABASE_URL alone.
@@ -157,6 +190,12 @@ export function loadConfig(env: Env = process.env): Config {
   const appDbUser = appRoleName(env)
   const appDbPassword = explicitAppUrl ? '' : appRolePassword(env)
   const appDatabaseUrl = explicitAppUrl?.href ?? deriveAppUrl(databaseUrl, appDbUser, appDbPassword)
+  // Derived like the application role's URL; in production only from an explicit password, so a
+  // web process, which must not hold it, is not forced to carry one.
+  const explicitWorkerUrl = url(env, 'WORKER_DATABASE_URL', POSTGRES_PROTOCOLS)
+  const workerDbUser = workerRoleName(env)
+  const workerDbPassword = text(env, 'WORKER_DB_PASSWORD') ?? (nodeEnv === 'production' ? undefined : workerRolePassword(env))
+  const workerDatabaseUrl = explicitWorkerUrl?.href ?? (workerDbPassword === undefined ? undefined : deriveAppUrl(databaseUrl, workerDbUser, workerDbPassword))
   const port = integer(env, 'PORT', 3000, 0, 65535)
   const smtpUrl = url(env, 'SMTP_URL', ['smtp:', 'smtps:'])
   if (!smtpUrl && nodeEnv === 'production') throw new ConfigError('SMTP_URL', 'is required in production')
@@ -164,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (allowUnauthenticatedPublisher && nodeEnv === 'production') {
     throw new ConfigError('SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER', 'must not be true in production')
   }
+  if (options.worker && workerDatabaseUrl === undefined) throw new ConfigError('WORKER_DATABASE_URL', 'or WORKER_DB_PASSWORD is required in production')
   const publicBaseUrl = url(env, 'PUBLIC_BASE_URL', ['http:', 'https:'])?.href.replace(/\/$/, '') ?? `http://localhost:${port}`
   return {
     nodeEnv,
@@ -172,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     appDatabaseUrl,
     appDbUser,
     appDbPassword,
+    workerDatabaseUrl,
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1000),
     auth: loadAuth(env, nodeEnv),
     smtpUrl: smtpUrl?.href,
@@ -203,9 +244,9 @@ function httpTimeouts(env: Env): Pick<Config, 'httpHeadersTimeoutMs' | 'httpRequ
  * For entry points: load the configuration or exit with one line naming the variable.
  * Other errors are not caught here; they are bugs and deserve their stack.
  */
-export function loadConfigOrExit(env: Env = process.env): Config {
+export function loadConfigOrExit(env: Env = process.env, options: LoadOptions = {}): Config {
   try {
-    return loadConfig(env)
+    return loadConfig(env, options)
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`)

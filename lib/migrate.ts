@@ -79,18 +79,57 @@ async function migratePgBoss(databaseUrl: string): Promise<void> {
   await boss.stop({ graceful: false, close: true })
 }
 
-/** pg-boss runs its statements inside our transactions with our role, so the app role needs these. */
+/**
+ * pg-boss runs its statements inside our transactions with our role, so the app role needs rights on
+ * its tables: exactly what pg-boss's runtime (started with `migrate: false`) does, nothing of what
+ * only its migrations do. Run on every deploy after pg-boss's migration, it first takes back whatever
+ * an older release granted (CREATE on the schema, rights on every table, default privileges), so a
+ * table a future pg-boss adds is the owner's alone until it is listed here.
+ *
+ * Never: `bam` (pg-boss runs its rows as SQL when the owner migrates), `version` except the three
+ * claim timestamps the scheduler, the flow resolver and the monitor move, `queue_stats` writes
+ * (persistQueueStats is off), TRUNCATE, DELETE of queues, CREATE on the schema. pg-boss's functions
+ * are SECURITY INVOKER, so executing them never exceeds these rights (job_table_run_async would write
+ * `bam`, and is refused). Queues are created (create_queue inserts a row) and updated at start-up.
+ * Details: docs/decisions.md, "Least privilege".
+ */
+export const PGBOSS_RUNTIME_GRANTS: Readonly<Record<string, string>> = {
+  job: 'select, insert, update, delete',
+  job_common: 'select, insert, update, delete',
+  job_dependency: 'select, insert, update, delete',
+  queue: 'select, insert, update',
+  schedule: 'select, insert, update, delete',
+  subscription: 'select, insert, delete',
+  instance: 'select, insert, update, delete',
+  warning: 'select, insert, delete',
+  queue_stats: 'select',
+  version: 'select, update (cron_on, flow_on, monitor_backoff_on)',
+}
+
 async function grantPgBoss(knex: Knex, appRole: string): Promise<void> {
   const role = knex.client.wrapIdentifier(appRole) as string
-  await knex.raw(`
-    grant usage, create on schema pgboss to ${role};
-    grant select, insert, update, delete on all tables in schema pgboss to ${role};
-    grant usage, select, update on all sequences in schema pgboss to ${role};
-    grant execute on all functions in schema pgboss to ${role};
-    alter default privileges in schema pgboss grant select, insert, update, delete on tables to ${role};
-    alter default privileges in schema pgboss grant usage, select, update on sequences to ${role};
-    alter default privileges in schema pgboss grant execute on functions to ${role};
-  `)
+  // Partitioned queues have a table of their own that pg-boss's statements name directly.
+  const { rows: partitions } = await knex.raw<{ rows: { name: string }[] }>(`
+    select c.relname as name from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent join pg_namespace n on n.oid = p.relnamespace
+     where n.nspname = 'pgboss' and p.relname = 'job' and c.relname <> 'job_common'`)
+  const grants = Object.entries(PGBOSS_RUNTIME_GRANTS).concat(partitions.map((p) => [p.name, PGBOSS_RUNTIME_GRANTS.job!]))
+  await knex.transaction(async (trx) => {
+    await trx.raw(`
+      revoke create on schema pgboss from ${role};
+      revoke all on all tables in schema pgboss from ${role};
+      revoke all on all sequences in schema pgboss from ${role};
+      revoke all on all functions in schema pgboss from ${role};
+      alter default privileges in schema pgboss revoke all on tables from ${role};
+      alter default privileges in schema pgboss revoke all on sequences from ${role};
+      alter default privileges in schema pgboss revoke all on functions from ${role};
+      grant usage on schema pgboss to ${role};
+    `)
+    // A table-level REVOKE takes the column grants too; pg-boss's functions stay executable (PUBLIC).
+    for (const [table, privileges] of grants) {
+      await trx.raw(`grant ${privileges} on pgboss.${knex.client.wrapIdentifier(table) as string} to ${role}`)
+    }
+  })
 }
 
 /**

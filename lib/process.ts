@@ -9,12 +9,16 @@ import { releaseResources, startBoss } from './boss.ts'
 
 export type ProcessName = 'web' | 'worker'
 
-/** The configuration, logger, pool and pg-boss of one process, connected as the application role. */
+/**
+ * The configuration, logger, pool and pg-boss of one process: `web` connects as the application
+ * role, `worker` as the worker role, the one login that may act as SYSTEM and across tenants (V0008).
+ */
 export async function processDeps(name: ProcessName): Promise<Deps> {
-  const config = loadConfigOrExit()
+  const config = loadConfigOrExit(process.env, { worker: name === 'worker' })
   const logger = createLogger(config, name)
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax, applicationName: `freshplan-${name}` })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: name })
+  const url = name === 'worker' ? config.workerDatabaseUrl! : config.appDatabaseUrl
+  const knex = createKnex(url, { poolMax: config.dbPoolMax, applicationName: `freshplan-${name}` })
+  const boss = await startBoss({ connectionString: url, logger, role: name })
   return { config, knex, boss, logger, clock: systemClock }
 }
 

@@ -99,16 +99,27 @@ export async function findEvent(trx: Knex.Transaction, id: string): Promise<Lead
   return rows[0] && fromRow(rows[0])
 }
 
-export async function findEvents(trx: Knex.Transaction, ids: readonly string[]): Promise<LeadEventRecord[]> {
-  if (ids.length === 0) return []
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where id = any (?::uuid[])`, [[...ids]])
+// The dashboard listener of a web process serves every tenant but may not claim SYSTEM or '*' (the
+// application role cannot, V0008): it reads through these SECURITY DEFINER functions instead, each a
+// statement of its own (no transaction, no RLS context needed).
+
+/** The highest published sequence number of all tenants (0 when none). */
+export async function dashboardLatestSeq(knex: Knex): Promise<number> {
+  const { rows } = await knex.raw<{ rows: { seq: number }[] }>(`select dashboard_latest_seq() as seq`)
+  return rows[0]?.seq ?? 0
+}
+
+/** Published events of all tenants after a sequence number, in delivery order. */
+export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number): Promise<LeadEventRecord[]> {
+  const { rows } = await knex.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from dashboard_events_after(?, ?)`, [after, limit])
   return rows.map(fromRow)
 }
 
-/** The highest published sequence number (0 when none). */
-export async function latestSeq(trx: Knex.Transaction): Promise<number> {
-  const { rows } = await trx.raw<{ rows: { seq: number | null }[] }>(`select max(seq) as seq from lead_events`)
-  return rows[0]?.seq ?? 0
+/** Events of any tenant by id, published or not (the listener checks a NOTIFY against them). */
+export async function dashboardFindEvents(knex: Knex, ids: readonly string[]): Promise<LeadEventRecord[]> {
+  if (ids.length === 0) return []
+  const { rows } = await knex.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from dashboard_events(?::uuid[])`, [[...ids]])
+  return rows.map(fromRow)
 }
 
 /** Is anything waiting to be published? One index probe (lead_events_pending_idx). */

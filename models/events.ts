@@ -11,6 +11,8 @@ export const LEAD_EVENT_TYPES = [
   'freshplan.lead.activity_added',
   'freshplan.lead.followup_sent',
   'freshplan.lead.duplicate_detected',
+  'freshplan.lead.merged',
+  'freshplan.lead.unmerged',
 ] as const
 
 export type LeadEventType = (typeof LEAD_EVENT_TYPES)[number]

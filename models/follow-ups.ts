@@ -69,6 +69,38 @@ export async function scheduleFollowUpsOf(deps: Deps, tx: Tx, leads: readonly Ne
   }
 }
 
+/**
+ * Cancels the lead's waiting follow-up jobs (created or retrying; a running one finds the lead
+ * changed under its row lock) in the caller's transaction, through pg-boss's own statements on
+ * the transaction's adapter: a rollback revives them. Used when a merge folds the lead away (§12).
+ */
+export async function cancelFollowUps(deps: Deps, tx: Tx, leadId: string): Promise<{ queue: string; id: string }[]> {
+  const cancelled: { queue: string; id: string }[] = []
+  for (const kind of FOLLOW_UP_KINDS) {
+    const queue = FOLLOW_UP_QUEUE_OF[kind]
+    const jobs = await deps.boss.findJobs(queue, { key: followUpSingletonKey(leadId, kind), queued: true, db: tx.db })
+    if (jobs.length === 0) continue
+    await deps.boss.cancel(queue, jobs.map((job) => job.id), { db: tx.db })
+    cancelled.push(...jobs.map((job) => ({ queue, id: job.id })))
+  }
+  return cancelled
+}
+
+/**
+ * Enqueues the follow-ups a lead still has open (not sent, not skipped by its status), each at its
+ * due time (a past one runs at once): what an undone merge gives back to the leads it restores.
+ */
+export async function reopenFollowUps(deps: Deps, tx: Tx, lead: Pick<Lead, 'id' | 'tenantId' | 'territory' | 'registeredAt' | 'status' | 't3SentAt' | 't7SentAt'>): Promise<FollowUpKind[]> {
+  const open = FOLLOW_UP_KINDS.filter((kind) => !isFollowUpSkipped(lead, kind))
+  if (open.length === 0) return []
+  const { timeZone } = await territoryOf(tx, lead.territory)
+  for (const kind of open) {
+    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
+    await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { startAfter: followUpDueAt(lead.registeredAt, kind, timeZone), singletonKey: followUpSingletonKey(lead.id, kind) })
+  }
+  return open
+}
+
 /** Whether the follow-up's e-mail was queued, or why not. */
 export type FollowUpEmail = 'QUEUED' | 'NO_CONSENT' | 'NO_ADDRESS'
 

@@ -268,7 +268,7 @@ export async function parseImportFile(buffer: Buffer): Promise<ParsedFile> {
 // ---------------------------------------------------------------------------------------------
 // Columns → lead fields
 
-/** The fields a column can fill: those of LeadCreate (server/schemas/leads.ts) plus `firstContact`. */
+/** The fields a column can fill: those of LeadCreate (models/lead-schemas.ts) plus `firstContact`. */
 export const IMPORT_FIELDS = [
   'companyName', 'contactName', 'email', 'phone', 'website', 'street', 'postalCode', 'city', 'countryCode',
   'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume', 'emailConsent', 'notes',

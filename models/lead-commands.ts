@@ -214,13 +214,13 @@ async function duplicateLead(tx: Tx, emailNormalized: string): Promise<DomainErr
 function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
-async function lockLead(tx: Tx, id: string): Promise<Lead> {
+export async function lockLead(tx: Tx, id: string): Promise<Lead> {
   const lead = isUuid(id) ? await leadById(tx.trx, id, { forUpdate: true }) : undefined
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
 }
 
-function assertVersion(lead: Lead, expected: ExpectedVersion): void {
+export function assertVersion(lead: Lead, expected: ExpectedVersion): void {
   if (expected !== '*' && lead.version !== expected) {
     throw problems.preconditionFailed(`The lead is at version ${lead.version}, not ${expected}; reload it and try again.`)
   }

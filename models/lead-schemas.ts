@@ -92,36 +92,42 @@ export const ownerPutSchema = {
 const timestamp = { type: 'string', format: 'date-time' } as const
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const
 
+const leadProperties = {
+  id: { type: 'string', format: 'uuid' },
+  tenantId: { type: 'string' },
+  territory: { enum: TERRITORIES },
+  ...editableLeadProperties,
+  status: { enum: LEAD_STATUSES },
+  stage: { enum: LEAD_STAGES },
+  ownerUserId: { type: 'string' },
+  collaboratorUserIds: { type: 'array', items: { type: 'string' } },
+  registeredAt: timestamp,
+  lastActivityAt: nullableTimestamp,
+  followUp: { type: 'object', required: ['t3SentAt', 't7SentAt'], properties: { t3SentAt: nullableTimestamp, t7SentAt: nullableTimestamp } },
+  version: { type: 'integer' },
+  createdAt: timestamp,
+  createdBy: { type: 'string' },
+  updatedAt: timestamp,
+  deletedAt: nullableTimestamp,
+  emailNormalized: { type: ['string', 'null'] },
+  nameNormalized: { type: ['string', 'null'] },
+  phoneE164: { type: ['string', 'null'] },
+  mergedIntoId: { type: ['string', 'null'], format: 'uuid', description: 'the survivor this lead was merged into (§12)' },
+  warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
+} as const
+
+/** Response schemas list every member the service always sends (null where there is no value) as required. */
 export const leadSchema = {
   $id: 'Lead',
   type: 'object',
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    tenantId: { type: 'string' },
-    territory: { enum: TERRITORIES },
-    ...editableLeadProperties,
-    status: { enum: LEAD_STATUSES },
-    stage: { enum: LEAD_STAGES },
-    ownerUserId: { type: 'string' },
-    collaboratorUserIds: { type: 'array', items: { type: 'string' } },
-    registeredAt: timestamp,
-    lastActivityAt: nullableTimestamp,
-    followUp: { type: 'object', properties: { t3SentAt: nullableTimestamp, t7SentAt: nullableTimestamp } },
-    version: { type: 'integer' },
-    createdAt: timestamp,
-    createdBy: { type: 'string' },
-    updatedAt: timestamp,
-    deletedAt: nullableTimestamp,
-    emailNormalized: { type: ['string', 'null'] },
-    nameNormalized: { type: ['string', 'null'] },
-    phoneE164: { type: ['string', 'null'] },
-    warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
-  },
+  required: Object.keys(leadProperties).filter((name) => name !== 'warnings'),
+  properties: leadProperties,
 } as const
 
 export const activitySchema = {
   $id: 'Activity',
   type: 'object',
+  required: ['id', 'leadId', 'type', 'occurredAt', 'summary', 'outcome', 'userId', 'metadata', 'createdAt'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     leadId: { type: 'string', format: 'uuid' },

@@ -21,11 +21,11 @@ export const LEAD_FIELDS = [
   'countryCode', 'source', 'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume',
   'emailConsent', 'notes', 'status', 'stage', 'ownerUserId', 'collaboratorUserIds', 'registeredAt', 'lastActivityAt',
   't3SentAt', 't7SentAt', 'version', 'createdAt', 'createdBy', 'updatedAt', 'deletedAt', 'emailNormalized',
-  'nameNormalized', 'phoneE164', 'normalizationVersion',
+  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId',
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
-/** The fields a create or PATCH may set (the request schemas list exactly these, server/schemas/leads.ts). */
+/** The fields a create or PATCH may set (the request schemas list exactly these, models/lead-schemas.ts). */
 export const EDITABLE_LEAD_FIELDS = [
   'companyName', 'contactName', 'email', 'phone', 'website', 'street', 'postalCode', 'city', 'countryCode', 'source',
   'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume', 'emailConsent', 'notes',
@@ -85,6 +85,8 @@ export class Lead extends Model {
   declare nameNormalized: string | null
   declare phoneE164: string | null
   declare normalizationVersion: number
+  /** Set when a merge (§12) folded this lead into another; the lead is DELETED then. */
+  declare mergedIntoId: string | null
 }
 
 export class LeadActivity extends Model {
@@ -177,6 +179,17 @@ export async function insertCreatedActivities(tx: Tx, created: readonly { lead: 
      select ?, a.lead_id, 'CREATED', a.summary, ?, ?, null, '{}'::jsonb from unnest(?::uuid[], ?::text[]) as a (lead_id, summary)`,
     [tx.ctx.tenantId, userId, occurredAt, created.map((c) => c.lead.id), created.map((c) => c.summary)],
   )
+}
+
+/**
+ * Moves activities to another lead (§12 merge and its undo): all of `fromLeadId`'s, or only the
+ * given ones. Only `lead_id` changes; each activity keeps its id, time, author and content.
+ */
+export async function moveActivities(tx: Tx, fromLeadId: string, toLeadId: string, ids?: readonly string[]): Promise<string[]> {
+  const builder = tx.trx('lead_activities').where('lead_id', fromLeadId).update({ lead_id: toLeadId })
+  if (ids !== undefined) builder.whereIn('id', ids)
+  const rows = (await builder.returning('id')) as { id: string }[]
+  return rows.map((row) => row.id)
 }
 
 /** Writes `changes` as the lead's next version. */

@@ -113,11 +113,12 @@ async function main(): Promise<void> {
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= MAX_BATCH_SIZE)) usage(`--batch-size must be an integer from 1 to ${MAX_BATCH_SIZE}`)
   if (args.tenant !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(args.tenant)) usage('--tenant is not a tenant id')
 
-  const config = loadConfigOrExit()
+  // It works batches as SYSTEM and lists tenants across all of them: the worker role's connection.
+  const config = loadConfigOrExit(process.env, { worker: true })
   // Problems are printed here; the JSON log only gets warnings (pg-boss) to keep the terminal readable.
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 'backfill')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: 2, applicationName: 'freshplan-backfill' })
-  const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web', poolMax: 2 })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: 2, applicationName: 'freshplan-backfill' })
+  const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'web', poolMax: 2 })
   const deps: Deps = { config, knex, boss, logger, clock: systemClock }
   const tty = process.stdout.isTTY === true
 

@@ -11,6 +11,7 @@ import { territoryRoutes } from './routes/territories.ts'
 import { backfillRoutes } from './routes/backfills.ts'
 import { importRoutes } from './routes/imports.ts'
 import { importPageRoutes } from './routes/import-page.ts'
+import { mergeRoutes } from './routes/merges.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier, type TokenVerifier } from './auth.ts'
 import { EVENT_STREAM_PATH } from './routes/events.ts'
@@ -55,7 +56,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
     return /^\/api(\/|$)/i.test(ctx.path) ? authenticated(ctx, next) : next()
   })
   app.use(idempotency(deps))
-  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), importPageRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), importRoutes(deps), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), importPageRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), mergeRoutes(deps), importRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }

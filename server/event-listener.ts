@@ -14,13 +14,12 @@
 // event without an outbox row is forwarded anyway, to managers and admins of its territory only.
 import pg from 'pg'
 import type { Deps } from '../lib/deps.ts'
-import { inTransaction, systemContext, type SecurityContext } from '../lib/db.ts'
+import type { SecurityContext } from '../lib/db.ts'
 import {
   cloudEventOf, maySee, notifyPayload, parseLeadCloudEvent,
   type EventVisibility, type LeadCloudEvent, type LeadEventRecord,
 } from '../models/events.ts'
-import { ALL_TENANTS } from '../lib/tenancy.ts'
-import { LISTEN_TO_EVENT_CHANNELS, findEvents, latestSeq, publishedAfter } from '../models/event-outbox.ts'
+import { LISTEN_TO_EVENT_CHANNELS, dashboardFindEvents, dashboardLatestSeq, dashboardPublishedAfter } from '../models/event-outbox.ts'
 import { DedupeCache, type DedupeCacheOptions } from './dedupe-cache.ts'
 import { dedupeCacheEntries, dedupeCacheHitRate, eventLatency, eventsConsumed } from '../lib/metrics.ts'
 
@@ -231,16 +230,16 @@ export class DashboardEventListener {
   }
 
   async #catchUp(): Promise<void> {
+    // Every tenant's events, without a SYSTEM context: the web's role may not claim one (V0008).
     const knex = this.#deps.knex
-    const system = systemContext(ALL_TENANTS)
     if (this.#position === undefined) {
       // A fresh process starts at the present; SSE clients replay older events from the outbox themselves.
-      this.#position = await inTransaction(knex, system, (tx) => latestSeq(tx.trx))
+      this.#position = await dashboardLatestSeq(knex)
       return
     }
     for (;;) {
       const after = this.#position
-      const records = await inTransaction(knex, system, (tx) => publishedAfter(tx.trx, after, this.#options.catchUpBatch))
+      const records = await dashboardPublishedAfter(knex, after, this.#options.catchUpBatch)
       for (const record of records) this.#consume(fromOutbox(record))
       if (records.length < this.#options.catchUpBatch) return
     }
@@ -249,9 +248,7 @@ export class DashboardEventListener {
   async #consumeNotified(batch: Notified[]): Promise<void> {
     const parsed = batch.map((n) => ({ ...n, event: parseLeadCloudEvent(n.payload) }))
     const ids = [...new Set(parsed.flatMap((n) => (n.event ? [n.event.id] : [])))]
-    const records = new Map(
-      (await inTransaction(this.#deps.knex, systemContext(ALL_TENANTS), (tx) => findEvents(tx.trx, ids))).map((r) => [r.id, r]),
-    )
+    const records = new Map((await dashboardFindEvents(this.#deps.knex, ids)).map((r) => [r.id, r]))
     for (const { payload, event } of parsed) {
       if (!event) {
         eventsConsumed.inc({ event_type: 'unknown', module: MODULE, result: 'failure' })

@@ -5,6 +5,7 @@ import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { importSchemas, importUploadSchema } from './schemas/imports.ts'
+import { mergeSchemas } from './schemas/merges.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
@@ -34,7 +35,7 @@ function componentRefs(value: unknown): unknown {
 }
 
 export function openApiDocument(): Record<string, unknown> {
-  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas, ...importSchemas, importUploadSchema].map((s) => [s.$id, componentRefs(s)]))
+  const schemas: Record<string, unknown> = Object.fromEntries([...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...importSchemas, importUploadSchema].map((s) => [s.$id, componentRefs(s)]))
   schemas.Problem = {
     type: 'object',
     properties: {
@@ -86,6 +87,29 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/imports/{id}/errors': {
         get: { summary: 'Rows not imported (invalid or duplicate), by row', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('ImportErrorPage')) }, ...errors } },
+      },
+      '/api/leads/{id}/history': {
+        get: { summary: 'Every change of the lead, newest first (written by the database itself, §12)', parameters: [idParam, ...queryParams(pageQuerySchema)], responses: { 200: { description: 'a page', ...json(ref('HistoryPage')) }, ...errors } },
+      },
+      '/api/leads/{id}/merge': {
+        post: {
+          summary: 'Merge up to four leads into this survivor (MANAGER, ADMIN)',
+          description: 'Activities move to the survivor, collaborators are united, the merged leads become DELETED with mergedIntoId, their pending follow-up jobs are cancelled and their e-mails freed. Answers the survivor plus mergeId; Location points to the merge.',
+          parameters: [idParam, ifMatch, idempotencyKey],
+          requestBody: { required: true, ...json(ref('MergeRequest')) },
+          responses: { 200: { description: 'merged: the survivor and mergeId', ...json({ allOf: [ref('Lead'), { type: 'object', properties: { mergeId: { type: 'string', format: 'uuid' } } }] }) }, 409: problem('merge-across-territories, or a lead that cannot be merged'), 412: problem('survivor version mismatch'), 428: problem('If-Match missing'), ...errors },
+        },
+      },
+      '/api/merges/{id}': {
+        get: { summary: 'A merge: who merged what, when, field sources, undo state', parameters: [idParam], responses: { 200: { description: 'the merge', ...json(ref('Merge')) }, ...errors } },
+      },
+      '/api/merges/{id}/undo': {
+        post: {
+          summary: 'Undo a merge (ADMIN any time, MANAGER within 30 days)',
+          description: 'Restores the merged leads as they were and the survivor\'s fields the merge changed, except fields changed since (kept, listed in conflicts); re-enqueues open follow-ups.',
+          parameters: [idParam, idempotencyKey],
+          responses: { 200: { description: 'undone', ...json(ref('MergeUndoResult')) }, 409: problem('merge-already-undone or merge-undo-blocked'), ...errors },
+        },
       },
       '/api/admin/backfills': {
         post: {

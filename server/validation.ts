@@ -1,5 +1,6 @@
 import { problems } from '../models/errors.ts'
 import { leadSchemas } from '../models/lead-schemas.ts'
+import { mergeSchemas } from './schemas/merges.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
 import { importSchemas } from './schemas/imports.ts'
@@ -8,7 +9,7 @@ import type { ErrorObject } from 'ajv/dist/2020.js'
 
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
 // validator coerces "50" → 50 and "true" → true.
-const schemas = [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...importSchemas]
+const schemas = [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...importSchemas]
 const bodyAjv = createAjv(false, schemas)
 const queryAjv = createAjv(true, schemas)
 

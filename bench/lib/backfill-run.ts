@@ -69,8 +69,8 @@ export async function measureBackfill(options: { leads: number; batchSize: numbe
     log(`inserted in ${seedSeconds.toFixed(1)} s`)
 
     const logger = createLogger(config, 'bench')
-    const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
-    const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
+    const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax })
+    const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker' })
     const deps = { config, knex, boss, logger, clock: systemClock }
     await startWorker(deps, [backfillJob], [], [])
 

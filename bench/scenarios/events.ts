@@ -77,7 +77,7 @@ export async function measureEventLatency(db: TestDatabase, web: RunningProcess,
   const log = options.log ?? (() => {})
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'silent' })
   const logger = createLogger(config, 'bench')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: 20, applicationName: 'freshplan-bench-writer' })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: 20, applicationName: 'freshplan-bench-writer' })
   const owner = createKnex(db.ownerUrl, { poolMax: 2 })
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'web' })
   const deps = { config, knex, boss, logger, clock: systemClock }

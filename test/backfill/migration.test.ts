@@ -15,7 +15,7 @@ import { backfillJob } from '../../jobs/backfill.ts'
 import { BACKFILL_QUEUE } from '../../lib/queues.ts'
 import { findBackfill, startNormalizationBackfill, type Backfill } from '../../models/backfills.ts'
 import { NORMALIZATION_VERSION, normalizeLead } from '../../models/normalization.ts'
-import { APP_PASSWORD, APP_ROLE, SERVER_URL, urlFor } from '../helpers/database.ts'
+import { APP_PASSWORD, APP_ROLE, SERVER_URL, urlFor, WORKER_PASSWORD, WORKER_ROLE } from '../helpers/database.ts'
 import { testConfig } from '../helpers/stack.ts'
 
 interface RawLead {
@@ -110,9 +110,9 @@ test.serial('leads from before V0003 are normalized by the backfill job exactly 
   const stale = await owner.raw(`select count(*)::int as n from leads where normalization_version = 0 and email_normalized is null and name_normalized is null`)
   t.is(stale.rows[0].n, HANDPICKED.length + GENERATED, 'after the upgrade every old lead is stale and unnormalized')
 
-  const config = testConfig({ name: databaseName, ownerUrl: urlFor(databaseName), appUrl: urlFor(databaseName, { user: APP_ROLE, password: APP_PASSWORD }), drop: async () => {} })
+  const config = testConfig({ name: databaseName, ownerUrl: urlFor(databaseName), appUrl: urlFor(databaseName, { user: APP_ROLE, password: APP_PASSWORD }), workerUrl: urlFor(databaseName, { user: WORKER_ROLE, password: WORKER_PASSWORD }), drop: async () => {} })
   const logger = createLogger(config, 'test')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: 4 })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: 4 })
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker' })
   deps = { config, knex, boss, logger, clock: systemClock }
   await startWorker(deps, [backfillJob], [], [])

@@ -39,7 +39,9 @@ async function loginAs(page: Page, role: string, extraRoles: string[] = []): Pro
   await page.goto(`${stack.baseUrl}/admin/queues`)
   await page.waitForURL(/\/login\?next=/)
   await page.fill('#token', await tokenFor({ user: `${role.toLowerCase()}-browser`, roles: [role, ...extraRoles], territories: ['DE', 'CH'] }))
-  await page.click('button[type=submit]')
+  // The form posts the token and then navigates to `next`: wait until the login page is left, so a
+  // following goto does not abort that navigation on a slow machine.
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith('/login')), page.click('button[type=submit]')])
 }
 
 test.serial('an ADMIN sees their lead\'s delayed follow-up; a platform operator retries a failed tenant-less job and sees it complete', async (t) => {
@@ -101,7 +103,7 @@ test.serial('a SALES user and an anonymous visitor are refused', async (t) => {
 
   const sales = await browser.newPage()
   await loginAs(sales, 'SALES')
-  await sales.waitForLoadState('networkidle')
+  await sales.waitForLoadState('load')
   const refused = await sales.goto(`${stack.baseUrl}/admin/queues`)
   t.is(refused?.status(), 403)
   t.false((await sales.content()).includes('follow-up.t3'))

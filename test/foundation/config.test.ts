@@ -31,6 +31,18 @@ test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_
   t.is(runtimeOnly.appDatabaseUrl, 'postgres://app:pw@db/leads')
 })
 
+test('the worker role URL is derived like the application role\'s; a worker in production needs it configured', (t) => {
+  t.is(loadConfig(base).workerDatabaseUrl, 'postgres://freshplan_worker:freshplan_worker@db.example:5432/leads')
+  t.is(loadConfig({ ...base, WORKER_DB_USER: 'leads_jobs', WORKER_DB_PASSWORD: 'p@ss' }).workerDatabaseUrl, 'postgres://leads_jobs:p%40ss@db.example:5432/leads')
+  t.is(loadConfig({ ...base, WORKER_DATABASE_URL: 'postgres://w:y@other/z' }).workerDatabaseUrl, 'postgres://w:y@other/z')
+  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' }
+  // A web process carries no worker credentials; a worker refuses to start without them.
+  t.is(loadConfig(production).workerDatabaseUrl, undefined)
+  t.is(t.throws(() => loadConfig(production, { worker: true }), { instanceOf: ConfigError })?.variable, 'WORKER_DATABASE_URL')
+  t.is(loadConfig({ ...production, WORKER_DB_PASSWORD: 'w' }, { worker: true }).workerDatabaseUrl, 'postgres://freshplan_worker:w@db/leads')
+  t.is(t.throws(() => loadConfig({ ...base, WORKER_DB_USER: 'freshplan_app' }), { instanceOf: ConfigError })?.variable, 'WORKER_DB_USER')
+})
+
 const bad: [Record<string, string | undefined>, string][] = [
   [{ DATABASE_URL: undefined }, 'DATABASE_URL'],
   [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL'],

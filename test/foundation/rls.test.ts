@@ -18,11 +18,13 @@ test.before(async () => {
 })
 test.after.always(() => stack?.stop())
 
-test('the runtime role owns nothing and has no BYPASSRLS or superuser rights', async (t) => {
-  const { rows } = await stack.deps.knex.raw(`select current_user as role, rolbypassrls, rolsuper from pg_roles where rolname = current_user`)
-  t.deepEqual(rows[0], { role: 'freshplan_app', rolbypassrls: false, rolsuper: false })
-  const owned = await stack.deps.knex.raw(`select count(*)::int as n from pg_class where relowner = (select oid from pg_roles where rolname = current_user)`)
-  t.is(owned.rows[0].n, 0)
+test('the runtime roles (web and worker) own nothing and have no BYPASSRLS or superuser rights', async (t) => {
+  for (const [knex, role] of [[stack.webDeps.knex, 'freshplan_app'], [stack.deps.knex, 'freshplan_worker']] as const) {
+    const { rows } = await knex.raw(`select current_user as role, rolbypassrls, rolsuper from pg_roles where rolname = current_user`)
+    t.deepEqual(rows[0], { role, rolbypassrls: false, rolsuper: false })
+    const owned = await knex.raw(`select count(*)::int as n from pg_class where relowner = (select oid from pg_roles where rolname = current_user)`)
+    t.is(owned.rows[0].n, 0)
+  }
 })
 
 test('a FORCEd policy hides rows of other territories from the runtime role', async (t) => {

@@ -10,6 +10,9 @@ import { listMigrationFiles, migrateDatabase, MIGRATIONS_DIR } from '../../lib/m
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 export const APP_ROLE = 'freshplan_app'
 export const APP_PASSWORD = 'freshplan_app'
+/** The worker's login role (V0008): the only one that may act as SYSTEM or across tenants. */
+export const WORKER_ROLE = 'freshplan_worker'
+export const WORKER_PASSWORD = 'freshplan_worker'
 
 export interface TestDatabase {
   name: string
@@ -17,6 +20,8 @@ export interface TestDatabase {
   ownerUrl: string
   /** The application role: what `web` and `worker` use. */
   appUrl: string
+  /** The worker role: what `worker` uses. */
+  workerUrl: string
   drop(): Promise<void>
 }
 
@@ -88,6 +93,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     name,
     ownerUrl: urlFor(name),
     appUrl: urlFor(name, { user: APP_ROLE, password: APP_PASSWORD }),
+    workerUrl: urlFor(name, { user: WORKER_ROLE, password: WORKER_PASSWORD }),
     drop: () => withAdmin(async (admin) => void (await admin.query(`drop database if exists ${name} with (force)`))),
   }
 }

@@ -39,7 +39,13 @@ export interface StackOptions {
 export interface Stack {
   db: TestDatabase
   config: Config
+  /**
+   * The worker's dependencies (knex as the worker role, which may act as SYSTEM): what jobs and
+   * tests that call models or handlers directly use. The web edge runs on `webDeps`.
+   */
   deps: Deps
+  /** The web's dependencies: knex as the application role, like `server/web.ts`. */
+  webDeps: Deps
   /** Owner connection for set-up and assertions that must see through RLS. */
   owner: Knex
   web?: WebProcess
@@ -52,6 +58,7 @@ export function testConfig(db: TestDatabase, env: Record<string, string> = {}): 
     NODE_ENV: 'test',
     DATABASE_URL: db.ownerUrl,
     APP_DATABASE_URL: db.appUrl,
+    WORKER_DATABASE_URL: db.workerUrl,
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
@@ -64,18 +71,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase()
   const config = testConfig(db, options.env)
   const logger = createLogger(config, 'test')
-  const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
+  const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax })
+  const webKnex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
   const owner = createKnex(db.ownerUrl, { poolMax: 4 })
   const queues = [...Object.values(QUEUES), ...(options.queues ?? [])]
   const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: options.worker ? 'worker' : 'web', queues })
   const deps: Deps = { config, knex, boss, logger, clock: options.clock ?? systemClock }
-  const web = options.web === false ? undefined : await startWeb(deps, options.routers, { ...(await options.app?.(deps)), events: options.events })
+  const webDeps: Deps = { ...deps, knex: webKnex }
+  const web = options.web === false ? undefined : await startWeb(webDeps, options.routers, { ...(await options.app?.(webDeps)), events: options.events })
   const worker = options.worker ? await startWorker(deps, options.jobs ?? JOBS, options.schedules ?? SCHEDULES, options.services ?? SERVICES) : undefined
   let stopped = false
   return {
     db,
     config,
     deps,
+    webDeps,
     owner,
     web,
     baseUrl: web ? `http://127.0.0.1:${web.port}` : '',
@@ -85,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await web?.drain()
       await worker?.stop()
       await releaseResources(deps)
+      await webKnex.destroy()
       await owner.destroy()
       await db.drop()
     },
