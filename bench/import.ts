@@ -54,9 +54,12 @@ async function file(): Promise<Buffer> {
 const db = await createTestDatabase()
 const config = testConfig(db, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', SHUTDOWN_TIMEOUT_MS: '25000' })
 const logger = createLogger(config, 'bench')
-const knex = createKnex(config.appDatabaseUrl, { poolMax: config.dbPoolMax })
+// The worker process's connection (the worker role, which may act as SYSTEM, V0008); the upload is
+// stored through the web's (the application role), as POST /api/imports does.
+const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax })
+const web = createKnex(config.appDatabaseUrl, { poolMax: 2 })
 const owner = createKnex(db.ownerUrl, { poolMax: 2 })
-const boss = await startBoss({ connectionString: config.appDatabaseUrl, logger, role: 'worker', queues: Object.values(QUEUES) })
+const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker', queues: Object.values(QUEUES) })
 const deps = { config, knex, boss, logger, clock: systemClock }
 const split = new Map<string, { ms: number; count: number }>()
 if (args.split) {
@@ -83,12 +86,12 @@ try {
   const worker = await startWorker(deps, [importJob], [], [])
   const started = performance.now()
   const ctx = { tenantId: 'default', userId: 'bench', role: 'SALES', territories: ['DE', 'CH'] } as const
-  const imp = await inTransaction(knex, ctx, (tx) => createImport(deps, tx, { file: content, filename: 'bench', contentType: null, fileType: args.format === 'xlsx' ? 'XLSX' : 'CSV', options: { dryRun: false, source: 'SONSTIGES' } }))
+  const imp = await inTransaction(web, ctx, (tx) => createImport(deps, tx, { file: content, filename: 'bench', contentType: null, fileType: args.format === 'xlsx' ? 'XLSX' : 'CSV', options: { dryRun: false, source: 'SONSTIGES' } }))
   let current = imp
   let lastLog = performance.now()
   while (current.status === 'QUEUED' || current.status === 'RUNNING') {
     await new Promise((resolve) => setTimeout(resolve, 200))
-    current = (await inTransaction(knex, ctx, (tx) => findImport(tx, imp.id)))!
+    current = (await inTransaction(web, ctx, (tx) => findImport(tx, imp.id)))!
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now()
       log(`${current.processed.toLocaleString('en')} rows, ${Math.round((current.processed * 1000) / (performance.now() - started))} rows/s`)
@@ -113,5 +116,6 @@ try {
 } finally {
   await releaseResources(deps)
   await owner.destroy()
+  await web.destroy()
   if (!args.keep) await db.drop()
 }
