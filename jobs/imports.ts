@@ -165,6 +165,8 @@ async function handle(deps: Deps, [job]: Job<ImportRef>[]): Promise<Record<strin
     const run = await runImport(deps, ref, { signal: job!.signal, deadline: started + sliceMs(deps.config) })
     if (job!.signal.aborted) throw new Error('the import job lost its claim; a retry continues from the stored position')
     if (!run.finished) await inTransaction(deps.knex, systemContext(ref.tenantId), (tx) => enqueueImport(deps, tx, { id: ref.importId, tenantId: ref.tenantId }))
+    // Not visible even to SYSTEM: a worker without the SYSTEM role (V0008) cannot work imports at all.
+    if (!run.imp) log.error('import not found; the worker must connect as the worker role')
     const output = importOutput(run.imp, { processed: run.processed, ms: Date.now() - started })
     log.info(output, run.finished ? 'import finished' : 'import slice done; continuation queued')
     return output
