@@ -4,18 +4,18 @@
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
-import { problems, type DomainError } from './errors.ts'
-import { raw } from 'objection'
+import { randomUUID } from 'node:crypto'
+import { DomainError, problems } from './errors.ts'
 import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
 import { hardDuplicateHolder, requestHardDuplicateEvent, reviewPossibleDuplicates } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
 import { MATCH_KEY_FIELDS } from './matching.ts'
-import { scheduleFollowUps } from './follow-ups.ts'
-import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
+import { scheduleFollowUpsOf } from './follow-ups.ts'
+import { recordCreatedLeadEvents, recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
-import { LEAD_SELECT_LIST, Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
+import { Lead, activityResource, insertActivity, insertCreatedActivities, insertLeads, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
 import { clockOf, initialProtection, protectionAfterActivity, recomputedProtection, restartedProtection, scheduleProtection } from './lead-protection.ts'
-import { isProtected, pausedSummary, resumedClock } from './protection-rules.ts'
+import { isProtected, pausedSummary, resumedClock, type ProtectionTransition } from './protection-rules.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -29,6 +29,7 @@ import {
   statusChangeSummary,
   territoryForCountry,
   type ActivityOutcome,
+  type LeadSource,
   type LeadStage,
   type LeadStatus,
   type UserActivityType,
@@ -89,6 +90,26 @@ function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object,
 }
 
 export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
+  const [outcome] = await createLeads(deps, tx, actor, [input])
+  if (!outcome!.ok) throw outcome!.error
+  return { lead: outcome!.lead, warnings: outcome!.warnings, possibleDuplicates: outcome!.possibleDuplicates }
+}
+
+/** What createLeads made of one input: the lead, or the error POST /api/leads would have answered (nothing of it written). */
+export type CreateOutcome = { ok: true; lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] } | { ok: false; error: DomainError }
+
+interface PlannedLead {
+  row: Partial<Lead> & { id: string }
+  emailNormalized: string | null
+  source: LeadSource
+  activities: ActivityInput[]
+  warnings: string[]
+  /** §10: the lead's first protection transition, scheduled once it is inserted. */
+  protection: ProtectionTransition | null
+}
+
+/** The rules of a create, before anything is written: a DomainError for an input that may not be created. */
+async function planLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput, now: Date): Promise<PlannedLead> {
   const fields = withoutBlanks(input)
   const { activities = [], ownerUserId, ...leadFields } = fields
   const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
@@ -104,13 +125,13 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   const countryCode = leadFields.countryCode ?? DEFAULT_COUNTRY_CODE
   const territory = territoryForCountry(countryCode)
   assertTerritoryAccess(tx, territory)
-  const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
   const protection = await initialProtection(tx, { tenantId: tx.ctx.tenantId, territory, registeredAt: now })
-  const lead = (await Lead.query(tx.trx).insert({
+  const row = {
     ...leadFields,
     ...columns,
     ...protection.columns,
+    id: randomUUID(),
     countryCode,
     source,
     tenantId: tx.ctx.tenantId,
@@ -120,27 +141,54 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     ownerUserId: ownerUserId ?? actor.id,
     createdBy: actor.id,
     registeredAt: now,
-  } as Partial<Lead>)
-    // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
-    .onConflict(tx.trx.raw(LIVE_EMAIL_CONFLICT))
-    .ignore()
-    .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
-  // objection hands back the input model; only a row PostgreSQL returned has an id.
-  if (lead.id === undefined) throw await duplicateLead(deps, tx, columns.emailNormalized!)
-  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
-  await scheduleFollowUps(deps, tx, lead)
-  await scheduleProtection(deps, tx, lead, protection.next, { fresh: true })
-  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
-  let current = lead
-  for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-  // §11: possible duplicates open a review in this transaction.
-  const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
-  return { lead: current, warnings, possibleDuplicates }
+  } as Partial<Lead> & { id: string }
+  return { row, emailNormalized: columns.emailNormalized, source, activities, warnings, protection: protection.next }
+}
+
+/**
+ * Creates leads in the caller's transaction with the rules and writes of POST /api/leads, set
+ * based: one statement each for the leads, their CREATED activities, each follow-up kind and their
+ * events, whatever their number (an import's batch; POST /api/leads creates a batch of one).
+ * Inputs count in order: of two with the same e-mail, the first is created and the second is a
+ * duplicate, as if they had been posted one after the other. An input that breaks a rule or is a
+ * hard duplicate (409 duplicate-lead) gets its DomainError and writes nothing; the others go on.
+ */
+export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: readonly LeadCreateInput[]): Promise<CreateOutcome[]> {
+  const outcomes: CreateOutcome[] = new Array(inputs.length)
+  const now = deps.clock.now()
+  const planned: { index: number; plan: PlannedLead }[] = []
+  for (const [index, input] of inputs.entries()) {
+    try {
+      planned.push({ index, plan: await planLead(deps, tx, actor, input, now) })
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error
+      outcomes[index] = { ok: false, error }
+    }
+  }
+  if (planned.length === 0) return outcomes
+  const inserted = await insertLeads(tx, planned.map(({ plan }) => plan.row))
+  const created: { index: number; plan: PlannedLead; lead: Lead }[] = []
+  for (const { index, plan } of planned) {
+    const lead = inserted.get(plan.row.id)
+    if (lead) created.push({ index, plan, lead })
+    else outcomes[index] = { ok: false, error: await duplicateLead(deps, tx, plan.emailNormalized!) }
+  }
+  if (created.length === 0) return outcomes
+  await insertCreatedActivities(tx, created.map(({ plan, lead }) => ({ lead, summary: `Lead created from source ${plan.source}` })), actor.id, now)
+  await scheduleFollowUpsOf(deps, tx, created.map((c) => c.lead))
+  for (const { plan, lead } of created) await scheduleProtection(deps, tx, lead, plan.protection, { fresh: true })
+  await recordCreatedLeadEvents(deps, tx, created.map((c) => ({ type: 'freshplan.lead.created' as const, lead: c.lead, data: leadResource(c.lead) })))
+  for (const { index, plan, lead } of created) {
+    let current = lead
+    for (const activity of plan.activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
+    // §11: possible duplicates open a review in this transaction.
+    const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
+    outcomes[index] = { ok: true, lead: current, warnings: plan.warnings, possibleDuplicates }
+  }
+  return outcomes
 }
 
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
-/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
-const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
 
 /**
  * Runs an update that may collide with another live lead's e-mail inside a savepoint (UPDATE has

@@ -7,7 +7,7 @@ import type { Deps } from '../lib/deps.ts'
 import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import type { Territory } from '../lib/tenancy.ts'
 import { eventIdempotencyKey } from './event-ids.ts'
-import { insertEvent, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
+import { insertEvent, insertEvents, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
 import type { LeadEventType } from './events.ts'
 
 export type { LeadEventType }
@@ -75,4 +75,29 @@ function wakeRelay(deps: Pick<Deps, 'knex' | 'logger'>): void {
     lastWake = -Infinity
     deps.logger.debug({ err: error }, 'could not wake the outbox relay; it finds the event by polling')
   })
+}
+
+/**
+ * recordLeadEvent for leads this transaction created (a batch create, models/lead-commands.ts
+ * createLeads): their events in one statement and one publisher job. No lead lock is needed, as for
+ * one created lead: nothing else can see them before the commit.
+ */
+export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
+  if (events.length === 0) return
+  const time = deps.clock.now()
+  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => ({
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, lead.version),
+    time,
+    data,
+  })))
+  if (recorded === 0) return
+  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+  tx.afterCommit(() => wakeRelay(deps))
 }
