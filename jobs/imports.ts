@@ -8,7 +8,7 @@ import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { ImportFileError, mapColumns, parseImportFile, type ColumnMap, type SheetRow } from '../models/import-file.ts'
 import {
-  IMPORT_PARALLEL_BATCHES, batchCount, committedBatches, enqueueImport, failImport, findImport, importActorContext, importBatch, importProgress, importWithFile, startImport,
+  IMPORT_PARALLEL_BATCHES, batchCount, committedBatches, enqueueImport, failImport, findImport, importActorContext, importBatch, importCounters, importWithFile, startImport,
   type Import, type ImportRef,
 } from '../models/imports.ts'
 import { requiresFirstContact } from '../models/lead-rules.ts'
@@ -143,15 +143,7 @@ export function importOutput(imp: Import | undefined, slice: { processed: number
   if (!imp) return { status: 'MISSING' }
   return {
     importId: imp.id,
-    status: imp.status,
-    dryRun: imp.options.dryRun,
-    total: imp.total,
-    processed: imp.processed,
-    created: imp.created,
-    duplicates: imp.duplicates,
-    failed: imp.failed,
-    progress: importProgress(imp),
-    failureReason: imp.failureReason,
+    ...importCounters(imp),
     sliceProcessed: slice.processed,
     sliceRowsPerSecond: slice.ms > 0 ? Math.round((slice.processed * 1000) / slice.ms) : null,
   }

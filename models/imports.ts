@@ -353,17 +353,11 @@ export function importProgress(imp: Pick<Import, 'status' | 'total' | 'processed
 }
 
 /** The wire form (GET /api/imports/{id}). */
-export function importResource(imp: Import): Record<string, unknown> {
+/** Where an import stands, counts only (no personal data): the API shows it, and so does its job's output. */
+export function importCounters(imp: Import): Record<string, unknown> {
   return {
-    id: imp.id,
     status: imp.status,
     dryRun: imp.options.dryRun,
-    source: imp.options.source,
-    ownerUserId: imp.options.ownerUserId ?? null,
-    mapping: imp.options.mapping ?? null,
-    filename: imp.filename,
-    fileType: imp.fileType,
-    fileSize: imp.fileSize,
     total: imp.total,
     processed: imp.processed,
     created: imp.created,
@@ -371,6 +365,19 @@ export function importResource(imp: Import): Record<string, unknown> {
     failed: imp.failed,
     progress: importProgress(imp),
     failureReason: imp.failureReason,
+  }
+}
+
+export function importResource(imp: Import): Record<string, unknown> {
+  return {
+    id: imp.id,
+    ...importCounters(imp),
+    source: imp.options.source,
+    ownerUserId: imp.options.ownerUserId ?? null,
+    mapping: imp.options.mapping ?? null,
+    filename: imp.filename,
+    fileType: imp.fileType,
+    fileSize: imp.fileSize,
     createdBy: imp.createdBy,
     createdAt: iso(imp.createdAt),
     startedAt: iso(imp.startedAt),
