@@ -28,17 +28,19 @@ async function statementsOf(work: () => Promise<void>): Promise<Sent[]> {
   const listener = (query: { sql: string; __knexTxId?: string }) => {
     if (query.__knexTxId !== undefined) sent.push({ sql: query.sql, txId: query.__knexTxId })
   }
-  stack.deps.knex.on('query', listener)
+  stack.webDeps.knex.on('query', listener)
   try {
     await work()
   } finally {
-    stack.deps.knex.off('query', listener)
+    stack.webDeps.knex.off('query', listener)
   }
   return sent
 }
 
-const CREATE_ROUND_TRIPS = 8
-const CREATE_WITH_IDEMPOTENCY_KEY_ROUND_TRIPS = 11
+// BEGIN+context, lead, CREATED activity, T+3 and T+7 jobs, the §10 protection job, outbox event,
+// publish job, §11 matching settings and candidate search, COMMIT.
+const CREATE_ROUND_TRIPS = 11
+const CREATE_WITH_IDEMPOTENCY_KEY_ROUND_TRIPS = 14
 const GET_ROUND_TRIPS = 3
 
 let n = 0
