@@ -13,6 +13,8 @@ export const LEAD_EVENT_TYPES = [
   'freshplan.lead.duplicate_detected',
   'freshplan.lead.merged',
   'freshplan.lead.unmerged',
+  'freshplan.lead.consent_revoked',
+  'freshplan.lead.erased',
 ] as const
 
 export type LeadEventType = (typeof LEAD_EVENT_TYPES)[number]

@@ -21,7 +21,7 @@ export const LEAD_FIELDS = [
   'countryCode', 'source', 'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume',
   'emailConsent', 'notes', 'status', 'stage', 'ownerUserId', 'collaboratorUserIds', 'registeredAt', 'lastActivityAt',
   't3SentAt', 't7SentAt', 'version', 'createdAt', 'createdBy', 'updatedAt', 'deletedAt', 'emailNormalized',
-  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId',
+  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId', 'consentRevokedAt',
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
@@ -87,6 +87,8 @@ export class Lead extends Model {
   declare normalizationVersion: number
   /** Set when a merge (§12) folded this lead into another; the lead is DELETED then. */
   declare mergedIntoId: string | null
+  /** When e-mail consent was withdrawn (§13: unsubscribe link or CRM); null while never withdrawn. */
+  declare consentRevokedAt: Date | null
 }
 
 export class LeadActivity extends Model {

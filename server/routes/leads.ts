@@ -7,8 +7,9 @@ import { etagFor, matchesIfNoneMatch, requiredIfMatch } from '../etag.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
 import { activityResource, leadResource, type Lead } from '../../models/lead-table.ts'
-import { addActivity, createLead, deleteLead, patchLead, reassignOwner, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
+import { addActivity, createLead, deleteLead, eraseLead, patchLead, reassignOwner, revokeConsent, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
 import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
+import { exportLead } from '../../models/privacy.ts'
 
 const actor = (ctx: Context): Actor => {
   const user = ctx.state.user!
@@ -93,6 +94,25 @@ export function leadRoutes(deps: Deps): Router {
   }
   router.put('/:id/collaborators/:userId', collaborator(true))
   router.delete('/:id/collaborators/:userId', collaborator(false))
+
+  // §13 consent and privacy.
+  router.post('/:id/consent/revoke', async (ctx) => {
+    const { lead } = await transact(deps, ctx, (tx) => revokeConsent(deps, tx, actor(ctx), ctx.params.id!, 'CRM'))
+    sendLead(ctx, lead)
+  })
+
+  router.get('/:id/export', managers, async (ctx) => {
+    const document = await transact(deps, ctx, (tx) => exportLead(deps, tx, ctx.params.id!))
+    ctx.set('Cache-Control', 'no-store')
+    ctx.set('Content-Disposition', `attachment; filename="lead-${ctx.params.id}.json"`)
+    ctx.body = document
+  })
+
+  router.post('/:id/erase', managers, async (ctx) => {
+    const { reason } = validBody<{ reason: string }>('EraseRequest', ctx.state.body)
+    await transact(deps, ctx, (tx) => eraseLead(deps, tx, actor(ctx), ctx.params.id!, reason))
+    ctx.status = 204
+  })
 
   return router
 }
