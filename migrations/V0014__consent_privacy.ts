@@ -71,6 +71,16 @@ export async function up(knex: Knex): Promise<void> {
       execute replace(def, old_list, $q$hint in ('MERGED', 'UNMERGED', 'ERASED', 'PSEUDONYMIZED')$q$);
     end $do$;
 
+    -- A published event stays numbered once; its data may still be scrubbed by erase_lead_traces
+    -- (the application role has no UPDATE on data: V0005's column grants).
+    create or replace function lead_events_publish_once() returns trigger language plpgsql as $$
+    begin
+      if old.seq is not null and to_jsonb(new) - 'data' <> to_jsonb(old) - 'data' then
+        raise exception 'event % is already published as seq %', old.id, old.seq using errcode = 'check_violation';
+      end if;
+      return new;
+    end $$;
+
     -- The definer functions below run as this role; when it is not a superuser, FORCEd policies apply to it.
     create policy email_outbox_owner on email_outbox for all to current_user using (true) with check (true);
     create policy lead_history_owner_update on lead_history for update to current_user using (true) with check (true);
@@ -203,6 +213,13 @@ export async function down(knex: Knex): Promise<void> {
     drop policy merges_owner on merges;
     drop policy idempotency_keys_owner_update on idempotency_keys;
     alter table email_outbox drop constraint email_outbox_unsubscribe_token_length;
+    create or replace function lead_events_publish_once() returns trigger language plpgsql as $$
+    begin
+      if old.seq is not null then
+        raise exception 'event % is already published as seq %', old.id, old.seq using errcode = 'check_violation';
+      end if;
+      return new;
+    end $$;
     alter table leads drop column consent_revoked_at;
   `)
 }
