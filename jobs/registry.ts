@@ -4,8 +4,9 @@ import { backfillJob } from './backfill.ts'
 import { emailSendJob } from './email.ts'
 import { followUpJobs, followUpSweepSchedule } from './follow-ups.ts'
 import { idempotencyPurgeJob, idempotencyPurgeSchedule } from './idempotency-purge.ts'
+import { pseudonymizeJob, pseudonymizeSchedule } from './privacy.ts'
 import { EVENT_JOBS, EVENT_SCHEDULES, EVENT_SERVICES } from './events.ts'
 
-export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS, backfillJob]
-export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, ...EVENT_SCHEDULES]
+export const JOBS: JobDefinition<any>[] = [idempotencyPurgeJob, ...followUpJobs, emailSendJob, ...EVENT_JOBS, backfillJob, pseudonymizeJob]
+export const SCHEDULES: ScheduleDefinition[] = [idempotencyPurgeSchedule, followUpSweepSchedule, pseudonymizeSchedule, ...EVENT_SCHEDULES]
 export const SERVICES: ServiceDefinition[] = [...EVENT_SERVICES]

@@ -67,6 +67,9 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
  */
 export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
+/** Daily pseudonymization of long-expired leads (§13). */
+export const PSEUDONYMIZE_QUEUE = 'privacy.pseudonymize'
+
 export const QUEUES: Record<string, Queue> = {
   [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
   idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
@@ -79,4 +82,5 @@ export const QUEUES: Record<string, Queue> = {
   // lock, into every lead write (see OutboxRelay in jobs/events.ts, the fast path).
   [EVENTS_PUBLISH_QUEUE]: { name: EVENTS_PUBLISH_QUEUE, retryLimit: 10, retryDelay: 1, retryBackoff: true, deleteAfterSeconds: 3600 },
   [EVENTS_PRUNE_QUEUE]: { name: EVENTS_PRUNE_QUEUE, policy: 'singleton' },
+  [PSEUDONYMIZE_QUEUE]: { name: PSEUDONYMIZE_QUEUE, policy: 'singleton', retryLimit: 3, retryDelay: 300, deleteAfterSeconds: 7 * 86_400 },
 }

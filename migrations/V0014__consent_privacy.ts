@@ -33,9 +33,9 @@ const EVENT_TYPES = [
   'freshplan.lead.merged', 'freshplan.lead.unmerged', 'freshplan.lead.consent_revoked', 'freshplan.lead.erased',
 ]
 const OUTBOX_STATUSES = ['QUEUED', 'SENT', 'FAILED', 'CANCELLED']
-/** Personal columns whose every past value erasure removes; pseudonymization the first six. */
-const PSEUDONYMIZED_COLUMNS = ['contact_name', 'email', 'phone', 'email_normalized', 'name_normalized', 'phone_e164']
-const ERASED_COLUMNS = [...PSEUDONYMIZED_COLUMNS, 'street', 'notes', 'company_name']
+/** Personal columns whose every past value erasure removes; pseudonymization these first five. */
+const PSEUDONYMIZED_COLUMNS = ['contact_name', 'email', 'phone', 'email_normalized', 'phone_e164']
+const ERASED_COLUMNS = [...PSEUDONYMIZED_COLUMNS, 'street', 'notes', 'company_name', 'name_normalized']
 
 const inList = (values: string[]) => values.map((v) => `'${v}'`).join(', ')
 const textArray = (values: string[]) => `array[${inList(values)}]::text[]`

@@ -376,7 +376,7 @@ export async function pseudonymizeLead(deps: Deps, tx: Tx, id: string, untouched
   const now = deps.clock.now()
   const emailSha256 = lead.email === null ? null : sha256Hex(lead.email.trim().toLowerCase())
   await setHistoryAction(tx, 'PSEUDONYMIZED')
-  await updateLead(tx, lead, { contactName: null, phone: null, email: emailSha256, emailNormalized: null, nameNormalized: null, phoneE164: null }, now)
+  await updateLead(tx, lead, { contactName: null, phone: null, email: emailSha256, emailNormalized: null, phoneE164: null }, now)
   await setHistoryAction(tx, null)
   await tx.trx.raw('select erase_lead_traces(?, ?, ?, ?)', [lead.id, 'PSEUDONYMIZED', 'EXPIRED and untouched for 60 days', emailSha256])
   return true

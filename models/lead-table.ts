@@ -245,3 +245,17 @@ export async function followUpCandidates(
     timeZone: row.time_zone,
   }))
 }
+
+/**
+ * Leads of every tenant that the pseudonymization (§13) is due for: EXPIRED, unchanged since
+ * `untouchedSince`, and still holding a contact name, phone or plain e-mail. Oldest first, bounded.
+ */
+export async function pseudonymizationCandidates(tx: Tx, untouchedSince: Date, limit: number): Promise<{ id: string; tenantId: string; territory: TerritoryCode }[]> {
+  const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; territory: TerritoryCode }[] }>(
+    `select id, tenant_id, territory from leads
+      where status = 'EXPIRED' and updated_at <= ? and (contact_name is not null or phone is not null or email_normalized is not null or phone_e164 is not null)
+      order by updated_at, id limit ?`,
+    [untouchedSince, limit],
+  )
+  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, territory: row.territory }))
+}
