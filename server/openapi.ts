@@ -33,6 +33,8 @@ const HEADERS = {
   Location: { description: 'Where the created or running resource is.', schema: { type: 'string', format: 'uri-reference' } },
   'WWW-Authenticate': { description: 'The authentication scheme: `Bearer realm="freshplan"`.', schema: { type: 'string' } },
   'Idempotent-Replayed': { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key (§4).', schema: { type: 'string', enum: ['true'] } },
+  'Cache-Control': { description: '`no-store`: the response holds personal data.', schema: { type: 'string' } },
+  'Content-Disposition': { description: 'Saves the export as `lead-<id>.json`.', schema: { type: 'string' } },
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
 }
 
@@ -246,7 +248,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/leads/{id}/export': {
         parameters: [param('id')],
-        get: api('get', { operationId: 'exportLead', summary: 'Everything stored about the lead as one JSON document (MANAGER, ADMIN, §13)', tags: ['privacy'], responses: { 200: response('the export', { schema: ref('LeadExport') }) } }, { forbidden: true, notFound: true }),
+        get: api('get', { operationId: 'exportLead', summary: 'Everything stored about the lead as one JSON document (MANAGER, ADMIN, §13)', tags: ['privacy'], responses: { 200: response('the export', { schema: ref('LeadExport'), headers: ['Cache-Control', 'Content-Disposition'] }) } }, { forbidden: true, notFound: true }),
       },
       '/api/leads/{id}/erase': {
         parameters: [param('id')],

@@ -989,6 +989,10 @@ export interface components {
         "WWW-Authenticate": string;
         /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key (§4). */
         "Idempotent-Replayed": "true";
+        /** @description `no-store`: the response holds personal data. */
+        "Cache-Control": string;
+        /** @description Saves the export as `lead-<id>.json`. */
+        "Content-Disposition": string;
         /** @description Seconds to wait before retrying. */
         "Retry-After": number;
     };
@@ -1510,6 +1514,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
                     [name: string]: unknown;
                 };
                 content: {
