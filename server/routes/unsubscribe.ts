@@ -1,6 +1,7 @@
 import { Router } from '@koa/router'
 import type { Context } from 'koa'
 import getRawBody from 'raw-body'
+import { getBoundary, parse as parseMultipart } from 'parse-multipart-data'
 import type { Deps } from '../../lib/deps.ts'
 import { unsubscribe, unsubscribeTokenKnown } from '../../models/privacy.ts'
 import { BASE_CSP } from '../middleware/browser-security.ts'
@@ -44,6 +45,26 @@ function sendPage(ctx: Context, status: number, html: string): void {
   ctx.body = html
 }
 
+/** The value of the List-Unsubscribe field of the request's form body; undefined when there is none (or the body is too large or no form). */
+async function oneClickAction(ctx: Context): Promise<string | undefined> {
+  const type = ctx.is('application/x-www-form-urlencoded', 'multipart/form-data')
+  if (!type) return undefined
+  let raw: Buffer
+  try {
+    raw = await getRawBody(ctx.req, { length: ctx.get('Content-Length') || null, limit: MAX_FORM_BYTES })
+  } catch {
+    return undefined
+  }
+  if (type === 'application/x-www-form-urlencoded') return new URLSearchParams(raw.toString('utf-8')).get('List-Unsubscribe') ?? undefined
+  const boundary = /boundary=/i.test(ctx.get('Content-Type')) ? getBoundary(ctx.get('Content-Type')) : ''
+  if (!boundary) return undefined
+  try {
+    return parseMultipart(raw, boundary).find((part) => part.name === 'List-Unsubscribe' && part.filename === undefined)?.data.toString('utf-8').trim()
+  } catch {
+    return undefined
+  }
+}
+
 export function unsubscribeRoutes(deps: Deps): Router {
   const router = new Router({ prefix: '/unsubscribe' })
 
@@ -54,17 +75,11 @@ export function unsubscribeRoutes(deps: Deps): Router {
   })
 
   router.post('/:token', async (ctx) => {
-    let form: URLSearchParams
-    try {
-      form = new URLSearchParams((await getRawBody(ctx.req, { length: ctx.get('Content-Length') || null, limit: MAX_FORM_BYTES, encoding: 'utf-8' })))
-    } catch {
-      return sendPage(ctx, 400, UNKNOWN)
-    }
-    // RFC 8058 §3.1: the body names the one-click action; a form of ours sends the same field.
-    if (!ctx.is('application/x-www-form-urlencoded') || form.get('List-Unsubscribe') !== ONE_CLICK) {
+    // RFC 8058 §3.1: the body names the one-click action, form-encoded or multipart; our page's form sends the same field.
+    if (await oneClickAction(ctx) !== ONE_CLICK) {
       ctx.status = 400
       ctx.type = 'text/plain'
-      ctx.body = 'Send List-Unsubscribe=One-Click (application/x-www-form-urlencoded).'
+      ctx.body = 'Send List-Unsubscribe=One-Click (application/x-www-form-urlencoded or multipart/form-data).'
       return
     }
     const outcome = await unsubscribe(deps, ctx.params.token!)

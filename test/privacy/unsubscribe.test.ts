@@ -62,6 +62,8 @@ test.serial('the List-Unsubscribe URL of a received follow-up revokes consent on
 
   // Not a one-click body: refused, nothing written.
   t.is((await oneClick(url, 'List-Unsubscribe=Yes')).status, 400)
+  t.is((await fetch(stack.baseUrl + new URL(url).pathname, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"List-Unsubscribe":"One-Click"}' })).status, 400)
+  t.is((await oneClick(url, `List-Unsubscribe=One-Click&pad=${'x'.repeat(2000)}`)).status, 400, 'bounded body')
   t.true((await leadRow(stack.owner, id)).email_consent)
 
   const first = await oneClick(url)
@@ -77,6 +79,13 @@ test.serial('the List-Unsubscribe URL of a received follow-up revokes consent on
   const revoked = (await activitiesOf(stack.owner, id)).filter((a) => a.type === 'CONSENT_REVOKED')
   t.is(revoked.length, 1, 'no second activity')
   t.is(revoked[0]!.user_id, 'unsubscribe-link')
+  // RFC 8058 also allows multipart/form-data: the same outcome, still one activity.
+  const form = new FormData()
+  form.set('List-Unsubscribe', 'One-Click')
+  const multipart = await fetch(stack.baseUrl + new URL(url).pathname, { method: 'POST', body: form })
+  t.is(multipart.status, 200)
+  t.is(await multipart.text(), done)
+  t.is((await activitiesOf(stack.owner, id)).filter((a) => a.type === 'CONSENT_REVOKED').length, 1)
   t.is(await countEvents(id, 'freshplan.lead.consent_revoked'), 1)
   const history = await stack.owner('lead_history').where('lead_id', id).orderBy('id')
   t.deepEqual(history.at(-1).changes.email_consent, { from: true, to: false })
