@@ -71,6 +71,21 @@ export async function up(knex: Knex): Promise<void> {
       execute replace(def, old_list, $q$hint in ('MERGED', 'UNMERGED', 'ERASED', 'PSEUDONYMIZED')$q$);
     end $do$;
 
+    -- A collaborator (SALES, not the owner) may withdraw consent too (§13: "the lead's users"), but
+    -- never give it: leads_guard (V0008) lets email_consent true → false and consent_revoked_at pass.
+    do $do$
+    declare
+      def text := pg_get_functiondef('leads_guard()'::regprocedure);
+      old_rule text := $q$to_jsonb(new) - array['last_activity_at', 'version', 'updated_at', 'status'] <> to_jsonb(old) - array['last_activity_at', 'version', 'updated_at', 'status']$q$;
+    begin
+      if position(old_rule in def) = 0 then
+        raise exception 'leads_guard() does not have the collaborator rule of V0008';
+      end if;
+      execute replace(def, old_rule, $q$to_jsonb(new) - array['last_activity_at', 'version', 'updated_at', 'status', 'email_consent', 'consent_revoked_at'] <> to_jsonb(old) - array['last_activity_at', 'version', 'updated_at', 'status', 'email_consent', 'consent_revoked_at']
+          or (new.email_consent and not old.email_consent)
+          or (new.consent_revoked_at is distinct from old.consent_revoked_at and new.email_consent)$q$);
+    end $do$;
+
     -- A published event stays numbered once; its data may still be scrubbed by erase_lead_traces
     -- (the application role has no UPDATE on data: V0005's column grants).
     create or replace function lead_events_publish_once() returns trigger language plpgsql as $$

@@ -349,6 +349,8 @@ export const sha256Hex = (value: string): string => createHash('sha256').update(
 export async function eraseLead(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
   if (!MANAGER_ROLES.includes(actor.role)) throw problems.forbidden('Only managers and admins erase leads.')
   const lead = await lockLead(tx, id)
+  // Erased already: nothing left to erase, no second entry or event.
+  if (lead.companyName === `GELÖSCHT-${lead.id}` && [lead.email, lead.contactName, lead.phone, lead.street, lead.notes].every((value) => value === null)) return lead
   const now = deps.clock.now()
   const emailSha256 = lead.email === null ? null : sha256Hex(lead.email.trim().toLowerCase())
   await setHistoryAction(tx, 'ERASED')

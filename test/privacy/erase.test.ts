@@ -103,4 +103,8 @@ test.serial('export before erasure is complete; after erase the whole database d
   t.regex(history[0].changes.emailSha256.to, /^[0-9a-f]{64}$/)
   const event = await stack.owner('lead_events').where({ lead_id: id, type: 'freshplan.lead.erased' }).first()
   t.deepEqual(Object.keys(event.data).sort(), ['erasedAt', 'leadId', 'status', 'territory'])
+  // Erasing again: nothing left to do, no second entry or event.
+  t.is((await api('POST', `/api/leads/${id}/erase`, { token: manager, body: { reason: 'Löschbegehren nach Art. 17 DSGVO' } })).status, 204)
+  t.is((await stack.owner('lead_history').where({ lead_id: id, action: 'ERASED' })).length, 1)
+  t.is((await stack.owner('lead_events').where({ lead_id: id, type: 'freshplan.lead.erased' })).length, 1)
 })

@@ -126,7 +126,9 @@ test.serial('a queued mail is cancelled with its job when consent is withdrawn i
     t.is(queued.status, 'QUEUED')
     const other = await tokenFor({ user: 'sales-3', role: 'SALES' })
     t.is((await api('POST', `/api/leads/${id}/consent/revoke`, { token: other })).status, 404, 'not a user of this lead')
-    const revoke = await api('POST', `/api/leads/${id}/consent/revoke`, { token: sales })
+    // A collaborator (not the owner) may withdraw consent: one of the lead's users.
+    t.is((await api('PUT', `/api/leads/${id}/collaborators/sales-3`, { token: sales })).status, 200)
+    const revoke = await api('POST', `/api/leads/${id}/consent/revoke`, { token: other })
     t.is(revoke.status, 200, JSON.stringify(revoke.body))
     t.false(revoke.body.emailConsent)
     t.is(revoke.body.consentRevokedAt, clock.now().toISOString())
@@ -134,6 +136,14 @@ test.serial('a queued mail is cancelled with its job when consent is withdrawn i
     t.is(cancelled.status, 'CANCELLED')
     const { rows: jobs } = await stack.owner.raw(`select state from pgboss.job where name = 'email.send' and data->>'outboxId' = ?`, [cancelled.id])
     t.deepEqual(jobs.map((j: { state: string }) => j.state), ['cancelled'])
+    t.is(revoke.body.consentRevokedAt, clock.now().toISOString())
+    // …but cannot give it back (leads_guard), neither through the API nor directly.
+    t.is((await api('PATCH', `/api/leads/${id}`, { token: other, headers: { 'If-Match': `"${revoke.body.version}"`, 'content-type': 'application/merge-patch+json' }, body: { emailConsent: true } })).status, 403)
+    const direct = stack.webDeps.knex.transaction(async (trx) => {
+      await trx.raw(`select set_config('app.tenant_id', 'default', true), set_config('app.user_id', 'sales-3', true), set_config('app.role', 'SALES', true), set_config('app.territories', 'DE', true)`)
+      await trx('leads').where('id', id).update({ email_consent: true })
+    })
+    await t.throwsAsync(direct, { message: /SALES may update own leads only/ })
     const second = await api('POST', `/api/leads/${id}/consent/revoke`, { token: sales })
     t.is(second.body.version, revoke.body.version)
     t.is((await activitiesOf(stack.owner, id)).filter((a) => a.type === 'CONSENT_REVOKED').length, 1)
