@@ -54,6 +54,33 @@ export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
   [FOLLOW_UP_SWEEP_QUEUE]: { name: FOLLOW_UP_SWEEP_QUEUE, policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 900 },
 }
 
+// §10 lead protection: one delayed job per lead for its next transition, a queue per kind, singletonKey
+// `<leadId>:<kind>`. `stately` allows one waiting and one running job per key, so a deadline moved
+// while the lead's job runs still gets its own job; a newer deadline moves the waiting job
+// (pg-boss upsert). The handler re-derives what is due under the lead's row lock, so a job that
+// runs twice, late or superseded changes nothing.
+export const PROTECTION_REMINDER_QUEUE = 'lead-protection.reminder'
+export const PROTECTION_GRACE_PERIOD_QUEUE = 'lead-protection.grace-period'
+export const PROTECTION_EXPIRED_QUEUE = 'lead-protection.expired'
+/** The daily safety net for leads whose job is missing (imported, backfilled, or failed for good). */
+export const PROTECTION_SWEEP_QUEUE = 'lead-protection.sweep'
+
+export const PROTECTION_QUEUE_OF = {
+  REMINDER: PROTECTION_REMINDER_QUEUE,
+  GRACE_PERIOD: PROTECTION_GRACE_PERIOD_QUEUE,
+  EXPIRED: PROTECTION_EXPIRED_QUEUE,
+} as const satisfies Record<'REMINDER' | 'GRACE_PERIOD' | 'EXPIRED', string>
+
+const protectionOptions = { ...followUpOptions, policy: 'stately' } as const
+
+export const PROTECTION_QUEUES: Record<string, Queue> = {
+  [PROTECTION_REMINDER_QUEUE]: { name: PROTECTION_REMINDER_QUEUE, ...protectionOptions },
+  [PROTECTION_GRACE_PERIOD_QUEUE]: { name: PROTECTION_GRACE_PERIOD_QUEUE, ...protectionOptions },
+  [PROTECTION_EXPIRED_QUEUE]: { name: PROTECTION_EXPIRED_QUEUE, ...protectionOptions },
+  // One sweep at a time; over a million leads it needs minutes, not the follow-up sweep's seconds.
+  [PROTECTION_SWEEP_QUEUE]: { name: PROTECTION_SWEEP_QUEUE, policy: 'exclusive', retryLimit: 2, retryDelay: 60, expireInSeconds: 3600, heartbeatSeconds: 30 },
+}
+
 export const EMAIL_QUEUES: Record<string, Queue> = {
   // SMTP outages last minutes to hours: 10 retries from 30 s doubling up to 1 h apart span about
   // four hours before a mail is marked FAILED. `notify` wakes a worker as soon as a mail commits.
@@ -74,6 +101,7 @@ export const QUEUES: Record<string, Queue> = {
   [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
   idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
   ...FOLLOW_UP_QUEUES,
+  ...PROTECTION_QUEUES,
   ...EMAIL_QUEUES,
   // Each recorded event sends one wake-up job and one run publishes everything pending, so later
   // jobs find little or nothing. A standard queue on purpose: a deduplicating policy would drop the

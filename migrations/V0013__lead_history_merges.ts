@@ -38,11 +38,15 @@ const ACTIVITY_TYPES = [
   'QUALIFIED_CALL', 'MEETING', 'DEMO', 'ROI_PRESENTATION', 'SAMPLE_SENT', 'EMAIL', 'CALL', 'ORDER', 'NOTE', 'FOLLOW_UP',
   'SAMPLE_FEEDBACK', 'FIRST_CONTACT_DOCUMENTED', 'CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7',
   'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED',
+  // §10 (V0011), kept
+  'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
 ]
 const EVENT_TYPES = [
   'freshplan.lead.created', 'freshplan.lead.updated', 'freshplan.lead.status_changed', 'freshplan.lead.deleted',
   'freshplan.lead.activity_added', 'freshplan.lead.followup_sent', 'freshplan.lead.duplicate_detected',
   'freshplan.lead.merged', 'freshplan.lead.unmerged',
+  // §10 (V0011) and the rest of §7's list that V0011 allowed, kept
+  'freshplan.lead.erased', 'freshplan.lead.consent_revoked', 'freshplan.lead.clock_stopped', 'freshplan.lead.clock_resumed',
 ]
 /** Columns that change with every write and say nothing about the lead. */
 const BOOKKEEPING = ['version', 'updated_at', 'normalization_version']

@@ -6,8 +6,8 @@ import { appRoleName, SYSTEM_ROLE } from '../lib/config.ts'
 // - leads.consent_revoked_at: when the recipient (or the CRM) withdrew e-mail consent.
 // - email_outbox.unsubscribe_token becomes text: 256 random bits, base64url (models/email-outbox.ts);
 //   a mail that will not be sent any more is CANCELLED.
-// - CONSENT_REVOKED activities and the consent_revoked / erased events; the lists keep every value
-//   of V0002, V0005 and V0013 (MERGED, UNMERGED included). PSEUDONYMIZED joins the history actions.
+// - CONSENT_REVOKED, ERASED and PSEUDONYMIZED activities; the lists keep every value of V0002, V0005,
+//   V0011 (§10) and V0013 (MERGED, UNMERGED included); a later redefinition must keep these too. PSEUDONYMIZED joins the history actions.
 // - Three SECURITY DEFINER functions with a fixed search_path, executable by the application role only:
 //   unsubscribe_target(token): the tenant, territory and lead of a mail's token, nothing else. The
 //     unsubscribe request has no login, so the web cannot read the outbox itself (SYSTEM only).
@@ -25,12 +25,18 @@ const HISTORY_ACTIONS = ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'DELETED', 'MER
 const ACTIVITY_TYPES = [
   'QUALIFIED_CALL', 'MEETING', 'DEMO', 'ROI_PRESENTATION', 'SAMPLE_SENT', 'EMAIL', 'CALL', 'ORDER', 'NOTE', 'FOLLOW_UP',
   'SAMPLE_FEEDBACK', 'FIRST_CONTACT_DOCUMENTED', 'CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7',
-  'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED', 'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED',
+  'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED',
+  // §10 (V0011), kept
+  'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
+  // §13
+  'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED',
 ]
 const EVENT_TYPES = [
   'freshplan.lead.created', 'freshplan.lead.updated', 'freshplan.lead.status_changed', 'freshplan.lead.deleted',
   'freshplan.lead.activity_added', 'freshplan.lead.followup_sent', 'freshplan.lead.duplicate_detected',
   'freshplan.lead.merged', 'freshplan.lead.unmerged', 'freshplan.lead.consent_revoked', 'freshplan.lead.erased',
+  // §10 (V0011), kept
+  'freshplan.lead.clock_stopped', 'freshplan.lead.clock_resumed',
 ]
 const OUTBOX_STATUSES = ['QUEUED', 'SENT', 'FAILED', 'CANCELLED']
 /** Personal columns whose every past value erasure removes; pseudonymization these first five. */
@@ -53,9 +59,9 @@ export async function up(knex: Knex): Promise<void> {
     alter table email_outbox add constraint email_outbox_status_check check (status in (${inList(OUTBOX_STATUSES)}));
 
     alter table lead_activities drop constraint lead_activities_type_check;
-    alter table lead_activities add constraint lead_activities_type_check check (type in (${inList(ACTIVITY_TYPES)}));
+    alter table lead_activities add constraint lead_activities_type_check check (type in (${inList(ACTIVITY_TYPES)})) not valid;
     alter table lead_events drop constraint lead_events_type_check;
-    alter table lead_events add constraint lead_events_type_check check (type in (${inList(EVENT_TYPES)}));
+    alter table lead_events add constraint lead_events_type_check check (type in (${inList(EVENT_TYPES)})) not valid;
     alter table lead_history drop constraint lead_history_action_check;
     alter table lead_history add constraint lead_history_action_check check (action in (${inList(HISTORY_ACTIONS)}));
 
@@ -72,18 +78,22 @@ export async function up(knex: Knex): Promise<void> {
     end $do$;
 
     -- A collaborator (SALES, not the owner) may withdraw consent too (§13: "the lead's users"), but
-    -- never give it: leads_guard (V0008) lets email_consent true → false and consent_revoked_at pass.
+    -- never give it: leads_guard (V0008, as V0011 left it) lets email_consent true → false and
+    -- consent_revoked_at pass. Patched in place so V0011's bookkeeping list stays as it is.
     do $do$
     declare
       def text := pg_get_functiondef('leads_guard()'::regprocedure);
-      old_rule text := $q$to_jsonb(new) - array['last_activity_at', 'version', 'updated_at', 'status'] <> to_jsonb(old) - array['last_activity_at', 'version', 'updated_at', 'status']$q$;
+      list_start text := $q$array['last_activity_at', $q$;
+      status_rule text := $q$or (new.status <> old.status and not$q$;
     begin
-      if position(old_rule in def) = 0 then
-        raise exception 'leads_guard() does not have the collaborator rule of V0008';
+      if position(list_start in def) = 0 or position(status_rule in def) = 0 then
+        raise exception 'leads_guard() does not have the collaborator rule of V0008/V0011';
       end if;
-      execute replace(def, old_rule, $q$to_jsonb(new) - array['last_activity_at', 'version', 'updated_at', 'status', 'email_consent', 'consent_revoked_at'] <> to_jsonb(old) - array['last_activity_at', 'version', 'updated_at', 'status', 'email_consent', 'consent_revoked_at']
-          or (new.email_consent and not old.email_consent)
-          or (new.consent_revoked_at is distinct from old.consent_revoked_at and new.email_consent)$q$);
+      def := replace(def, list_start, $q$array['email_consent', 'consent_revoked_at', 'last_activity_at', $q$);
+      def := replace(def, status_rule, $q$or (new.email_consent and not old.email_consent)
+          or (new.consent_revoked_at is distinct from old.consent_revoked_at and new.email_consent)
+          $q$ || status_rule);
+      execute def;
     end $do$;
 
     -- A published event stays numbered once; its data may still be scrubbed by erase_lead_traces

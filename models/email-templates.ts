@@ -3,6 +3,8 @@ import type { Tx } from '../lib/db.ts'
 import type { Territory } from '../lib/tenancy.ts'
 import type { FooterTemplate, MailTemplate } from '../lib/mail-template.ts'
 
+const TEMPLATE = `select subject, text_body, html_body from email_templates
+  where territory = ? and template_key = ? order by tenant_id = 'default' limit 1`
 const TEMPLATES = `select template_key, subject, text_body, html_body from email_templates
   where territory = ? and template_key in (?, 'FOOTER') order by tenant_id = 'default'`
 
@@ -16,4 +18,12 @@ export async function mailTemplateWithFooter(tx: Tx, territory: Territory, key: 
     template: { subject: template.subject, textBody: template.text_body, htmlBody: template.html_body },
     footer: { textBody: footer.text_body, htmlBody: footer.html_body },
   }
+}
+
+/** The template `key` of a territory alone (internal mails carry no customer footer); an error when missing. */
+export async function mailTemplate(tx: Tx, territory: Territory, key: string): Promise<MailTemplate> {
+  const { rows } = await tx.trx.raw<{ rows: { subject: string | null; text_body: string; html_body: string }[] }>(TEMPLATE, [territory, key])
+  const template = rows[0]
+  if (!template?.subject) throw new Error(`e-mail template ${key} for territory ${territory} is missing`)
+  return { subject: template.subject, textBody: template.text_body, htmlBody: template.html_body }
 }

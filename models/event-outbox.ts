@@ -26,7 +26,7 @@ interface LeadEventRow {
   tenant_id: string
   territory: LeadEventRecord['territory']
   lead_id: string
-  owner_user_id: string
+  owner_user_id: string | null
   collaborator_user_ids: string[]
   type: LeadEventRecord['type']
   idempotency_key: string

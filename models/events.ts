@@ -13,6 +13,10 @@ export const LEAD_EVENT_TYPES = [
   'freshplan.lead.duplicate_detected',
   'freshplan.lead.merged',
   'freshplan.lead.unmerged',
+  // §10 stop-the-clock
+  'freshplan.lead.clock_stopped',
+  'freshplan.lead.clock_resumed',
+  // §13 consent and privacy
   'freshplan.lead.consent_revoked',
   'freshplan.lead.erased',
 ] as const
@@ -66,7 +70,7 @@ export interface LeadEventRecord {
   tenantId: string
   territory: Territory
   leadId: string
-  ownerUserId: string
+  ownerUserId: string | null
   collaboratorUserIds: string[]
   type: LeadEventType
   idempotencyKey: string

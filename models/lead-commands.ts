@@ -14,6 +14,8 @@ import { setHistoryAction } from './lead-history.ts'
 import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
 import { LEAD_SELECT_LIST, Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
+import { clockOf, initialProtection, protectionAfterActivity, recomputedProtection, restartedProtection, scheduleProtection } from './lead-protection.ts'
+import { isProtected, pausedSummary, resumedClock } from './protection-rules.ts'
 import {
   checkStageChange,
   checkStatusTransition,
@@ -24,7 +26,6 @@ import {
   isMeaningfulActivity,
   isTerminalStatus,
   requiresFirstContact,
-  statusAfterActivity,
   statusChangeSummary,
   territoryForCountry,
   type ActivityOutcome,
@@ -105,9 +106,11 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   assertTerritoryAccess(tx, territory)
   const now = deps.clock.now()
   const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
+  const protection = await initialProtection(tx, { tenantId: tx.ctx.tenantId, territory, registeredAt: now })
   const lead = (await Lead.query(tx.trx).insert({
     ...leadFields,
     ...columns,
+    ...protection.columns,
     countryCode,
     source,
     tenantId: tx.ctx.tenantId,
@@ -126,6 +129,7 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
   if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
   await scheduleFollowUps(deps, tx, lead)
+  await scheduleProtection(deps, tx, lead, protection.next, { fresh: true })
   await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
@@ -208,6 +212,9 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
     statusChanged = !check.noop
   }
   if (statusChanged) changes.status = status
+  // §10: a lead reactivated from EXPIRED starts a new protection claim (and gets its job).
+  const restarted = statusChanged && lead.status === 'EXPIRED' ? await restartedProtection(tx, lead, status!, now) : null
+  if (restarted) Object.assign(changes, restarted.columns)
   let warnings: string[] = []
   if (['email', 'companyName', 'phone', 'countryCode'].some((key) => key in fields)) {
     const normalized = normalizeLead({ ...lead, ...fields } as Lead, { stripPlusTag: deps.config.emailStripPlusTag })
@@ -218,6 +225,7 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
   // §3: same → same is a no-op: no new version, no event, the ETag stays.
   if (Object.keys(effective).length === 0) return { lead, warnings }
   const updated = await guardDuplicates(tx, effective.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, effective, now))
+  if (restarted) await scheduleProtection(deps, tx, updated, restarted.next)
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
@@ -261,11 +269,14 @@ async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input
   const now = deps.clock.now()
   const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now
   const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
-  const changes: Partial<Lead> = {}
-  const next = isMeaningfulActivity(input.type) ? statusAfterActivity(lead.status, input.type) : null
+  // §3 status rule and §10 protection: progress moves the deadline (and reschedules the lead's job).
+  const protection = await protectionAfterActivity(tx, lead, input.type, occurredAt, now)
+  const changes: Partial<Lead> = { ...protection.columns }
+  const next = protection.status
   if (isMeaningfulActivity(input.type) && (lead.lastActivityAt === null || lead.lastActivityAt < occurredAt)) changes.lastActivityAt = occurredAt
   if (next !== null) changes.status = next
   const updated = Object.keys(changes).length === 0 ? lead : await updateLead(tx, lead, changes, now)
+  if (protection.moved) await scheduleProtection(deps, tx, updated, protection.next)
   if (next !== null) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, next), userId: actor.id, metadata: { from: lead.status, to: next, cause: input.type }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: next, lead: leadResource(updated) })
@@ -308,6 +319,85 @@ export async function setCollaborator(deps: Deps, tx: Tx, actor: Actor, id: stri
     occurredAt: now,
   })
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['collaboratorUserIds'], lead: leadResource(updated) })
+  return updated
+}
+
+// ---- §10 stop-the-clock and backdating ---------------------------------------------------------------
+
+const conflict = (detail: string) => problems.conflict('invalid-clock-state', 'Invalid clock state', detail)
+
+function assertProtected(lead: Lead): void {
+  if (!isProtected(lead.status)) throw conflict(`A ${lead.status} lead has no running protection clock.`)
+}
+
+/**
+ * POST …/clock/stop: MANAGER/ADMIN stop the clock at once; SALES (owner or collaborator) file a
+ * request that a manager approves. Stopping a stopped clock is a 409; a second request replaces the
+ * reason of the first.
+ */
+export async function stopClock(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  assertProtected(lead)
+  if (lead.clockStopStatus === 'STOPPED') throw conflict('The clock is stopped already.')
+  const now = deps.clock.now()
+  const base = { userId: actor.id, occurredAt: now }
+  if (!MANAGER_ROLES.includes(actor.role)) {
+    const updated = await updateLead(tx, lead, { clockStopStatus: 'REQUESTED', stopReason: reason, clockStopRequestedBy: actor.id, clockStopRequestedAt: now }, now)
+    await insertActivity(tx, updated, { ...base, type: 'CLOCK_STOP_REQUESTED', summary: `Clock stop requested: ${reason}`, metadata: { reason } })
+    await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['clockStopStatus', 'stopReason'], lead: leadResource(updated) })
+    return updated
+  }
+  return stop(deps, tx, lead, actor, reason, now)
+}
+
+async function stop(deps: Deps, tx: Tx, lead: Lead, actor: Actor, reason: string, now: Date): Promise<Lead> {
+  const { columns } = await recomputedProtection(tx, lead, { ...clockOf(lead), clockStoppedAt: now })
+  const updated = await updateLead(tx, lead, {
+    ...columns, clockStopStatus: 'STOPPED', stopReason: reason,
+    clockStopRequestedBy: lead.clockStopRequestedBy ?? actor.id, clockStopRequestedAt: lead.clockStopRequestedAt ?? now,
+  }, now)
+  const approvedRequest = lead.clockStopStatus === 'REQUESTED' ? { requestedBy: lead.clockStopRequestedBy, approvedBy: actor.id } : {}
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_STOPPED', summary: `Clock stopped: ${reason}`, metadata: { reason, ...approvedRequest } })
+  await emit(deps, tx, 'freshplan.lead.clock_stopped', updated, { reason, stoppedAt: now.toISOString(), ...approvedRequest, lead: leadResource(updated) })
+  return updated
+}
+
+/** POST …/clock/approve (MANAGER/ADMIN): a requested stop takes effect now. */
+export async function approveClockStop(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  assertProtected(lead)
+  if (lead.clockStopStatus !== 'REQUESTED') throw conflict('There is no clock stop request to approve.')
+  return stop(deps, tx, lead, actor, lead.stopReason!, deps.clock.now())
+}
+
+/** POST …/clock/resume (MANAGER/ADMIN): the pause extends both dates; a pending request is withdrawn. */
+export async function resumeClock(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (lead.clockStopStatus === null) throw conflict('The clock is running.')
+  const now = deps.clock.now()
+  const resumed = resumedClock(clockOf(lead), now)
+  const { pauseSeconds, ...clock } = resumed
+  const { columns, next } = await recomputedProtection(tx, lead, clock)
+  const updated = await updateLead(tx, lead, { ...columns, clockStopStatus: null, stopReason: null, clockStopRequestedBy: null, clockStopRequestedAt: null }, now)
+  const summary = lead.clockStopStatus === 'STOPPED' ? `Clock resumed, ${pausedSummary(pauseSeconds)}` : 'Clock stop request withdrawn'
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_RESUMED', summary, metadata: { pausedSeconds: pauseSeconds, totalPausedSeconds: clock.pausedSeconds, reason: lead.stopReason } })
+  await emit(deps, tx, 'freshplan.lead.clock_resumed', updated, { pausedSeconds: pauseSeconds, protectionUntil: updated.protectionUntil, progressDeadline: updated.progressDeadline, lead: leadResource(updated) })
+  await scheduleProtection(deps, tx, updated, next)
+  return updated
+}
+
+/** PUT …/registered-at (MANAGER/ADMIN): backdates the claim and recomputes every date. */
+export async function changeRegisteredAt(deps: Deps, tx: Tx, actor: Actor, id: string, registeredAt: Date, reason: string): Promise<Lead> {
+  const lead = await lockLead(tx, id)
+  if (lead.status === 'DELETED') throw problems.conflict('invalid-status-transition', 'Invalid status transition', 'A deleted lead cannot be changed.')
+  const now = deps.clock.now()
+  if (registeredAt.getTime() > now.getTime()) throw problems.validation([{ pointer: '/registeredAt', message: 'must not be in the future' }])
+  const { columns, next } = await recomputedProtection(tx, lead, { ...clockOf(lead), protectionStartAt: registeredAt })
+  const updated = await updateLead(tx, lead, { ...columns, registeredAt }, now)
+  const change = { from: lead.registeredAt.toISOString(), to: registeredAt.toISOString(), reason }
+  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'REGISTERED_AT_CHANGED', summary: `Registered at changed from ${change.from} to ${change.to}: ${reason}`, metadata: change })
+  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['registeredAt'], ...change, lead: leadResource(updated) })
+  await scheduleProtection(deps, tx, updated, next)
   return updated
 }
 

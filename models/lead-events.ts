@@ -17,7 +17,7 @@ export interface LeadEventSubject {
   id: string
   tenantId: string
   territory: Territory
-  ownerUserId: string
+  ownerUserId: string | null
   collaboratorUserIds: readonly string[]
   version: number
 }

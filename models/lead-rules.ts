@@ -31,7 +31,13 @@ export const USER_ACTIVITY_TYPES = [
 export type UserActivityType = typeof USER_ACTIVITY_TYPES[number]
 
 /** Activity types only the system writes; a request carrying one of them is rejected. */
-export const SYSTEM_ACTIVITY_TYPES = ['CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7', 'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED', 'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED'] as const
+export const SYSTEM_ACTIVITY_TYPES = [
+  'CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7', 'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED',
+  // §10 lead protection (migrations/V0011)
+  'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
+  // §13 consent and privacy (migrations/V0014)
+  'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED',
+] as const
 export type SystemActivityType = typeof SYSTEM_ACTIVITY_TYPES[number]
 
 export const ACTIVITY_TYPES = [...USER_ACTIVITY_TYPES, ...SYSTEM_ACTIVITY_TYPES] as const

@@ -1,5 +1,6 @@
 import { Model, raw, snakeCaseMappers } from 'objection'
 import type { Knex, Tx } from '../lib/db.ts'
+import { PROTECTED_STATUSES, type ClockStopStatus, type ProtectionKind } from './protection-rules.ts'
 import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
 
 // Objection models: column names are snake_case in PostgreSQL and camelCase here and on the wire.
@@ -21,7 +22,12 @@ export const LEAD_FIELDS = [
   'countryCode', 'source', 'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume',
   'emailConsent', 'notes', 'status', 'stage', 'ownerUserId', 'collaboratorUserIds', 'registeredAt', 'lastActivityAt',
   't3SentAt', 't7SentAt', 'version', 'createdAt', 'createdBy', 'updatedAt', 'deletedAt', 'emailNormalized',
-  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId', 'consentRevokedAt',
+  'nameNormalized', 'phoneE164', 'normalizationVersion', 'mergedIntoId',
+  // §10 lead protection (V0011; models/protection-rules.ts)
+  'protectionStartAt', 'protectionUntil', 'progressDeadline', 'clockStoppedAt', 'clockStopStatus', 'stopReason', 'pausedSeconds',
+  'lastProgressAt', 'progressPausedSeconds', 'clockStopRequestedBy', 'clockStopRequestedAt', 'protectionNextKind', 'protectionNextAt',
+  // §13 (V0014)
+  'consentRevokedAt',
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
@@ -70,7 +76,8 @@ export class Lead extends Model {
   declare notes: string | null
   declare status: LeadStatus
   declare stage: LeadStage
-  declare ownerUserId: string
+  /** Null once protection expired and released the owner (§10). */
+  declare ownerUserId: string | null
   declare collaboratorUserIds: string[]
   declare registeredAt: Date
   declare lastActivityAt: Date | null
@@ -87,6 +94,20 @@ export class Lead extends Model {
   declare normalizationVersion: number
   /** Set when a merge (§12) folded this lead into another; the lead is DELETED then. */
   declare mergedIntoId: string | null
+  // §10 lead protection; the dates are null until first computed (leads from before V0011, imports).
+  declare protectionStartAt: Date | null
+  declare protectionUntil: Date | null
+  declare progressDeadline: Date | null
+  declare clockStoppedAt: Date | null
+  declare clockStopStatus: ClockStopStatus | null
+  declare stopReason: string | null
+  declare pausedSeconds: number
+  declare lastProgressAt: Date | null
+  declare progressPausedSeconds: number
+  declare clockStopRequestedBy: string | null
+  declare clockStopRequestedAt: Date | null
+  declare protectionNextKind: ProtectionKind | null
+  declare protectionNextAt: Date | null
   /** When e-mail consent was withdrawn (§13: unsubscribe link or CRM); null while never withdrawn. */
   declare consentRevokedAt: Date | null
 }
@@ -163,7 +184,12 @@ export async function updateLead(tx: Tx, lead: Lead, changes: Partial<Lead>, now
 export const iso = (value: Date | null) => (value === null ? null : value.toISOString())
 
 // Internal bookkeeping that is not part of the resource; the follow-up marks appear as `followUp`.
-const NOT_IN_RESOURCE: ReadonlySet<LeadField> = new Set(['normalizationVersion', 't3SentAt', 't7SentAt'])
+// Of §10's columns the resource shows the dates, the clock's state and the pauses; the progress anchor,
+// the stop request's author and the next transition are the jobs' bookkeeping.
+const NOT_IN_RESOURCE: ReadonlySet<LeadField> = new Set([
+  'normalizationVersion', 't3SentAt', 't7SentAt',
+  'lastProgressAt', 'progressPausedSeconds', 'clockStopRequestedBy', 'clockStopRequestedAt', 'protectionNextKind', 'protectionNextAt',
+])
 
 /** A column value on the wire: timestamps as ISO 8601, NUMERIC money as a number. */
 function wireValue(field: LeadField, value: unknown): unknown {
@@ -244,6 +270,34 @@ export async function followUpCandidates(
     t7SentAt: row.t7_sent_at,
     timeZone: row.time_zone,
   }))
+}
+
+/** A protected lead whose next transition is due (or was never computed), as the protection sweep finds it. */
+export interface ProtectionCandidate {
+  id: string
+  tenantId: string
+  territory: TerritoryCode
+  nextKind: ProtectionKind | null
+  /** PostgreSQL's text of the due time (microseconds kept) for the keyset. */
+  dueKey: string
+}
+
+// Statuses as literals, not parameters: the partial index `leads_protection_due_idx` (V0011) is usable
+// only when the planner can prove its predicate, which a generic plan of `status in ($1, …)` never
+// allows (after five executions PostgreSQL may switch the prepared statement to one: a full scan per batch).
+const PROTECTION_DUE = `coalesce(protection_next_at, '-infinity'::timestamptz)`
+const PROTECTION_CANDIDATES = `select id, tenant_id, territory, protection_next_kind, ${PROTECTION_DUE}::text as due_key
+  from leads
+  where status in (${PROTECTED_STATUSES.map((status) => `'${status}'`).join(', ')}) and clock_stopped_at is null
+    and ${PROTECTION_DUE} <= ? and (${PROTECTION_DUE}, id) > (?::timestamptz, ?::uuid)
+  order by ${PROTECTION_DUE}, id
+  limit ?`
+
+/** One keyset batch of protected leads with a running clock whose next transition is due at `dueBy`. */
+export async function protectionCandidates(tx: Tx, query: { dueBy: Date; after: { dueKey: string; id: string } | null; limit: number }): Promise<ProtectionCandidate[]> {
+  const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; territory: TerritoryCode; protection_next_kind: ProtectionKind | null; due_key: string }[] }>(
+    PROTECTION_CANDIDATES, [query.dueBy, query.after?.dueKey ?? '-infinity', query.after?.id ?? '00000000-0000-0000-0000-000000000000', query.limit])
+  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, territory: row.territory, nextKind: row.protection_next_kind, dueKey: row.due_key }))
 }
 
 /**

@@ -6,6 +6,7 @@ import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/lea
 import { backfillSchemas } from './schemas/backfills.ts'
 import { mergeSchemas } from './schemas/merges.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
+import { protectionSchemas } from './schemas/protection.ts'
 
 // The OpenAPI 3.1 document is built from the same JSON Schemas ajv validates with (schemas/), so
 // documentation and validation cannot drift apart. /docs serves Swagger UI from the npm package.
@@ -127,7 +128,7 @@ const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor
 
 export function openApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = Object.fromEntries(
-    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
+    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
   )
   schemas.Problem = {
     type: 'object',
@@ -209,6 +210,27 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/leads/{id}/owner': {
         parameters: [param('id')],
         put: api('put', { operationId: 'reassignOwner', summary: 'Reassign the owner (MANAGER, ADMIN)', tags: ['leads'], requestBody: body('OwnerAssignment'), responses: lead('reassigned') }, { forbidden: true, notFound: true }),
+      },
+      '/api/leads/{id}/clock/stop': {
+        parameters: [param('id')],
+        post: api('post', {
+          operationId: 'stopLeadClock',
+          summary: 'Stop the protection clock (§10); MANAGER/ADMIN stop at once, SALES file a request (status REQUESTED)',
+          tags: ['leads'], requestBody: body('ClockStop'),
+          responses: { 200: response('stopped', { schema: ref('ClockState'), headers: ['ETag'] }), 202: response('requested; waits for a manager\'s approval', { schema: ref('ClockState'), headers: ['ETag'] }) },
+        }, { notFound: true }),
+      },
+      '/api/leads/{id}/clock/approve': {
+        parameters: [param('id')],
+        post: api('post', { operationId: 'approveLeadClockStop', summary: 'Approve a requested clock stop (MANAGER, ADMIN)', tags: ['leads'], responses: { 200: response('stopped', { schema: ref('ClockState'), headers: ['ETag'] }) } }, { forbidden: true, notFound: true }),
+      },
+      '/api/leads/{id}/clock/resume': {
+        parameters: [param('id')],
+        post: api('post', { operationId: 'resumeLeadClock', summary: 'Resume the clock (MANAGER, ADMIN): the pause extends protectionUntil and progressDeadline', tags: ['leads'], responses: { 200: response('running', { schema: ref('ClockState'), headers: ['ETag'] }) } }, { forbidden: true, notFound: true }),
+      },
+      '/api/leads/{id}/registered-at': {
+        parameters: [param('id')],
+        put: api('put', { operationId: 'changeLeadRegisteredAt', summary: 'Backdate a lead (MANAGER, ADMIN); every protection date is recomputed', tags: ['leads'], requestBody: body('RegisteredAtChange'), responses: lead('changed') }, { forbidden: true, notFound: true }),
       },
       '/api/leads/{id}/collaborators/{userId}': {
         parameters: [param('id'), param('userId')],

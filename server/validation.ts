@@ -5,11 +5,12 @@ import { leadSchemas } from './schemas/leads.ts'
 import { mergeSchemas } from './schemas/merges.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { eventSchemas } from './schemas/events.ts'
+import { protectionSchemas } from './schemas/protection.ts'
 
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
 // validator coerces "50" → 50 and "true" → true.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas] })
   addFormats.default(ajv)
   return ajv
 }

@@ -8,7 +8,7 @@ import pg from 'pg'
 import { PgBoss, type Db } from 'pg-boss'
 import { beginWithContext, type SecurityContext } from '../../lib/db.ts'
 import { executePrepared } from '../lib/prepared.ts'
-import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE } from '../../lib/queues.ts'
+import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE } from '../../lib/queues.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead-table.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { assertAnswered, assertClean, loadSummary, percentile, runLoad, type LoadResult } from '../lib/load.ts'
@@ -38,10 +38,11 @@ function leadBody(run: string, n: number): Record<string, unknown> {
 
 // The statements the service sends for one create with an Idempotency-Key, as PostgreSQL's
 // statement log shows them (log_statement = all): the same texts, prepared the same way.
+const DAY = 86_400_000
 const CONTEXT: SecurityContext = { tenantId: 'default', userId: USER, role: 'SALES', territories: ['DE'] }
 const TRY_LOCK = 'select pg_try_advisory_xact_lock(hashtextextended($1, 0)) as locked'
 const FIND_KEY = 'select "fingerprint", "status_code", "headers", "body" from "idempotency_keys" where "tenant_id" = $1 and "user_id" = $2 and "key" = $3 and "expires_at" > $4 limit $5'
-const INSERT_LEAD = `insert into "leads" ("business_type", "city", "company_name", "contact_name", "country_code", "created_by", "email", "email_normalized", "name_normalized", "normalization_version", "owner_user_id", "phone", "phone_e164", "postal_code", "registered_at", "source", "stage", "status", "street", "tenant_id", "territory") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) on conflict (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null do nothing returning ${LEAD_SELECT_LIST}`
+const INSERT_LEAD = `insert into "leads" ("business_type", "city", "company_name", "contact_name", "country_code", "created_by", "email", "email_normalized", "name_normalized", "normalization_version", "owner_user_id", "phone", "phone_e164", "postal_code", "progress_deadline", "protection_next_at", "protection_next_kind", "protection_start_at", "protection_until", "registered_at", "source", "stage", "status", "street", "tenant_id", "territory") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) on conflict (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null do nothing returning ${LEAD_SELECT_LIST}`
 const INSERT_ACTIVITY = `insert into "lead_activities" ("lead_id", "metadata", "occurred_at", "outcome", "summary", "tenant_id", "type", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${ACTIVITY_SELECT_LIST}`
 const INSERT_EVENT = `insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
@@ -53,9 +54,9 @@ function bossDb(client: pg.PoolClient): Db {
   return { executeSql: (text, values = []) => executePrepared(client, text, values, true) }
 }
 
-const STATEMENTS = 'BEGIN with set_config (one round trip), advisory lock, idempotency lookup, insert lead (on conflict do nothing, returning its columns), insert CREATED activity, T+3 and T+7 job (pg-boss send), insert outbox event, publish job (pg-boss send), insert idempotency record, COMMIT'
+const STATEMENTS = 'BEGIN with set_config (one round trip), advisory lock, idempotency lookup, insert lead (on conflict do nothing, returning its columns), insert CREATED activity, T+3 and T+7 job and the protection REMINDER job (pg-boss send), insert outbox event, publish job (pg-boss send), insert idempotency record, COMMIT'
 
-/** The statements the service sends for one create with an Idempotency-Key (11 round trips). */
+/** The statements the service sends for one create with an Idempotency-Key (12 round trips). */
 async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, n: number): Promise<void> {
   const key = `bench-sql-${run}-${n}`
   const body = leadBody(run, n)
@@ -67,7 +68,8 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
     const now = new Date()
     const { rows } = await executePrepared(client, INSERT_LEAD, [
       'RESTAURANT', body.city, body.companyName, body.contactName, 'DE', USER, email, email, `bench gastro ${run} ${n}`, 1, USER, body.phone, '+49301234567',
-      body.postalCode, now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'default', 'DE',
+      body.postalCode, new Date(now.getTime() + 60 * DAY), new Date(now.getTime() + 53 * DAY), 'REMINDER', now, new Date(now.getTime() + 182 * DAY),
+      now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'default', 'DE',
     ])
     const lead = rows[0]!
     await executePrepared(client, INSERT_ACTIVITY, [lead.id, {}, now, null, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
@@ -75,6 +77,8 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
     for (const [queue, days, kind] of [[FOLLOW_UP_T3_QUEUE, 3, 'T3'], [FOLLOW_UP_T7_QUEUE, 7, 'T7']] as const) {
       await boss.send(queue, { leadId: lead.id, tenantId: 'default' }, { db, startAfter: new Date(now.getTime() + days * 86_400_000), singletonKey: `${lead.id}:${kind}` })
     }
+    // §10: the lead's first protection job (REMINDER at deadline − 7 days).
+    await boss.send(PROTECTION_REMINDER_QUEUE, { leadId: lead.id, tenantId: 'default', territory: 'DE', dueAt: new Date(now.getTime() + 53 * DAY).toISOString() }, { db, startAfter: new Date(now.getTime() + 53 * DAY), singletonKey: `${lead.id}:REMINDER` })
     await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
     await executePrepared(client, INSERT_KEY, [
@@ -179,7 +183,7 @@ async function rowsWritten(ownerUrl: string): Promise<Record<string, number>> {
        select 'lead_events', count(*)::int from lead_events union all
        select 'idempotency_keys', count(*)::int from idempotency_keys union all
        select 'job ' || name, count(*)::int from pgboss.job where name = any($1) group by name`,
-      [[FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, EVENTS_PUBLISH_QUEUE]],
+      [[FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE, EVENTS_PUBLISH_QUEUE]],
     )
     return Object.fromEntries(rows.map((r) => [r.what, r.n]))
   } finally {
@@ -258,7 +262,7 @@ export const createScenario: Scenario = {
       {
         scenario: 'Create', figure: 'throughput at saturation', value: saturated.throughput, unit: 'req/s', baseline: baseline.throughput, ratio: share,
         target: `≥ ${TARGET_SHARE * 100} % of SQL baseline`, verdict: verdict(share, '>=', TARGET_SHARE),
-        method: `${satMethod}. Baseline: the 11 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+        method: `${satMethod}. Baseline: the 12 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
         details: { service: loadSummary(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>
@@ -271,7 +275,7 @@ export const createScenario: Scenario = {
           : f),
       {
         scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', verdict: 'INFO',
-        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (11 database round trips in one transaction)`, details: { light: loadSummary(light) },
+        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (12 database round trips in one transaction)`, details: { light: loadSummary(light) },
       },
       {
         scenario: 'Create', figure: 'one database round trip p50, idle vs back to back', value: trips.idle.p50, unit: 'ms', baseline: trips.busy.p50, ratio: trips.idle.p50 / trips.busy.p50, verdict: 'INFO',

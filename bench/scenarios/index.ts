@@ -6,5 +6,6 @@ import { scaleScenario } from './scale.ts'
 import { eventsScenario } from './events.ts'
 import { workersScenario } from './workers.ts'
 import { backfillScenario } from './backfill.ts'
+import { protectionSweepScenario } from './protection-sweep.ts'
 
-export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario, backfillScenario]
+export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario, backfillScenario, protectionSweepScenario]

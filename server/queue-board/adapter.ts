@@ -1,5 +1,5 @@
-// bull-board's queue adapter for one pg-boss queue. Reads (counts, lists, a job) are SQL on pg-boss's
-// job table with pg-boss's own definitions of each state; every change (retry, promote, delete,
+// bull-board's queue adapter for one pg-boss queue. Reads (counts, lists, a job) are the statements of
+// lib/queue-board-plans.ts on pg-boss's job table, with pg-boss's own definitions of each state; every change (retry, promote, delete,
 // edit, send) goes through pg-boss's API, so its bookkeeping (retained counts, notifications, flow
 // dependencies) stays right.
 import { BaseAdapter } from '@bull-board/api/dist/queueAdapters/base.js'
@@ -20,7 +20,7 @@ import type {
 } from '@bull-board/api/typings/app'
 import type { PgBoss } from 'pg-boss'
 import { PgBossBoardJob, type JobActions, type JobRow } from './job.ts'
-import { BOARD_STATUSES, isBoardStatus, statusCase, statusConditions, type BoardStatus } from './statuses.ts'
+import { BOARD_STATUSES, POSTGRES_STATS, boardPlans, isBoardStatus, scopeCondition, type BoardStatus } from '../../lib/queue-board-plans.ts'
 
 /**
  * Which jobs of the queue the current caller may see and act on. `'all'`: every job, schedules,
@@ -74,46 +74,24 @@ export class JobStateConflict extends Error {
   }
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/i
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DELETE_BATCH = 1000
 // bull-board needs a non-empty id in a URL; pg-boss's default schedule key is the empty string.
 const DEFAULT_SCHEDULE_ID = '(default)'
 
-const JOB_COLUMNS = `id, name, data, state, priority,
-  retry_count AS "retryCount", retry_limit AS "retryLimit", retry_delay AS "retryDelay", retry_backoff AS "retryBackoff",
-  start_after AS "startAfter", started_on AS "startedOn", created_on AS "createdOn", completed_on AS "completedOn",
-  keep_until AS "keepUntil", singleton_key AS "singletonKey", expire_seconds AS "expireInSeconds",
-  dead_letter AS "deadLetter", policy, pending_dependencies AS "pendingDependencies", output,
-  source_name AS "sourceName", source_id AS "sourceId"`
-
-const POSTGRES_STATS_SQL = `
-  SELECT split_part(current_setting('server_version'), ' ', 1) AS version,
-         current_setting('port')::int AS port,
-         extract(epoch from now() - pg_postmaster_start_time())::int AS uptime,
-         (SELECT count(*) FROM pg_stat_activity)::int AS connected,
-         (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock')::int AS blocked`
-
 export class PgBossAdapter extends BaseAdapter implements JobActions {
   readonly #boss: PgBoss
   readonly #queue: string
-  readonly #table: string
-  readonly #now: string
-  readonly #conditions: Record<BoardStatus, string>
+  readonly #plans: ReturnType<typeof boardPlans>
   readonly #scope: () => JobScope
 
   constructor(boss: PgBoss, queueName: string, options: PgBossAdapterOptions = {}) {
     // 'bull' keeps bull-board from treating the queue as BullMQ (flows, concurrency, Redis keys);
     // pg-boss cannot re-run a completed job, so completed retries are off.
     super('bull', { ...options, allowCompletedRetries: false })
-    const schema = options.schema ?? 'pgboss'
-    if (!IDENTIFIER.test(schema)) throw new Error(`not a plain schema name: ${schema}`)
     this.#boss = boss
     this.#queue = queueName
-    // The partitioned parent (or, unpartitioned, the one table): `name =` prunes to the queue's partition.
-    this.#table = `${schema}.job`
-    this.#now = `${schema}.job_now()`
-    this.#conditions = statusConditions(this.#now)
+    this.#plans = boardPlans(options.schema)
     this.#scope = options.scope ?? (() => 'all')
   }
 
@@ -128,14 +106,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
    */
   #inScope(values: unknown[]): string {
     const scope = this.#scope()
-    if (scope === 'all') return ''
-    if (scope === 'none') return ' AND false'
-    return Object.entries(scope.data)
-      .map(([key, allowed]) => {
-        values.push(key, [...allowed])
-        return ` AND data->>($${values.length - 1}::text) = ANY($${values.length}::text[])`
-      })
-      .join('')
+    return scopeCondition(typeof scope === 'string' ? scope : scope.data, values)
   }
 
   #requireAll(what: string): void {
@@ -169,10 +140,8 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   }
 
   async getJobCounts(): Promise<JobCounts> {
-    const columns = BOARD_STATUSES.map((status) => `count(*) FILTER (WHERE ${this.#conditions[status]})::int AS "${status}"`)
     const values: unknown[] = [this.#queue]
-    const scoped = this.#inScope(values)
-    const [counts] = await this.#query<Record<BoardStatus, number>>(`SELECT ${columns.join(', ')} FROM ${this.#table} WHERE name = $1${scoped}`, values)
+    const [counts] = await this.#query<Record<BoardStatus, number>>(this.#plans.counts(this.#inScope(values)), values)
     return { ...counts, prioritized: 0 }
   }
 
@@ -186,15 +155,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     const offset = Math.max(0, start)
     const limit = end >= offset ? end - offset + 1 : null // null: LIMIT ALL
     const values: unknown[] = [this.#queue, offset, limit]
-    const scoped = this.#inScope(values)
-    const rows = await this.#query<JobRow>(
-      `SELECT ${JOB_COLUMNS}, ${statusCase(this.#now)} AS "boardStatus"
-         FROM ${this.#table}
-        WHERE name = $1 AND (${statuses.map((status) => this.#conditions[status]).join(' OR ')})${scoped}
-        ORDER BY created_on DESC, id DESC
-       OFFSET $2 LIMIT $3`,
-      values,
-    )
+    const rows = await this.#query<JobRow>(this.#plans.jobs(statuses, this.#inScope(values)), values)
     return rows.map((row) => this.#job(row))
   }
 
@@ -202,11 +163,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   async getJob(id: string): Promise<PgBossBoardJob | null> {
     if (!UUID.test(id)) return null
     const values: unknown[] = [this.#queue, id]
-    const scoped = this.#inScope(values)
-    const [row] = await this.#query<JobRow>(
-      `SELECT ${JOB_COLUMNS}, ${statusCase(this.#now)} AS "boardStatus" FROM ${this.#table} WHERE name = $1 AND id = $2${scoped}`,
-      values,
-    )
+    const [row] = await this.#query<JobRow>(this.#plans.job(this.#inScope(values)), values)
     return row ? this.#job(row) : null
   }
 
@@ -257,8 +214,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   /** Every delayed job runnable now, one pg-boss update each (pg-boss has no bulk promote). */
   async promoteAll(): Promise<void> {
     const values: unknown[] = [this.#queue]
-    const scoped = this.#inScope(values)
-    const rows = await this.#query<{ id: string }>(`SELECT id FROM ${this.#table} WHERE name = $1 AND ${this.#conditions.delayed}${scoped}`, values)
+    const rows = await this.#query<{ id: string }>(this.#plans.idsIn('delayed', this.#inScope(values)), values)
     for (const { id } of rows) await this.#boss.update(this.#queue, undefined, { id, startAfter: 0 })
   }
 
@@ -269,12 +225,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
     // Finished jobs age from when they finished, queued ones from when they were sent.
     const since = boardStatus === 'completed' || boardStatus === 'failed' ? 'completed_on' : 'created_on'
     const values: unknown[] = [this.#queue, Math.max(0, graceTimeMs)]
-    const scoped = this.#inScope(values)
-    const rows = await this.#query<{ id: string }>(
-      `SELECT id FROM ${this.#table}
-        WHERE name = $1 AND ${this.#conditions[boardStatus]} AND ${since} <= ${this.#now} - $2 * interval '1 millisecond'${scoped}`,
-      values,
-    )
+    const rows = await this.#query<{ id: string }>(this.#plans.idsAgedIn(boardStatus, since, this.#inScope(values)), values)
     await this.#deleteJobs(rows.map((row) => row.id))
   }
 
@@ -289,8 +240,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
       return
     }
     const values: unknown[] = [this.#queue]
-    const scoped = this.#inScope(values)
-    const rows = await this.#query<{ id: string }>(`SELECT id FROM ${this.#table} WHERE name = $1 AND state < 'active'${scoped}`, values)
+    const rows = await this.#query<{ id: string }>(this.#plans.queuedIds(this.#inScope(values)), values)
     await this.#deleteJobs(rows.map((row) => row.id))
   }
 
@@ -325,7 +275,7 @@ export class PgBossAdapter extends BaseAdapter implements JobActions {
   /** What the board's datastore panel shows; the same questions bull-board asks PostgreSQL for BullMQ. */
   async getDatastoreStats(): Promise<RedisStats | null> {
     if (this.#scope() !== 'all') return null // the database server is the platform's, not a tenant's
-    const [row] = await this.#query<{ version: string; port: number; uptime: number; connected: number; blocked: number }>(POSTGRES_STATS_SQL)
+    const [row] = await this.#query<{ version: string; port: number; uptime: number; connected: number; blocked: number }>(POSTGRES_STATS)
     if (!row) return null
     return { backend: 'postgres', version: row.version, port: row.port, uptime: row.uptime, clients: { connected: row.connected, blocked: row.blocked } }
   }

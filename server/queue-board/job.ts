@@ -1,7 +1,7 @@
 // One pg-boss job as bull-board's QueueJob. Reads come from a row of pg-boss's job table; every
 // change is delegated to the adapter, which goes through pg-boss's API.
 import type { JobRetryStatus, JobState, QueueJob, QueueJobJson } from '@bull-board/api/typings/app'
-import type { BoardStatus, PgBossState } from './statuses.ts'
+import type { BoardStatus, PgBossState } from '../../lib/queue-board-plans.ts'
 
 /** The columns the adapter selects for a job (pg-boss's names, camel-cased like findJobs()). */
 export interface JobRow {

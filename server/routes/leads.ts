@@ -7,8 +7,9 @@ import { etagFor, matchesIfNoneMatch, requiredIfMatch } from '../etag.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
 import { activityResource, leadResource, type Lead } from '../../models/lead-table.ts'
-import { addActivity, createLead, deleteLead, eraseLead, patchLead, reassignOwner, revokeConsent, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
+import { addActivity, approveClockStop, changeRegisteredAt, createLead, deleteLead, eraseLead, patchLead, reassignOwner, resumeClock, revokeConsent, setCollaborator, stopClock, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
 import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
+import { clockState } from '../../models/lead-protection.ts'
 import { exportLead } from '../../models/privacy.ts'
 
 const actor = (ctx: Context): Actor => {
@@ -84,6 +85,27 @@ export function leadRoutes(deps: Deps): Router {
     const { ownerUserId } = validBody<{ ownerUserId: string }>('OwnerAssignment', ctx.state.body)
     const lead = await transact(deps, ctx, (tx) => reassignOwner(deps, tx, actor(ctx), ctx.params.id!, ownerUserId))
     sendLead(ctx, lead)
+  })
+
+  // §10 stop-the-clock: the answer is the clock's state (`status` RUNNING, REQUESTED or STOPPED).
+  const sendClock = (ctx: Context, lead: Lead) => {
+    ctx.status = lead.clockStopStatus === 'REQUESTED' ? 202 : 200
+    ctx.set('ETag', etagFor(lead.version))
+    ctx.body = clockState(lead)
+  }
+  router.post('/:id/clock/stop', async (ctx) => {
+    const { reason } = validBody<{ reason: string }>('ClockStop', ctx.state.body)
+    sendClock(ctx, await transact(deps, ctx, (tx) => stopClock(deps, tx, actor(ctx), ctx.params.id!, reason)))
+  })
+  router.post('/:id/clock/approve', managers, async (ctx) => {
+    sendClock(ctx, await transact(deps, ctx, (tx) => approveClockStop(deps, tx, actor(ctx), ctx.params.id!)))
+  })
+  router.post('/:id/clock/resume', managers, async (ctx) => {
+    sendClock(ctx, await transact(deps, ctx, (tx) => resumeClock(deps, tx, actor(ctx), ctx.params.id!)))
+  })
+  router.put('/:id/registered-at', managers, async (ctx) => {
+    const { registeredAt, reason } = validBody<{ registeredAt: string; reason: string }>('RegisteredAtChange', ctx.state.body)
+    sendLead(ctx, await transact(deps, ctx, (tx) => changeRegisteredAt(deps, tx, actor(ctx), ctx.params.id!, new Date(registeredAt), reason)))
   })
 
   const collaborator = (present: boolean) => async (ctx: Context & { params: Record<string, string> }) => {

@@ -80,6 +80,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads/{id}/clock/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the protection clock (§10); MANAGER/ADMIN stop at once, SALES file a request (status REQUESTED) */
+        post: operations["stopLeadClock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/clock/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a requested clock stop (MANAGER, ADMIN) */
+        post: operations["approveLeadClockStop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/clock/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume the clock (MANAGER, ADMIN): the pause extends protectionUntil and progressDeadline */
+        post: operations["resumeLeadClock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/registered-at": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Backdate a lead (MANAGER, ADMIN); every protection date is recomputed */
+        put: operations["changeLeadRegisteredAt"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads/{id}/collaborators/{userId}": {
         parameters: {
             query?: never;
@@ -533,7 +609,8 @@ export interface components {
             status: "REGISTERED" | "ACTIVE" | "REMINDER" | "GRACE_PERIOD" | "QUALIFIED" | "CONVERTED" | "LOST" | "EXPIRED" | "DELETED";
             /** @enum {unknown} */
             stage: "VORMERKUNG" | "REGISTRIERUNG" | "QUALIFIZIERT";
-            ownerUserId: string;
+            /** @description null once protection expired and released the owner (§10) */
+            ownerUserId: string | null;
             collaboratorUserIds: string[];
             /** Format: date-time */
             registeredAt: string;
@@ -563,6 +640,28 @@ export interface components {
             mergedIntoId: string | null;
             /**
              * Format: date-time
+             * @description §10: = registeredAt
+             */
+            protectionStartAt: string | null;
+            /**
+             * Format: date-time
+             * @description §10: start + protection months (calendar, territory time) + paused time
+             */
+            protectionUntil: string | null;
+            /**
+             * Format: date-time
+             * @description §10: last progress (or start) + progress days + paused time since
+             */
+            progressDeadline: string | null;
+            /** Format: date-time */
+            clockStoppedAt: string | null;
+            /** @enum {unknown} */
+            clockStopStatus: "REQUESTED" | "STOPPED" | null;
+            stopReason: string | null;
+            /** @description every finished pause of the clock */
+            pausedSeconds: number;
+            /**
+             * Format: date-time
              * @description when e-mail consent was withdrawn (§13)
              */
             consentRevokedAt: string | null;
@@ -575,7 +674,7 @@ export interface components {
             /** Format: uuid */
             leadId: string;
             /** @enum {unknown} */
-            type: "QUALIFIED_CALL" | "MEETING" | "DEMO" | "ROI_PRESENTATION" | "SAMPLE_SENT" | "EMAIL" | "CALL" | "ORDER" | "NOTE" | "FOLLOW_UP" | "SAMPLE_FEEDBACK" | "FIRST_CONTACT_DOCUMENTED" | "CREATED" | "STATUS_CHANGE" | "ASSIGNED" | "FOLLOW_UP_T3" | "FOLLOW_UP_T7" | "REMINDER_SENT" | "DELETED" | "MERGED" | "UNMERGED" | "CONSENT_REVOKED" | "ERASED" | "PSEUDONYMIZED";
+            type: "QUALIFIED_CALL" | "MEETING" | "DEMO" | "ROI_PRESENTATION" | "SAMPLE_SENT" | "EMAIL" | "CALL" | "ORDER" | "NOTE" | "FOLLOW_UP" | "SAMPLE_FEEDBACK" | "FIRST_CONTACT_DOCUMENTED" | "CREATED" | "STATUS_CHANGE" | "ASSIGNED" | "FOLLOW_UP_T3" | "FOLLOW_UP_T7" | "REMINDER_SENT" | "DELETED" | "MERGED" | "UNMERGED" | "GRACE_PERIOD_STARTED" | "PROTECTION_EXPIRED" | "CLOCK_STOP_REQUESTED" | "CLOCK_STOPPED" | "CLOCK_RESUMED" | "REGISTERED_AT_CHANGED" | "CONSENT_REVOKED" | "ERASED" | "PSEUDONYMIZED";
             /** Format: date-time */
             occurredAt: string;
             summary: string;
@@ -595,7 +694,7 @@ export interface components {
             /** @constant */
             source: "/freshplan/leads";
             /** @enum {unknown} */
-            type: "freshplan.lead.created" | "freshplan.lead.updated" | "freshplan.lead.status_changed" | "freshplan.lead.deleted" | "freshplan.lead.activity_added" | "freshplan.lead.followup_sent" | "freshplan.lead.duplicate_detected" | "freshplan.lead.merged" | "freshplan.lead.unmerged" | "freshplan.lead.consent_revoked" | "freshplan.lead.erased";
+            type: "freshplan.lead.created" | "freshplan.lead.updated" | "freshplan.lead.status_changed" | "freshplan.lead.deleted" | "freshplan.lead.activity_added" | "freshplan.lead.followup_sent" | "freshplan.lead.duplicate_detected" | "freshplan.lead.merged" | "freshplan.lead.unmerged" | "freshplan.lead.clock_stopped" | "freshplan.lead.clock_resumed" | "freshplan.lead.consent_revoked" | "freshplan.lead.erased";
             /** Format: date-time */
             time: string;
             /**
@@ -772,6 +871,38 @@ export interface components {
             restored?: components["schemas"]["Lead"][];
             /** @description survivor fields changed after the merge; they keep their newer value */
             conflicts?: string[];
+        };
+        ClockStop: {
+            reason: string;
+        };
+        RegisteredAtChange: {
+            /**
+             * Format: date-time
+             * @description not in the future
+             */
+            registeredAt: string;
+            reason: string;
+        };
+        ClockState: {
+            /** Format: uuid */
+            leadId?: string;
+            /**
+             * @description REQUESTED: a SALES request waits for a manager's approval
+             * @enum {unknown}
+             */
+            status?: "REQUESTED" | "STOPPED" | "RUNNING";
+            reason?: string | null;
+            requestedBy?: string | null;
+            /** Format: date-time */
+            requestedAt?: string | null;
+            /** Format: date-time */
+            stoppedAt?: string | null;
+            pausedSeconds?: number;
+            /** Format: date-time */
+            protectionUntil?: string | null;
+            /** Format: date-time */
+            progressDeadline?: string | null;
+            leadVersion?: number;
         };
         /** @description RFC 9457 problem details; `type` is https://freshplan.example/problems/<slug>. */
         Problem: {
@@ -1288,6 +1419,171 @@ export interface operations {
         };
         responses: {
             /** @description reassigned */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    stopLeadClock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClockStop"];
+            };
+        };
+        responses: {
+            /** @description stopped */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockState"];
+                };
+            };
+            /** @description requested; waits for a manager's approval */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    approveLeadClockStop: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stopped */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resumeLeadClock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description running */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    changeLeadRegisteredAt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisteredAtChange"];
+            };
+        };
+        responses: {
+            /** @description changed */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
