@@ -1,6 +1,7 @@
 // The event outbox's jobs (DOMAIN.md §7): the publisher numbers, NOTIFYs and marks events in one
 // transaction; the relay runs it as soon as events are pending; the retention job prunes old ones.
 // Events are recorded by the lead write path (models/lead-events.ts).
+import pg from 'pg'
 import type { Deps } from '../lib/deps.ts'
 import { inTransaction, systemContext } from '../lib/db.ts'
 import { eventsPublished, eventsTruncated } from '../lib/metrics.ts'
@@ -8,7 +9,7 @@ import { EVENTS_PRUNE_QUEUE, EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import { ALL_TENANTS } from '../lib/tenancy.ts'
 import { channelsFor, cloudEventOf, notifyPayload } from '../models/events.ts'
 import {
-  drawSeqs, hasPending, lockPublisher, markPublished, notifyAll, pendingEvents, prunePublished,
+  LISTEN_TO_OUTBOX_WAKE, drawSeqs, hasPending, lockPublisher, markPublished, notifyAll, pendingEvents, prunePublished,
 } from '../models/event-outbox.ts'
 import type { JobDefinition, ScheduleDefinition, ServiceDefinition } from './definitions.ts'
 
@@ -29,8 +30,9 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
       await lockPublisher(tx.trx)
-      const pending = await pendingEvents(tx.trx, batchSize)
-      if (pending.length === 0) return []
+      // Bounded in bytes too (EVENT_BATCH_MAX_BYTES): a batch of huge events must not fill the worker's memory.
+      const { records: pending, more } = await pendingEvents(tx.trx, batchSize)
+      if (pending.length === 0) return { sent: [], more: false }
       const seqs = await drawSeqs(tx.trx, pending.length)
       const notifications: { channel: string; payload: string }[] = []
       const sent = pending.map((record, i) => {
@@ -40,18 +42,18 @@ export async function publishPendingEvents(deps: Pick<Deps, 'knex' | 'clock'>, o
       })
       await notifyAll(tx.trx, notifications)
       await markPublished(tx.trx, sent, deps.clock.now())
-      return sent
+      return { sent, more }
     }).catch((error: unknown) => {
       eventsPublished.inc({ event_type: 'unknown', module: 'leads', result: 'failure' })
       throw error
     })
-    for (const event of batch) {
+    for (const event of batch.sent) {
       eventsPublished.inc({ event_type: event.type, module: 'leads', result: 'success' })
       if (event.truncated) eventsTruncated.inc({ event_type: event.type })
     }
-    total.published += batch.length
-    total.truncated += batch.filter((e) => e.truncated).length
-    if (batch.length < batchSize) return total
+    total.published += batch.sent.length
+    total.truncated += batch.sent.filter((e) => e.truncated).length
+    if (!batch.more) return total
   }
 }
 
@@ -68,66 +70,120 @@ export async function pruneOutbox(deps: Pick<Deps, 'knex' | 'clock' | 'config'>,
 }
 
 export interface OutboxRelayOptions {
-  /** Poll interval while events flow. */
+  /** Poll interval while events flow (after a wake-up or a publish). */
   activeIntervalMs?: number
-  /** Poll interval after `idleAfterMs` without events. */
+  /** Poll interval when nothing happens: only a fallback for a lost wake-up. */
   idleIntervalMs?: number
+  /** How long after the last wake-up or publish the relay keeps polling at the active interval. */
   idleAfterMs?: number
+  reconnectMaxMs?: number
 }
 
 /**
- * The publisher's fast path, one per worker process: looks for pending events every few
- * milliseconds (one index probe) and publishes them at once.
+ * The publisher's fast path, one per worker process. Asleep when nothing happens (one probe every
+ * `idleIntervalMs`); a writer's wake-up NOTIFY on its own LISTEN connection starts it at once, and
+ * it then polls every few milliseconds (one index probe) until nothing was woken or published for
+ * `idleAfterMs`. Writers send at most one wake-up per process every 250 ms (models/lead-events.ts),
+ * the events in between are found by that polling.
  *
  * Why not let the publish job wake a worker through pg-boss's NOTIFY? A NOTIFY makes its
  * transaction take PostgreSQL's global notify lock from pre-commit until the commit is flushed, so
  * every lead write would queue behind every other one's fsync: measured on this project's test
- * machine, writes at 100/s then took seconds. So writer transactions never NOTIFY; the job each of
- * them enqueues is the durable trigger (pg-boss polls it, retries it, the board shows it) and this
- * relay makes the common case fast. Only the publisher NOTIFYs, once per batch.
+ * machine, writes at 100/s then took seconds. So writer transactions never NOTIFY: the wake-up is
+ * sent after their commit in its own transaction that does not wait for the flush, and the job each
+ * of them enqueues stays the durable trigger (pg-boss polls it, retries it, the board shows it).
+ * Only the publisher NOTIFYs inside its transaction, once per batch.
  */
 export class OutboxRelay {
-  readonly #deps: Pick<Deps, 'knex' | 'clock' | 'logger'>
+  readonly #deps: Pick<Deps, 'knex' | 'clock' | 'logger'> & { config?: Pick<Deps['config'], 'appDatabaseUrl'> }
   readonly #active: number
   readonly #idle: number
   readonly #idleAfter: number
+  readonly #reconnectMax: number
   #stopped = false
+  #woken = false
+  #lastActivity = -Infinity
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
+  #listener: pg.Client | undefined
+  #reconnectTimer: NodeJS.Timeout | undefined
+  #listenFailures = 0
 
-  constructor(deps: Pick<Deps, 'knex' | 'clock' | 'logger'>, options: OutboxRelayOptions = {}) {
+  constructor(deps: Pick<Deps, 'knex' | 'clock' | 'logger'> & { config?: Pick<Deps['config'], 'appDatabaseUrl'> }, options: OutboxRelayOptions = {}) {
     this.#deps = deps
     this.#active = options.activeIntervalMs ?? 20
-    this.#idle = options.idleIntervalMs ?? 100
-    this.#idleAfter = options.idleAfterMs ?? 30_000
+    this.#idle = options.idleIntervalMs ?? 2000
+    this.#idleAfter = options.idleAfterMs ?? 2000
+    this.#reconnectMax = options.reconnectMaxMs ?? 5000
   }
 
   start(): void {
-    this.#loop ??= this.#run()
+    if (this.#loop) return
+    if (this.#deps.config) void this.#listen(this.#deps.config.appDatabaseUrl)
+    this.#loop = this.#run()
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
-    this.#wake?.()
+    clearTimeout(this.#reconnectTimer)
+    this.#wakeUp()
     await this.#loop
+    const listener = this.#listener
+    this.#listener = undefined
+    await listener?.end().catch(() => undefined)
+  }
+
+  #wakeUp(): void {
+    this.#woken = true
+    this.#wake?.()
+  }
+
+  /** The LISTEN connection; on loss, reconnects with backoff (meanwhile the idle poll still finds everything). */
+  async #listen(url: string): Promise<void> {
+    if (this.#stopped) return
+    const client = new pg.Client({ connectionString: url, application_name: 'freshplan-outbox-relay', keepAlive: true })
+    this.#listener = client
+    const lost = (error: unknown) => {
+      if (this.#listener !== client) return
+      this.#listener = undefined
+      client.end().catch(() => undefined)
+      if (this.#stopped) return
+      this.#listenFailures++
+      const retryInMs = Math.min(this.#reconnectMax, 100 * 2 ** this.#listenFailures)
+      this.#deps.logger.warn({ err: error, retryInMs }, 'outbox relay lost its LISTEN connection; polling until it is back')
+      this.#reconnectTimer = setTimeout(() => void this.#listen(url), retryInMs)
+    }
+    client.on('notification', () => this.#wakeUp())
+    client.on('error', lost)
+    client.on('end', () => lost(new Error('LISTEN connection ended')))
+    try {
+      await client.connect()
+      await client.query(LISTEN_TO_OUTBOX_WAKE)
+      this.#listenFailures = 0
+      this.#wakeUp() // wake-ups sent while it was not listening are lost: look once
+    } catch (error) {
+      lost(error)
+    }
   }
 
   async #run(): Promise<void> {
-    let lastPublished = 0
     let failures = 0
     while (!this.#stopped) {
       let pause: number
+      if (this.#woken) this.#lastActivity = performance.now()
+      this.#woken = false
       try {
         const pending = await inTransaction(this.#deps.knex, systemContext(ALL_TENANTS), (tx) => hasPending(tx.trx))
-        if (pending && (await publishPendingEvents(this.#deps)).published > 0) lastPublished = performance.now()
+        if (pending && (await publishPendingEvents(this.#deps)).published > 0) this.#lastActivity = performance.now()
         failures = 0
-        pause = performance.now() - lastPublished < this.#idleAfter ? this.#active : this.#idle
+        pause = performance.now() - this.#lastActivity < this.#idleAfter ? this.#active : this.#idle
       } catch (error) {
         // The database is away; the publish jobs are kept by pg-boss meanwhile.
         failures++
         pause = Math.min(5000, 100 * 2 ** failures)
         this.#deps.logger.warn({ err: error, retryInMs: pause }, 'outbox relay could not publish; retrying')
       }
+      if (this.#woken && failures === 0) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pause)
         this.#wake = () => {
@@ -135,6 +191,7 @@ export class OutboxRelay {
           resolve()
         }
       })
+      this.#wake = undefined
     }
   }
 }

@@ -249,6 +249,9 @@ export function loadConfig(raw: Env = process.env, options: LoadOptions = {}): C
   if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${env.HTTP_REQUEST_TIMEOUT_MS})`)
   }
+  const auth = loadAuth(env)
+  // Links in mails point here; a production default of localhost would mail links nobody can open.
+  if (!env.PUBLIC_BASE_URL && nodeEnv === 'production') throw new ConfigError('PUBLIC_BASE_URL', 'is required in production (the https:// address users open)')
   return {
     nodeEnv,
     port,
@@ -258,7 +261,7 @@ export function loadConfig(raw: Env = process.env, options: LoadOptions = {}): C
     appDbPassword,
     workerDatabaseUrl,
     dbPoolMax: env.DB_POOL_MAX,
-    auth: loadAuth(env),
+    auth,
     smtpUrl: env.SMTP_URL,
     mailFrom: env.MAIL_FROM,
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/$/, '') ?? `http://localhost:${port}`,

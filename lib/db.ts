@@ -121,6 +121,11 @@ export interface Tx {
   /** pg-boss's adapter for this transaction: `boss.send(..., { db: tx.db })` commits or rolls back with the rows. */
   db: Db
   ctx: SecurityContext
+  /**
+   * Runs `hook` once the transaction has committed (never after a rollback). For signals that
+   * must not hold anything inside the transaction, e.g. waking the outbox relay (models/lead-events.ts).
+   */
+  afterCommit(hook: () => void): void
 }
 
 /**
@@ -138,7 +143,10 @@ function bossDb(trx: Knex.Transaction): Db {
  * one atomic unit.
  */
 export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return knex.transaction(async (trx) => {
-    return work({ trx, db: bossDb(trx), ctx })
+  const hooks: (() => void)[] = []
+  const result = await knex.transaction(async (trx) => {
+    return work({ trx, db: bossDb(trx), ctx, afterCommit: (hook) => hooks.push(hook) })
   }, { securityContext: ctx } as TransactionConfig)
+  for (const hook of hooks) hook()
+  return result
 }

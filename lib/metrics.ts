@@ -106,6 +106,19 @@ export const dedupeCacheHitRate = new Gauge({
   help: 'Share of consumed events found in the deduplication cache (0 to 1).',
   registers,
 })
+// Reviews of possible duplicates (§11): opened on a lead's write, decided by managers.
+export const reviewsOpened = new Counter({
+  name: 'freshplan_reviews_opened_total',
+  help: 'Reviews of possible duplicates opened, by territory.',
+  labelNames: ['territory'] as const,
+  registers,
+})
+export const reviewsDecided = new Counter({
+  name: 'freshplan_reviews_decided_total',
+  help: 'Reviews of possible duplicates decided, by decision (NOT_DUPLICATE, DISMISS, MERGE).',
+  labelNames: ['decision'] as const,
+  registers,
+})
 export const eventLatency = new Histogram({
   name: 'freshplan_event_latency',
   help: 'Seconds from an event\'s time to its consumption.',

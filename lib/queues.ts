@@ -94,10 +94,17 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
  */
 export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
+/**
+ * §11: `duplicate_detected` of a hard duplicate (409). The request's transaction rolls back, and
+ * the web role may not act as SYSTEM, so the request enqueues this job in a transaction of its own
+ * and a worker records the event (subject: the existing lead, which the caller may not see).
+ */
+export const DUPLICATE_DETECTED_QUEUE = 'leads.duplicate-detected'
 /** Daily pseudonymization of long-expired leads (§13). */
 export const PSEUDONYMIZE_QUEUE = 'privacy.pseudonymize'
 
 export const QUEUES: Record<string, Queue> = {
+  [DUPLICATE_DETECTED_QUEUE]: { name: DUPLICATE_DETECTED_QUEUE, retryLimit: 5, retryDelay: 2, retryBackoff: true, deleteAfterSeconds: 3600 },
   [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
   idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
   ...FOLLOW_UP_QUEUES,

@@ -19,3 +19,6 @@ export const ALL_TENANTS = '*'
 
 /** The user id of work done by the system itself (jobs, sweeps). */
 export const SYSTEM_USER_ID = 'system'
+
+/** What app_user(), app_tenant() and app_role() read when no context is set (V0001); no token may claim it. */
+export const UNSET_CONTEXT_MARKER = '-'

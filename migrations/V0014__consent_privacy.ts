@@ -41,7 +41,7 @@ const EVENT_TYPES = [
 const OUTBOX_STATUSES = ['QUEUED', 'SENT', 'FAILED', 'CANCELLED']
 /** Personal columns whose every past value erasure removes; pseudonymization these first five. */
 const PSEUDONYMIZED_COLUMNS = ['contact_name', 'email', 'phone', 'email_normalized', 'phone_e164']
-const ERASED_COLUMNS = [...PSEUDONYMIZED_COLUMNS, 'street', 'notes', 'company_name', 'name_normalized']
+const ERASED_COLUMNS = [...PSEUDONYMIZED_COLUMNS, 'street', 'notes', 'company_name', 'name_normalized', 'match_name', 'match_email_domain']
 
 const inList = (values: string[]) => values.map((v) => `'${v}'`).join(', ')
 const textArray = (values: string[]) => `array[${inList(values)}]::text[]`
@@ -100,7 +100,7 @@ export async function up(knex: Knex): Promise<void> {
     -- (the application role has no UPDATE on data: V0005's column grants).
     create or replace function lead_events_publish_once() returns trigger language plpgsql as $$
     begin
-      if old.seq is not null and to_jsonb(new) - 'data' <> to_jsonb(old) - 'data' then
+      if old.seq is not null and to_jsonb(new) - array['data', 'data_bytes'] <> to_jsonb(old) - array['data', 'data_bytes'] then
         raise exception 'event % is already published as seq %', old.id, old.seq using errcode = 'check_violation';
       end if;
       return new;
@@ -113,6 +113,7 @@ export async function up(knex: Knex): Promise<void> {
     create policy lead_events_owner on lead_events for update to current_user using (true) with check (true);
     create policy merges_owner on merges for update to current_user using (true) with check (true);
     create policy idempotency_keys_owner_update on idempotency_keys for update to current_user using (true) with check (true);
+    create policy reviews_owner_update on reviews for update to current_user using (true) with check (true);
 
     create function unsubscribe_target(token text) returns table (tenant_id text, territory text, lead_id uuid)
       language sql stable security definer set search_path = pg_catalog, pg_temp as $$
@@ -129,22 +130,26 @@ export async function up(knex: Knex): Promise<void> {
       returning o.id
     $$;
 
-    -- Replaces every occurrence of the given values inside a JSON document (as JSON-escaped text).
-    create function scrub_json(doc jsonb, vals text[]) returns jsonb
+    -- Replaces every occurrence of the given values inside JSON text, as JSON escapes them.
+    create function scrub_json_text(t text, vals text[]) returns text
       language plpgsql immutable set search_path = pg_catalog, pg_temp as $$
     declare
-      t text := doc::text;
       v text;
       escaped text;
     begin
-      if doc is null then return null; end if;
+      if t is null then return null; end if;
       foreach v in array vals loop
         escaped := to_jsonb(v)::text;
         escaped := substr(escaped, 2, length(escaped) - 2);
         t := replace(t, escaped, '[erased]');
       end loop;
-      return t::jsonb;
+      return t;
     end $$;
+
+    create function scrub_json(doc jsonb, vals text[]) returns jsonb
+      language sql immutable set search_path = pg_catalog, pg_temp as $$
+      select public.scrub_json_text(doc::text, vals)::jsonb
+    $$;
 
     create function scrub_text(t text, vals text[]) returns text
       language plpgsql immutable set search_path = pg_catalog, pg_temp as $$
@@ -217,26 +222,32 @@ export async function up(knex: Knex): Promise<void> {
       update public.merges m set before_images = public.scrub_json(m.before_images, vals), survivor_after = public.scrub_json(m.survivor_after, vals),
              field_sources = public.scrub_json(m.field_sources, vals)
        where m.survivor_id = p_lead or p_lead = any (m.merged_ids);
-      update public.idempotency_keys k set body = public.scrub_json(k.body, vals) where k.body::text like '%' || p_lead::text || '%';
+      -- Stored responses are the bytes that were sent (V0010): JSON text in UTF-8.
+      update public.idempotency_keys k set body = convert_to(public.scrub_json_text(convert_from(k.body, 'UTF8'), vals), 'UTF8')
+       where position(convert_to(p_lead::text, 'UTF8') in k.body) > 0;
+      -- §11 reviews: the lead's own, and those of other leads that list it as a candidate.
+      update public.reviews r set candidates = public.scrub_json(r.candidates, vals)
+       where r.lead_id = p_lead or r.candidates::text like '%' || p_lead::text || '%';
       update pgboss.job j set data = public.scrub_json(j.data, vals), output = public.scrub_json(j.output, vals)
        where j.data ->> 'leadId' = p_lead::text or j.data ->> 'outboxId' = any (mail_ids::text[]);
       return coalesce(array_length(vals, 1), 0);
     end $$;
 
-    revoke execute on function unsubscribe_target(text), cancel_queued_mails(uuid), erase_lead_traces(uuid, text, text, text), scrub_json(jsonb, text[]), scrub_text(text, text[]) from public;
+    revoke execute on function unsubscribe_target(text), cancel_queued_mails(uuid), erase_lead_traces(uuid, text, text, text), scrub_json(jsonb, text[]), scrub_json_text(text, text[]), scrub_text(text, text[]) from public;
     grant execute on function unsubscribe_target(text), cancel_queued_mails(uuid), erase_lead_traces(uuid, text, text, text) to ${app};
   `)
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw(`
-    drop function erase_lead_traces(uuid, text, text, text), cancel_queued_mails(uuid), unsubscribe_target(text), scrub_json(jsonb, text[]), scrub_text(text, text[]);
+    drop function erase_lead_traces(uuid, text, text, text), cancel_queued_mails(uuid), unsubscribe_target(text), scrub_json(jsonb, text[]), scrub_json_text(text, text[]), scrub_text(text, text[]);
     drop policy email_outbox_owner on email_outbox;
     drop policy lead_history_owner_update on lead_history;
     drop policy lead_activities_owner on lead_activities;
     drop policy lead_events_owner on lead_events;
     drop policy merges_owner on merges;
     drop policy idempotency_keys_owner_update on idempotency_keys;
+    drop policy reviews_owner_update on reviews;
     alter table email_outbox drop constraint email_outbox_unsubscribe_token_length;
     create or replace function lead_events_publish_once() returns trigger language plpgsql as $$
     begin

@@ -2,7 +2,7 @@
 // leads, in the caller's SYSTEM transaction, with position and counters committed alongside.
 import type { Knex, Tx } from '../lib/db.ts'
 import { BACKFILL_COLUMNS, fromRow, type Backfill, type BackfillRow } from './backfills.ts'
-import { NORMALIZATION_VERSION, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
+import { normalizationVersion, normalizeLead, type EmailNormalizationOptions, type NormalizedColumns } from './normalization.ts'
 
 export interface BatchResult {
   /** The backfill after this batch; undefined if it does not exist or is not visible. */
@@ -19,6 +19,8 @@ interface StaleLead {
   company_name: string
   phone: string | null
   country_code: string
+  postal_code: string | null
+  city: string | null
   deleted_at: Date | null
   email_normalized: string | null
 }
@@ -52,7 +54,7 @@ export interface BatchOptions extends EmailNormalizationOptions {
  * no lead skipped or counted twice. The row lock also serializes two runners of one backfill.
  *
  * Marks the backfill COMPLETED when no stale lead is left after the position, and FAILED when the
- * code's NORMALIZATION_VERSION is no longer the one it was started for.
+ * code's normalization version (with its options) is no longer the one it was started for.
  */
 export async function normalizeNextBatch(tx: Tx, backfillId: string, options: BatchOptions = {}): Promise<BatchResult> {
   // A batch lost in a database crash (its commit not yet flushed) is lost whole, position and
@@ -65,13 +67,14 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   if (!locked.rows[0]) return { backfill: undefined, processed: 0 }
   const backfill = fromRow(locked.rows[0])
   if (backfill.status !== 'RUNNING') return { backfill, processed: 0 }
-  if (backfill.targetVersion !== NORMALIZATION_VERSION) {
-    // Rows before the position would carry the old version: a new backfill has to start over.
-    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${NORMALIZATION_VERSION}; start a new backfill`), processed: 0 }
+  const version = normalizationVersion(options)
+  if (backfill.targetVersion !== version) {
+    // Rows before the position would carry the other version: a new backfill has to start over.
+    return { backfill: await finish(tx, backfillId, 'FAILED', `superseded: the code now normalizes to version ${version}; start a new backfill`), processed: 0 }
   }
   if (backfill.total === null) {
     await tx.trx.raw(
-      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version < ?) where id = ?`,
+      `update backfills set total = (select count(*) from leads where tenant_id = ? and normalization_version <> ?) where id = ?`,
       [tx.ctx.tenantId, backfill.targetVersion, backfillId],
     )
   }
@@ -83,7 +86,10 @@ export async function normalizeNextBatch(tx: Tx, backfillId: string, options: Ba
   const failures: { leadId: string; error: string }[] = []
   for (const lead of leads) {
     try {
-      const { columns } = normalizeLead({ email: lead.email, companyName: lead.company_name, phone: lead.phone, countryCode: lead.country_code }, { stripPlusTag: options.stripPlusTag })
+      const { columns } = normalizeLead(
+        { email: lead.email, companyName: lead.company_name, phone: lead.phone, countryCode: lead.country_code, postalCode: lead.postal_code, city: lead.city },
+        { stripPlusTag: options.stripPlusTag },
+      )
       computed.push({ lead, columns })
     } catch (error) {
       // Left as it is: still stale, so the next backfill tries it again. Never lost.
@@ -127,9 +133,9 @@ async function nextStaleLeads(tx: Tx, backfill: Backfill): Promise<StaleLead[]> 
   // leads_created_at_idx (tenant_id, created_at, id) is right: say so for this statement.
   await tx.trx.raw(`select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`)
   const { rows } = await tx.trx.raw<{ rows: StaleLead[] }>(
-    `select id, created_at::text as position, email, company_name, phone, country_code, deleted_at, email_normalized
+    `select id, created_at::text as position, email, company_name, phone, country_code, postal_code, city, deleted_at, email_normalized
        from leads
-      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version < ?
+      where tenant_id = ? and (created_at, id) > (?::timestamptz, ?::uuid) and normalization_version <> ?
       order by created_at, id
       limit ?`,
     [tx.ctx.tenantId, backfill.lastCreatedAt ?? '-infinity', backfill.lastLeadId ?? '00000000-0000-0000-0000-000000000000', backfill.targetVersion, backfill.batchSize],
@@ -184,7 +190,7 @@ async function resolveCollisions(tx: Tx, computed: Computed[]): Promise<Collisio
  */
 async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
   const moving = computed.filter(({ lead, columns }) => lead.email_normalized !== null && lead.email_normalized !== columns.emailNormalized).map(({ lead }) => lead.id)
-  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version < ?`, [moving, NORMALIZATION_VERSION])
+  if (moving.length > 0) await tx.trx.raw(`update leads set email_normalized = null where id = any(?::uuid[]) and normalization_version <> ?`, [moving, computed[0]!.columns.normalizationVersion])
 }
 
 /**
@@ -194,17 +200,23 @@ async function clearMovingEmails(tx: Tx, computed: Computed[]): Promise<void> {
  */
 async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<void> {
   if (computed.length === 0) return
+  const version = computed[0]!.columns.normalizationVersion // one run, one options set
   await tx.trx.raw(
     `update leads l
-        set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164, normalization_version = ?
-       from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
-            as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code)
-      where l.id = u.id and l.normalization_version < ?
+        set email_normalized = u.email_normalized, name_normalized = u.name_normalized, phone_e164 = u.phone_e164,
+            match_name = u.match_name, match_email_domain = u.match_email_domain, match_postal_code = u.match_postal_code,
+            match_city = u.match_city, normalization_version = ?
+       from unnest(?::uuid[], ?::citext[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                   ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+            as u (id, email_normalized, name_normalized, phone_e164, email, company_name, phone, country_code,
+                  match_name, match_email_domain, match_postal_code, match_city, postal_code, city)
+      where l.id = u.id and l.normalization_version <> ?
         and l.email is not distinct from u.email and l.company_name = u.company_name
-        and l.phone is not distinct from u.phone and l.country_code = u.country_code`,
+        and l.phone is not distinct from u.phone and l.country_code = u.country_code
+        and l.postal_code is not distinct from u.postal_code and l.city is not distinct from u.city`,
     // pg sends each JS array as one array parameter (NULLs included); knex's types only lack the nulls.
     [
-      NORMALIZATION_VERSION,
+      version,
       computed.map((c) => c.lead.id),
       computed.map((c) => c.columns.emailNormalized),
       computed.map((c) => c.columns.nameNormalized),
@@ -213,7 +225,13 @@ async function writeColumns(tx: Pick<Tx, 'trx'>, computed: Computed[]): Promise<
       computed.map((c) => c.lead.company_name),
       computed.map((c) => c.lead.phone),
       computed.map((c) => c.lead.country_code),
-      NORMALIZATION_VERSION,
+      computed.map((c) => c.columns.matchName),
+      computed.map((c) => c.columns.matchEmailDomain),
+      computed.map((c) => c.columns.matchPostalCode),
+      computed.map((c) => c.columns.matchCity),
+      computed.map((c) => c.lead.postal_code),
+      computed.map((c) => c.lead.city),
+      version,
     ] as Knex.RawBinding[],
   )
 }

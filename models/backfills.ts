@@ -6,7 +6,7 @@ import type { Tx } from '../lib/db.ts'
 import { enqueue } from '../lib/boss.ts'
 import { BACKFILL_QUEUE } from '../lib/queues.ts'
 import { iso } from './lead-table.ts'
-import { NORMALIZATION_VERSION } from './normalization.ts'
+import { normalizationVersion, type EmailNormalizationOptions } from './normalization.ts'
 
 export const BACKFILL_KINDS = ['NORMALIZATION'] as const
 export const BACKFILL_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED'] as const
@@ -113,7 +113,7 @@ export async function enqueueBackfill(deps: Pick<Deps, 'boss'>, tx: Tx, backfill
  * job was lost (retries used up while workers were killed) continues when someone asks again.
  */
 export async function startNormalizationBackfill(
-  deps: Pick<Deps, 'boss'>,
+  deps: Pick<Deps, 'boss' | 'config'>,
   tx: Tx,
   options: { createdBy: string; batchSize?: number },
 ): Promise<{ backfill: Backfill; created: boolean }> {
@@ -123,7 +123,7 @@ export async function startNormalizationBackfill(
        values (?, 'NORMALIZATION', ?, ?, ?)
        on conflict (tenant_id, kind) where status = 'RUNNING' do nothing
        returning ${BACKFILL_COLUMNS}`,
-      [tx.ctx.tenantId, NORMALIZATION_VERSION, options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
+      [tx.ctx.tenantId, normalizationVersion({ stripPlusTag: deps.config.emailStripPlusTag }), options.batchSize ?? DEFAULT_BATCH_SIZE, options.createdBy],
     )
     // No row: one is running. Its row committed before the insert gave up, so this next statement
     // sees it, unless it finished in between; then the insert is tried again.
@@ -142,13 +142,14 @@ export async function startNormalizationBackfill(
 }
 
 /**
- * Tenants that have leads older than the code's normalization. Needs the all-tenants SYSTEM context
+ * Tenants that have leads normalized otherwise than this code with these options would (an older
+ * version, or EMAIL_STRIP_PLUS_TAG switched). Needs the all-tenants SYSTEM context
  * (`systemContext('*')`), which may read leads of every tenant but write none (V0004).
  */
-export async function tenantsWithStaleLeads(tx: Tx): Promise<string[]> {
+export async function tenantsWithStaleLeads(tx: Tx, options: EmailNormalizationOptions = {}): Promise<string[]> {
   const { rows } = await tx.trx.raw<{ rows: { tenant_id: string }[] }>(
-    `select distinct tenant_id from leads where normalization_version < ? order by tenant_id`,
-    [NORMALIZATION_VERSION],
+    `select distinct tenant_id from leads where normalization_version <> ? order by tenant_id`,
+    [normalizationVersion(options)],
   )
   return rows.map((row) => row.tenant_id)
 }

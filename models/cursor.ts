@@ -22,6 +22,27 @@ export function hasStringKeys<K extends string>(value: unknown, ...keys: K[]): v
   return typeof value === 'object' && value !== null && keys.every((key) => typeof (value as Record<string, unknown>)[key] === 'string')
 }
 
+const PG_TIMESTAMPTZ_TEXT = /^(\d{4,6})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.\d{1,6})?[+-](\d\d)(?::[0-5]\d){0,2}$/
+
+/**
+ * Is `value` a timestamptz as PostgreSQL prints it (what a cursor carries)? A cursor is client
+ * input: a forged one must be a 400, not a cast error (22007/22008) at the database.
+ */
+export function isTimestampText(value: string): boolean {
+  if (value === 'infinity' || value === '-infinity') return true
+  const match = PG_TIMESTAMPTZ_TEXT.exec(value)
+  if (!match) return false
+  const [year, month, day, hour, minute, second, offsetHours] = match.slice(1).map(Number) as [number, number, number, number, number, number, number]
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60 && offsetHours <= 15
+}
+
+/** A cursor's sort value fits the SQL type it is cast to (`timestamptz` or `text`), and text cannot hold NUL. */
+export function isSortValue(value: string, cast: string): boolean {
+  return !value.includes('\u0000') && (cast !== 'timestamptz' || isTimestampText(value))
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export function isUuid(value: string): boolean {
   return UUID.test(value)

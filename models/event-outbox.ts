@@ -6,6 +6,21 @@ import { CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, type LeadEventRecord } from '.
 /** What a dashboard listener sends once per connection (§7's channels). */
 export const LISTEN_TO_EVENT_CHANNELS = `listen ${DASHBOARD_CHANNEL}; listen ${CROSS_MODULE_CHANNEL}`
 
+/**
+ * The outbox relay's wake-up (jobs/events.ts OutboxRelay). Sent after a writer's commit, never
+ * inside its transaction: a NOTIFY takes PostgreSQL's global notify lock from pre-commit until the
+ * commit is flushed, which would serialize every lead write behind every other one's fsync. This
+ * one is its own tiny transaction that commits without waiting for the flush (it is only a hint:
+ * the relay also polls, and the publish job is the durable trigger).
+ */
+export const OUTBOX_WAKE_CHANNEL = 'freshplan_outbox_wake'
+export const LISTEN_TO_OUTBOX_WAKE = `listen ${OUTBOX_WAKE_CHANNEL}`
+const WAKE_OUTBOX = `select set_config('synchronous_commit', 'off', true), pg_notify('${OUTBOX_WAKE_CHANNEL}', '')`
+
+export async function wakeOutboxRelay(knex: Knex): Promise<void> {
+  await knex.raw(WAKE_OUTBOX)
+}
+
 // Advisory lock keys (two-int form, so they cannot collide with single-bigint locks elsewhere).
 const PUBLISHER_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.publisher'), 0)`
 const LEAD_LOCK = `select pg_advisory_xact_lock(hashtext('freshplan.lead_events.lead'), hashtext(?))`
@@ -35,6 +50,41 @@ interface LeadEventRow {
 }
 
 const COLUMNS = 'id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data'
+
+/**
+ * What one page of events (GET /api/events, a stream replay, the listener's catch-up) or one
+ * publish batch may hold: it ends once its events' `data` add up to this many bytes (as JSON text,
+ * the `data_bytes` column of V0010), so a few huge events cannot make a page of 1000 take
+ * gigabytes. A page always holds at least one event.
+ */
+export const EVENT_BATCH_MAX_BYTES = 1024 * 1024
+
+/** A bounded batch of events, and whether more were left out (by count or by bytes). */
+export interface EventBatch {
+  records: LeadEventRecord[]
+  more: boolean
+}
+
+/**
+ * Up to `limit` events in `order` that satisfy `where`, ending once their data reached `maxBytes`.
+ * The running sum of data_bytes is a streaming window over the ordered index scan. One event past
+ * the budget is read without its data, to tell "more" from "all".
+ */
+async function boundedBatch(db: Knex | Knex.Transaction, source: string, bindings: Knex.RawBinding[], order: string, limit: number, maxBytes: number): Promise<EventBatch> {
+  const { rows } = await db.raw<{ rows: (LeadEventRow & { beyond: boolean })[] }>(
+    `select id, seq, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time,
+            case when before_bytes < ? then data end as data, before_bytes >= ? as beyond
+       from (select ${COLUMNS}, ${order} as batch_order,
+                    coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 1 preceding), 0) as before_bytes,
+                    coalesce(sum(data_bytes) over (order by ${order} rows between unbounded preceding and 2 preceding), 0) as before_previous
+               from ${source} order by ${order} limit ?) batch
+      where before_previous < ?
+      order by batch_order`,
+    [maxBytes, maxBytes, ...bindings, limit, maxBytes],
+  )
+  const records = rows.filter((row) => !row.beyond).map(fromRow)
+  return { records, more: records.length < rows.length || records.length === limit }
+}
 
 function fromRow(row: LeadEventRow): LeadEventRecord {
   return {
@@ -66,13 +116,9 @@ export async function insertEvent(trx: Knex.Transaction, event: Omit<LeadEventRe
   return rowCount === 1
 }
 
-/** Published events after a sequence number, in delivery order; RLS leaves only what the caller may see. */
-export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
-    `select ${COLUMNS} from lead_events where seq > ? order by seq limit ?`,
-    [after, limit],
-  )
-  return rows.map(fromRow)
+/** Published events after a sequence number, in delivery order, bounded in count and bytes; RLS leaves only what the caller may see. */
+export async function publishedAfter(trx: Knex.Transaction, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  return boundedBatch(trx, 'lead_events where seq > ?', [after], 'seq', limit, maxBytes)
 }
 
 /** Every event of a lead in recording order, published or not (the data export of §13). */
@@ -97,9 +143,9 @@ export async function dashboardLatestSeq(knex: Knex): Promise<number> {
 }
 
 /** Published events of all tenants after a sequence number, in delivery order. */
-export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await knex.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from dashboard_events_after(?, ?)`, [after, limit])
-  return rows.map(fromRow)
+export async function dashboardPublishedAfter(knex: Knex, after: number, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  // The function's rows stay in PostgreSQL (a tuplestore); only those within the byte budget reach this process.
+  return boundedBatch(knex, 'dashboard_events_after(?, ?) as lead_events', [after, limit], 'seq', limit, maxBytes)
 }
 
 /** Events of any tenant by id, published or not (the listener checks a NOTIFY against them). */
@@ -115,13 +161,9 @@ export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
   return rows[0]!.pending
 }
 
-/** Unpublished events in the order they were written; only the publisher calls this, under its lock. */
-export async function pendingEvents(trx: Knex.Transaction, limit: number): Promise<LeadEventRecord[]> {
-  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(
-    `select ${COLUMNS} from lead_events where seq is null order by record_no limit ?`,
-    [limit],
-  )
-  return rows.map(fromRow)
+/** Unpublished events in the order they were written, bounded in count and bytes; only the publisher calls this, under its lock. */
+export async function pendingEvents(trx: Knex.Transaction, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {
+  return boundedBatch(trx, 'lead_events where seq is null', [], 'record_no', limit, maxBytes)
 }
 
 /** Draws `count` delivery numbers, ascending. */

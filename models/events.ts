@@ -112,9 +112,10 @@ export function notifyPayload(event: LeadCloudEvent): { payload: string; truncat
 }
 
 /**
- * The rule of the outbox's select policy (V0005), for events that arrive by NOTIFY and are filtered
- * in the process: same tenant, a territory of the caller, and for SALES only leads they owned or
- * collaborated on when the event happened.
+ * The rule of the outbox's select policy (V0010), for events that arrive by NOTIFY and are filtered
+ * in the process: same tenant, a territory of the caller, and for SALES only leads they own or
+ * collaborate on. The policy reads the lead's current people; here the event's snapshot stands in
+ * for them, which for an event just published is the same (docs/events.md, "Who sees an event").
  */
 export function maySee(ctx: SecurityContext, event: EventVisibility): boolean {
   if (ctx.tenantId !== event.tenantId || !ctx.territories.includes(event.territory)) return false

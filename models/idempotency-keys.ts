@@ -6,7 +6,8 @@ export interface StoredResponse {
   fingerprint: string
   statusCode: number
   headers: Record<string, string>
-  body: unknown
+  /** The exact bytes sent (V0010: bytea), so a replay is byte-identical (§4); null without a body. */
+  body: Buffer | null
 }
 
 /**
@@ -24,7 +25,7 @@ export async function findStoredResponse(tx: Tx, userId: string, key: string, no
     .select('fingerprint', 'status_code', 'headers', 'body')
     .where({ tenant_id: tx.ctx.tenantId, user_id: userId, key })
     .where('expires_at', '>', now)
-    .first()) as { fingerprint: string; status_code: number; headers: Record<string, string>; body: unknown } | undefined
+    .first()) as { fingerprint: string; status_code: number; headers: Record<string, string>; body: Buffer | null } | undefined
   return row && { fingerprint: row.fingerprint, statusCode: row.status_code, headers: row.headers, body: row.body }
 }
 
@@ -38,7 +39,7 @@ export async function storeResponse(tx: Tx, userId: string, key: string, respons
       fingerprint: response.fingerprint,
       status_code: response.statusCode,
       headers: response.headers,
-      body: response.body === undefined ? null : JSON.stringify(response.body),
+      body: response.body,
       expires_at: expiresAt,
     })
     .onConflict(['tenant_id', 'user_id', 'key'])

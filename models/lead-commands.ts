@@ -7,7 +7,10 @@ import type { Tx } from '../lib/db.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
 import { problems, type DomainError } from './errors.ts'
 import { raw } from 'objection'
-import { normalizeLead } from './normalization.ts'
+import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
+import { hardDuplicateHolder, requestHardDuplicateEvent, reviewPossibleDuplicates } from './reviews.ts'
+import type { CandidateView } from './match-candidates.ts'
+import { MATCH_KEY_FIELDS } from './matching.ts'
 import { cancelFollowUps, scheduleFollowUps } from './follow-ups.ts'
 import { cancelQueuedMails } from './email-outbox.ts'
 import { setHistoryAction } from './lead-history.ts'
@@ -88,7 +91,7 @@ function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object,
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 
-export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[] }> {
+export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
   const fields = withoutBlanks(input)
   const { activities = [], ownerUserId, ...leadFields } = fields
   const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
@@ -126,14 +129,16 @@ export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCr
     .ignore()
     .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
   // objection hands back the input model; only a row PostgreSQL returned has an id.
-  if (lead.id === undefined) throw await duplicateLead(tx, columns.emailNormalized!)
+  if (lead.id === undefined) throw await duplicateLead(deps, tx, columns.emailNormalized!)
   await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
   await scheduleFollowUps(deps, tx, lead)
   await scheduleProtection(deps, tx, lead, protection.next, { fresh: true })
   await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
   let current = lead
   for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-  return { lead: current, warnings }
+  // §11: possible duplicates open a review in this transaction.
+  const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
+  return { lead: current, warnings, possibleDuplicates }
 }
 
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
@@ -146,7 +151,7 @@ const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalize
  * transaction. Concurrent writers serialize on the unique index: the losers wait for the winner's
  * commit, then see its row.
  */
-async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
+async function guardDuplicates<T>(deps: Deps, tx: Tx, emailNormalized: string | null, write: (trx: Tx['trx']) => Promise<T>): Promise<T> {
   if (emailNormalized === null) return write(tx.trx)
   try {
     return await tx.trx.transaction((savepoint) => write(savepoint))
@@ -154,25 +159,32 @@ async function guardDuplicates<T>(tx: Tx, emailNormalized: string | null, write:
     // objection wraps driver errors; the PostgreSQL error is the native one.
     const native = ((error as { nativeError?: unknown }).nativeError ?? error) as { code?: string; constraint?: string }
     if (native.code !== '23505' || native.constraint !== EMAIL_UNIQUE_INDEX) throw error
-    throw await duplicateLead(tx, emailNormalized)
+    throw await duplicateLead(deps, tx, emailNormalized)
   }
 }
 
 /** The 409 for an e-mail address a live lead has already; RLS decides whether the caller may learn which lead. */
-async function duplicateLead(tx: Tx, emailNormalized: string): Promise<DomainError> {
+async function duplicateLead(deps: Deps, tx: Tx, emailNormalized: string): Promise<DomainError> {
   // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
   // the text expression index of V0007 answers in one probe (the value is lower-case already).
   const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
-  duplicateDetected(tx, existing?.id ?? null)
+  duplicateDetected(deps, tx, existing?.id ?? (await hardDuplicateHolder(tx, emailNormalized)))
   return problems.conflict('duplicate-lead', 'Duplicate lead', 'A live lead with this e-mail address exists already.', existing ? { existingLeadId: existing.id } : undefined)
 }
 
 /**
- * The hook for `freshplan.lead.duplicate_detected` (§7). The request's own transaction rolls back
- * with the 409, so an event for it must be written in a transaction of its own; until a consumer
- * needs it, the detection is only visible in the problem response.
+ * `freshplan.lead.duplicate_detected` (§7, §11) for the hard duplicate. The request's own
+ * transaction rolls back with the 409, so the event is written in a transaction of its own, once
+ * this one has let go of its connection (never waiting for a second connection while holding one).
+ * A failure is logged; the 409 stands either way.
  */
-function duplicateDetected(_tx: Tx, _existingLeadId: string | null): void {}
+function duplicateDetected(deps: Deps, tx: Tx, existingLeadId: string | null): void {
+  if (existingLeadId === null) return
+  const ctx = tx.ctx
+  setImmediate(() => {
+    requestHardDuplicateEvent(deps, ctx, existingLeadId).catch((error: unknown) => deps.logger.warn({ err: error, tenantId: ctx.tenantId }, 'duplicate_detected for a hard duplicate not requested'))
+  })
+}
 
 /** Locks the row for the rest of the transaction, so version checks and follow-on writes see one state. */
 export async function lockLead(tx: Tx, id: string): Promise<Lead> {
@@ -188,7 +200,7 @@ export function assertVersion(lead: Lead, expected: ExpectedVersion): void {
 }
 
 
-export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[] }> {
+export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, expected: ExpectedVersion, patch: LeadPatchInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
   const now = deps.clock.now()
   const lead = await lockLead(tx, id)
   if (actor.role === 'SALES' && lead.ownerUserId !== actor.id) throw problems.forbidden('Only the owner may change this lead.')
@@ -216,23 +228,31 @@ export async function patchLead(deps: Deps, tx: Tx, actor: Actor, id: string, ex
   const restarted = statusChanged && lead.status === 'EXPIRED' ? await restartedProtection(tx, lead, status!, now) : null
   if (restarted) Object.assign(changes, restarted.columns)
   let warnings: string[] = []
-  if (['email', 'companyName', 'phone', 'countryCode'].some((key) => key in fields)) {
+  if (NORMALIZED_INPUTS.some((key) => key in fields)) {
     const normalized = normalizeLead({ ...lead, ...fields } as Lead, { stripPlusTag: deps.config.emailStripPlusTag })
     Object.assign(changes, normalized.columns)
     warnings = normalized.warnings
   }
   const effective = changedFields(lead, changes)
-  // §3: same → same is a no-op: no new version, no event, the ETag stays.
-  if (Object.keys(effective).length === 0) return { lead, warnings }
-  const updated = await guardDuplicates(tx, effective.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, effective, now))
+  // §3: same → same is a no-op: no new version, no event, the ETag stays. The §11 match keys are not
+  // read with the lead, so they always look changed: they count only with a field they derive from.
+  if (Object.keys(effective).every((key) => MATCH_KEY_COLUMNS.has(key))) return { lead, warnings, possibleDuplicates: [] }
+  const updated = await guardDuplicates(deps, tx, effective.emailNormalized ?? null, (trx) => updateLead({ ...tx, trx }, lead, effective, now))
   if (restarted) await scheduleProtection(deps, tx, updated, restarted.next)
   if (statusChanged) {
     await insertActivity(tx, updated, { type: 'STATUS_CHANGE', summary: statusChangeSummary(lead.status, status!), userId: actor.id, metadata: { from: lead.status, to: status }, occurredAt: now })
     await emit(deps, tx, 'freshplan.lead.status_changed', updated, { from: lead.status, to: status, lead: leadResource(updated) })
   }
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: Object.keys(patch).filter((key) => key in effective), lead: leadResource(updated) })
-  return { lead: updated, warnings }
+  // §11: a change of company, e-mail, phone or address looks for possible duplicates again.
+  const possibleDuplicates = MATCHED_FIELDS.some((key) => key in effective) ? await reviewPossibleDuplicates(deps, tx, updated) : []
+  return { lead: updated, warnings, possibleDuplicates }
 }
+
+const MATCH_KEY_COLUMNS: ReadonlySet<string> = new Set(MATCH_KEY_FIELDS)
+
+/** The fields whose change makes a lead look for possible duplicates again (§11). */
+const MATCHED_FIELDS = ['companyName', 'email', 'phone', 'street', 'postalCode', 'city', 'countryCode'] as const
 
 /** The entries of `changes` that differ from the lead's current values. */
 function changedFields(lead: Lead, changes: Partial<Lead>): Partial<Lead> {
@@ -447,7 +467,9 @@ export async function eraseLead(deps: Deps, tx: Tx, actor: Actor, id: string, re
   const erased = await updateLead(tx, lead, {
     contactName: null, email: null, phone: null, street: null, notes: null, companyName: `GELÖSCHT-${lead.id}`,
     emailNormalized: null, nameNormalized: null, phoneE164: null, emailConsent: false,
-  }, now)
+    // §11 match keys derived from the company name and e-mail (not part of the Lead model).
+    ...{ matchName: null, matchEmailDomain: null },
+  } as Partial<Lead>, now)
   await setHistoryAction(tx, null)
   await cancelQueuedMails(deps, tx, lead.id)
   await cancelFollowUps(deps, tx, lead.id)

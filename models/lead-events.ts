@@ -7,7 +7,7 @@ import type { Deps } from '../lib/deps.ts'
 import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import type { Territory } from '../lib/tenancy.ts'
 import { eventIdempotencyKey } from './event-ids.ts'
-import { insertEvent, lockLeadEvents } from './event-outbox.ts'
+import { insertEvent, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
 import type { LeadEventType } from './events.ts'
 
 export type { LeadEventType }
@@ -56,4 +56,23 @@ export async function recordLeadEvent(
     return
   }
   await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+  tx.afterCommit(() => wakeRelay(deps))
+}
+
+/**
+ * A woken relay polls fast for a while (OutboxRelay), so one wake per process every
+ * WAKE_INTERVAL_MS is enough: the events in between are found by that polling. Sent after the
+ * commit, outside the request's transaction and without waiting for it.
+ */
+const WAKE_INTERVAL_MS = 250
+let lastWake = -Infinity
+
+function wakeRelay(deps: Pick<Deps, 'knex' | 'logger'>): void {
+  const now = performance.now()
+  if (now - lastWake < WAKE_INTERVAL_MS) return
+  lastWake = now
+  wakeOutboxRelay(deps.knex).catch((error: unknown) => {
+    lastWake = -Infinity
+    deps.logger.debug({ err: error }, 'could not wake the outbox relay; it finds the event by polling')
+  })
 }

@@ -26,7 +26,8 @@ const camelCase = (column: string) => column.replaceAll(/_([a-z0-9])/g, (_, c: s
 
 /** Stored: CREATED as the initial values {column: value} (cheaper for the trigger), the rest as {column: {from, to}}. */
 function wireChanges(action: HistoryAction, changes: Record<string, unknown>): HistoryEntry['changes'] {
-  return Object.fromEntries(Object.entries(changes).map(([column, change]) => [camelCase(column), action === 'CREATED' ? { from: null, to: change } : (change as { from: unknown; to: unknown })]))
+  // §11's match keys (match_*) are index keys derived from fields the entry shows already.
+  return Object.fromEntries(Object.entries(changes).filter(([column]) => !column.startsWith('match_')).map(([column, change]) => [camelCase(column), action === 'CREATED' ? { from: null, to: change } : (change as { from: unknown; to: unknown })]))
 }
 
 const HISTORY_PAGE = `select id, at, actor_user_id, action, changes from lead_history where lead_id = ? and id < ? order by id desc limit ?`

@@ -3,7 +3,7 @@
 // at any depth (§4).
 import { raw } from 'objection'
 import type { Tx } from '../lib/db.ts'
-import { decodeCursor, encodeCursor, hasStringKeys, isUuid } from './cursor.ts'
+import { decodeCursor, encodeCursor, hasStringKeys, isSortValue, isUuid } from './cursor.ts'
 import { problems } from './errors.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead-table.ts'
 import type { BusinessType, LeadSource, LeadStatus } from './lead-rules.ts'
@@ -77,7 +77,7 @@ export async function listLeads(tx: Tx, query: LeadListQuery): Promise<{ data: L
   }
   const page = filtered().select(raw(LEAD_SELECT_LIST), tx.trx.raw(`(${expression})::text as sort_value`))
   if (query.cursor) {
-    const cursor = decodeCursor(query.cursor, (value): value is LeadCursor => hasStringKeys(value, 's', 'v', 'id') && value.s === sort && isUuid(value.id), 'is not a cursor of this list and sort')
+    const cursor = decodeCursor(query.cursor, (value): value is LeadCursor => hasStringKeys(value, 's', 'v', 'id') && value.s === sort && isSortValue(value.v, SORT_CASTS[key]!) && isUuid(value.id), 'is not a cursor of this list and sort')
     page.whereRaw(`(${expression}, id) ${descending ? '<' : '>'} (?::${SORT_CASTS[key]}, ?::uuid)`, [cursor.v, cursor.id])
   }
   const direction = descending ? 'desc' : 'asc'
@@ -96,7 +96,7 @@ export async function listActivities(tx: Tx, leadId: string, page: { limit?: num
   const limit = page.limit ?? 50
   const builder = LeadActivity.query(tx.trx).where('lead_id', leadId).select(raw(ACTIVITY_SELECT_LIST), tx.trx.raw(`occurred_at::text as sort_value`))
   if (page.cursor) {
-    const cursor = decodeCursor(page.cursor, (value): value is { at: string; id: string } => hasStringKeys(value, 'at', 'id') && isUuid(value.id))
+    const cursor = decodeCursor(page.cursor, (value): value is { at: string; id: string } => hasStringKeys(value, 'at', 'id') && isSortValue(value.at, 'timestamptz') && isUuid(value.id))
     builder.whereRaw('(occurred_at, id) < (?::timestamptz, ?::uuid)', [cursor.at, cursor.id])
   }
   const rows = (await builder.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(limit + 1)) as (LeadActivity & { sortValue: string })[]

@@ -43,6 +43,13 @@ export type SystemActivityType = typeof SYSTEM_ACTIVITY_TYPES[number]
 export const ACTIVITY_TYPES = [...USER_ACTIVITY_TYPES, ...SYSTEM_ACTIVITY_TYPES] as const
 export type ActivityType = typeof ACTIVITY_TYPES[number]
 
+/**
+ * Bounds of an activity's free-form `metadata` (it is stored with the activity and copied into its
+ * `activity_added` event): serialized size in UTF-8 bytes, nesting depth (the metadata object
+ * itself is depth 1) and keys counted over every level.
+ */
+export const ACTIVITY_METADATA_LIMITS = { maxBytes: 16 * 1024, maxDepth: 5, maxKeys: 50 } as const
+
 export { TERRITORIES, USER_ROLES, type Role, type Territory as TerritoryCode, type UserRole } from '../lib/tenancy.ts'
 
 export const DEFAULT_COUNTRY_CODE = 'DE'

@@ -1,13 +1,30 @@
 // §5 data quality: the normalized forms that deduplication and search compare. The functions are
-// deterministic for a given NORMALIZATION_VERSION; change any output and the version must go up,
-// so the backfill recomputes the stored columns.
+// deterministic for a given NORMALIZATION_VERSION and options; change any output and the version
+// must go up, so the backfill recomputes the stored columns.
 import { isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js/max'
+import { matchKeyColumns, type MatchKeyColumns } from './matching.ts'
 
-export const NORMALIZATION_VERSION = 1
+/**
+ * The version of the algorithms below (with every option off). Stays below STRIP_PLUS_TAG_VERSION_FLAG.
+ * 2: the §11 match keys (match_name, match_email_domain, match_postal_code, match_city) joined the columns.
+ */
+export const NORMALIZATION_VERSION = 2
+
+/** Set in a stored version when EMAIL_STRIP_PLUS_TAG was on: the option changes e-mail output. */
+export const STRIP_PLUS_TAG_VERSION_FLAG = 1 << 16
 
 export type EmailNormalizationOptions = {
   /** EMAIL_STRIP_PLUS_TAG: drop `+tag`; for Gmail also the dots, and googlemail.com → gmail.com. */
   stripPlusTag?: boolean
+}
+
+/**
+ * The `normalization_version` a row normalized with these options carries: the algorithm version,
+ * plus a flag bit per output-changing option. A row whose version differs from this (older
+ * algorithm, or the option switched either way) is stale, and the backfill recomputes it.
+ */
+export function normalizationVersion(options: EmailNormalizationOptions = {}): number {
+  return NORMALIZATION_VERSION | (options.stripPlusTag ? STRIP_PLUS_TAG_VERSION_FLAG : 0)
 }
 
 const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com'])
@@ -104,28 +121,33 @@ export function normalizePhone(phone: string | null | undefined, countryCode: st
   return { e164: null, warning: `phone could not be parsed as a valid number for ${country || 'an unknown country'}` }
 }
 
-export type NormalizedColumns = {
+export type NormalizedColumns = MatchKeyColumns & {
   emailNormalized: string | null
   nameNormalized: string | null
   phoneE164: string | null
   normalizationVersion: number
 }
 
+/** The lead fields the derived columns are computed from: a write that changes one of them recomputes. */
+export const NORMALIZED_INPUTS = ['email', 'companyName', 'phone', 'countryCode', 'postalCode', 'city'] as const
+
 /**
- * Everything §5 derives from a lead, for the service (on each write) and the backfill (for old
- * rows) alike, so both compute exactly the same thing. Warnings go back to the caller.
+ * Everything §5 (and §11's match keys) derive from a lead, for the service (on each write) and the
+ * backfill (for old rows) alike, so both compute exactly the same thing. Warnings go back to the caller.
  */
 export function normalizeLead(
-  lead: { email: string | null; companyName: string; phone: string | null; countryCode: string },
+  lead: { email: string | null; companyName: string; phone: string | null; countryCode: string; postalCode?: string | null; city?: string | null },
   options: EmailNormalizationOptions = {},
 ): { columns: NormalizedColumns; warnings: string[] } {
   const phone = normalizePhone(lead.phone, lead.countryCode)
+  const emailNormalized = normalizeEmail(lead.email, options)
   return {
     columns: {
-      emailNormalized: normalizeEmail(lead.email, options),
+      emailNormalized,
       nameNormalized: normalizeCompanyName(lead.companyName),
       phoneE164: phone.e164,
-      normalizationVersion: NORMALIZATION_VERSION,
+      ...matchKeyColumns({ companyName: lead.companyName, emailNormalized, postalCode: lead.postalCode ?? null, city: lead.city ?? null }),
+      normalizationVersion: normalizationVersion(options),
     },
     warnings: phone.warning ? [phone.warning] : [],
   }

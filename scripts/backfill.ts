@@ -17,7 +17,7 @@ import { systemClock } from '../lib/clock.ts'
 import { releaseResources, startBoss } from '../lib/boss.ts'
 import { runBackfill } from '../jobs/backfill.ts'
 import { backfillProgress, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, startNormalizationBackfill, tenantsWithStaleLeads, type Backfill } from '../models/backfills.ts'
-import { NORMALIZATION_VERSION } from '../models/normalization.ts'
+import { normalizationVersion } from '../models/normalization.ts'
 import type { Deps } from '../lib/deps.ts'
 
 /** Leads per second over the recent batches (the ETA follows the current speed, not the average). */
@@ -175,8 +175,9 @@ async function main(): Promise<void> {
 
   let exitCode = 0
   try {
-    const tenants = args.tenant !== undefined ? [args.tenant] : await inTransaction(knex, systemContext(ALL_TENANTS), (tx) => tenantsWithStaleLeads(tx))
-    if (tenants.length === 0) process.stdout.write(`nothing to backfill: every lead is at normalization version ${NORMALIZATION_VERSION}\n`)
+    const options = { stripPlusTag: config.emailStripPlusTag }
+    const tenants = args.tenant !== undefined ? [args.tenant] : await inTransaction(knex, systemContext(ALL_TENANTS), (tx) => tenantsWithStaleLeads(tx, options))
+    if (tenants.length === 0) process.stdout.write(`nothing to backfill: every lead is at normalization version ${normalizationVersion(options)}\n`)
     for (const tenantId of tenants) {
       const outcome = await backfillTenant(deps, tenantId, batchSize, interrupt.signal)
       if (outcome === 'INTERRUPTED') {

@@ -2,7 +2,7 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } 
 import type { Middleware } from 'koa'
 import type { AuthConfig } from '../lib/config.ts'
 import type { SecurityContext } from '../lib/db.ts'
-import { TERRITORIES, USER_ROLES, type Role, type Territory } from '../lib/tenancy.ts'
+import { ALL_TENANTS, SYSTEM_USER_ID, TERRITORIES, UNSET_CONTEXT_MARKER, USER_ROLES, type Role, type Territory } from '../lib/tenancy.ts'
 import { problems } from '../models/errors.ts'
 
 /** The caller, as its verified token says. */
@@ -32,6 +32,10 @@ export type TokenVerifier = (token: string) => Promise<Principal>
 
 class InvalidToken extends Error {}
 
+/** The longest a token may live (exp − iat, and exp − now): access tokens are short-lived; a day is generous. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 24 * 60 * 60
+const CLOCK_TOLERANCE_SECONDS = 5
+
 /** HS256 with a shared secret (development, tests) or an OIDC issuer's JWKS (production). */
 export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
   const key: Uint8Array | JWTVerifyGetKey = auth.kind === 'hs256' ? auth.secret : createRemoteJWKSet(auth.jwksUrl)
@@ -40,7 +44,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     issuer: auth.issuer,
     audience: auth.audience,
     requiredClaims: ['sub', 'exp'],
-    clockTolerance: 5,
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
   }
   // Verifying a signature is the largest single cost of a small request (the benchmark's profile:
   // 16 % of a GET). A token that verified once is trusted again until it expires, for at most a
@@ -52,6 +56,7 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
     if (hit && hit.until > now) return hit.principal
     if (hit) verified.delete(token)
     const { payload } = await jwtVerify(token, key as Uint8Array, options)
+    checkLifetime(payload, now / 1000)
     const principal = Object.freeze(principalFrom(payload))
     if (verified.size >= VERIFIED_TOKEN_CACHE_SIZE) verified.delete(verified.keys().next().value!)
     verified.set(token, { principal, until: Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp! * 1000) })
@@ -62,10 +67,28 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
 const VERIFIED_TOKEN_CACHE_SIZE = 10_000
 const VERIFIED_TOKEN_TTL_MS = 60_000
 
+/**
+ * jose checks exp and nbf; this refuses what jose accepts but no identity provider issues: a token
+ * issued in the future, or one that lives longer than MAX_TOKEN_LIFETIME_SECONDS (exp in 9999).
+ * `iat` stays optional (jose does not require it); without it, exp alone must be within the limit.
+ */
+export function checkLifetime(payload: JWTPayload, nowSeconds: number): void {
+  const { exp, iat } = payload
+  if (typeof exp !== 'number' || exp - nowSeconds > MAX_TOKEN_LIFETIME_SECONDS + CLOCK_TOLERANCE_SECONDS) throw new InvalidToken('exp')
+  if (iat === undefined) return
+  if (typeof iat !== 'number' || !Number.isFinite(iat) || iat > nowSeconds + CLOCK_TOLERANCE_SECONDS || exp - iat > MAX_TOKEN_LIFETIME_SECONDS) throw new InvalidToken('iat')
+}
+
+/** Markers the database or the jobs use for themselves; a token naming one would act as them. */
+const RESERVED_IDS: readonly string[] = [SYSTEM_USER_ID, UNSET_CONTEXT_MARKER, ALL_TENANTS]
+// C0/C1 control characters: NUL cannot be stored at all (PostgreSQL error 22021), the others have no place in an id.
+const CONTROL_CHARACTER = /\p{Cc}/u
+
 /** Reads the claims of §2; anything malformed makes the whole token invalid rather than half-trusted. */
 export function principalFrom(payload: JWTPayload): Principal {
   const sub = payload.sub
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255) throw new InvalidToken('sub')
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255 || sub !== sub.trim() || CONTROL_CHARACTER.test(sub)) throw new InvalidToken('sub')
+  if (RESERVED_IDS.includes(sub.toLowerCase())) throw new InvalidToken('sub')
   const realmAccess = payload.realm_access as { roles?: unknown } | undefined
   const roles = stringArray(payload.roles ?? realmAccess?.roles, 'roles')
   const role = USER_ROLES.find((r) => roles.includes(r))
@@ -73,8 +96,8 @@ export function principalFrom(payload: JWTPayload): Principal {
   const territories = stringArray(payload.territories, 'territories')
   if (!territories.every((t) => (TERRITORIES as readonly string[]).includes(t))) throw new InvalidToken('territories')
   const tenant = payload.tenant ?? 'default'
-  if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant)) throw new InvalidToken('tenant')
-  const name = typeof payload.name === 'string' ? payload.name : sub
+  if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(tenant) || RESERVED_IDS.includes(tenant)) throw new InvalidToken('tenant')
+  const name = typeof payload.name === 'string' && !CONTROL_CHARACTER.test(payload.name) ? payload.name : sub
   if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new InvalidToken('exp')
   return {
     id: sub,

@@ -239,9 +239,9 @@ export class DashboardEventListener {
     }
     for (;;) {
       const after = this.#position
-      const records = await dashboardPublishedAfter(knex, after, this.#options.catchUpBatch)
+      const { records, more } = await dashboardPublishedAfter(knex, after, this.#options.catchUpBatch)
       for (const record of records) this.#consume(fromOutbox(record))
-      if (records.length < this.#options.catchUpBatch) return
+      if (!more) return
     }
   }
 

@@ -5,6 +5,7 @@ import { Router } from '@koa/router'
 import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
 import { mergeSchemas } from './schemas/merges.ts'
+import { reviewListQuerySchema, reviewSchemas } from './schemas/reviews.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
 import { protectionSchemas } from './schemas/protection.ts'
 
@@ -122,13 +123,13 @@ const queryParams = (schema: { properties: Record<string, unknown> }) =>
   Object.entries(schema.properties).map(([name, s]) => ({ name, in: 'query', required: false, schema: componentRefs(s) }))
 
 /** The query schemas become parameters; the other payload schemas are components. */
-const QUERY_SCHEMAS = new Set<string>([leadListQuerySchema.$id, pageQuerySchema.$id, eventPageQuerySchema.$id, eventStreamQuerySchema.$id, 'Login'])
+const QUERY_SCHEMAS = new Set<string>([leadListQuerySchema.$id, pageQuerySchema.$id, eventPageQuerySchema.$id, eventStreamQuerySchema.$id, reviewListQuerySchema.$id, 'Login'])
 
 const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' } } })
 
 export function openApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = Object.fromEntries(
-    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
+    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas, ...reviewSchemas].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
   )
   schemas.Problem = {
     type: 'object',
@@ -147,6 +148,7 @@ export function openApiDocument(): Record<string, unknown> {
   schemas.LeadPage = { ...page('Lead'), properties: { ...page('Lead').properties, total: { type: 'integer', description: 'with includeTotal=true' } } }
   schemas.ActivityPage = page('Activity')
   schemas.BackfillCollisionPage = page('BackfillCollision')
+  schemas.ReviewPage = page('Review')
   schemas.Territory = {
     type: 'object',
     required: ['code', 'name', 'currency', 'vatRate', 'locale', 'timeZone'],
@@ -181,6 +183,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: 'admin', description: 'Normalization backfills (§5), ADMIN only' },
       { name: 'history', description: 'Every change of a lead, written by the database (§12)' },
       { name: 'merges', description: 'Merge of duplicate leads and its undo (§12)' },
+      { name: 'reviews', description: 'Possible duplicates: matching and their review (§11)' },
       { name: 'reference', description: 'Reference data' },
       { name: 'health', description: 'Probes' },
     ],
@@ -283,6 +286,34 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 204: response('erased') },
         }, { forbidden: true, notFound: true }),
       },
+      '/api/leads/match': {
+        post: api('post', {
+          operationId: 'matchLead',
+          summary: 'Possible duplicates of a lead before it is created (dry run, any role)',
+          description: 'The body is a create body. Candidates best first, at most 10, score ≥ 40; those the caller may not see come without leadId and companyName. Writes nothing.',
+          tags: ['reviews'],
+          requestBody: body('LeadCreate'),
+          responses: { 200: response('the candidates', { schema: ref('MatchResult') }) },
+        }),
+      },
+      '/api/reviews': {
+        get: api('get', { operationId: 'listReviews', summary: 'Reviews of possible duplicates, newest first (SALES: of own leads; MANAGER/ADMIN: their territories)', tags: ['reviews'], parameters: queryParams(reviewListQuerySchema), responses: { 200: response('a page', { schema: ref('ReviewPage') }) } }),
+      },
+      '/api/reviews/{id}': {
+        parameters: [param('id')],
+        get: api('get', { operationId: 'getReview', summary: 'A review', tags: ['reviews'], responses: { 200: response('the review', { schema: ref('Review') }) } }, { notFound: true }),
+      },
+      '/api/reviews/{id}/decision': {
+        parameters: [param('id')],
+        post: api('post', {
+          operationId: 'decideReview',
+          summary: 'Decide a review (MANAGER, ADMIN)',
+          description: 'NOT_DUPLICATE: the lead and its candidates are never proposed to each other again. DISMISS: closes the review. MERGE: merges the review\'s lead and its candidates into survivorId (§12, at most 4 besides the survivor) and closes the review.',
+          tags: ['reviews'],
+          requestBody: body('ReviewDecision'),
+          responses: { 200: response('decided', { schema: ref('Review') }), 409: problem('review-decided, or a merge that cannot be done') },
+        }, { forbidden: true, notFound: true }),
+      },
       '/api/merges/{id}': {
         parameters: [param('id')],
         get: api('get', { operationId: 'getMerge', summary: 'A merge: who merged what, when, field sources, undo state', tags: ['merges'], responses: { 200: response('the merge', { schema: ref('Merge') }) } }, { notFound: true }),
@@ -301,7 +332,7 @@ export function openApiDocument(): Record<string, unknown> {
         post: api('post', {
           operationId: 'startBackfill',
           summary: 'Start a normalization backfill of your tenant (ADMIN)',
-          description: 'Queues a backfill of every lead whose normalization_version is older than the code\'s. If one is running already, it is returned (200) instead of starting a second one.',
+          description: 'Queues a backfill of every lead whose normalization_version differs from the code\'s (an older algorithm, or EMAIL_STRIP_PLUS_TAG switched). If one is running already, it is returned (200) instead of starting a second one.',
           tags: ['admin'],
           requestBody: body('BackfillCreate', false),
           responses: { 202: backfillResponse('started; Location points to it'), 200: backfillResponse('one was running already; Location points to it') },

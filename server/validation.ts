@@ -1,18 +1,67 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { fullFormats } from 'ajv-formats/dist/formats.js'
 import { problems, type FieldError } from '../models/errors.ts'
 import { leadSchemas } from './schemas/leads.ts'
 import { mergeSchemas } from './schemas/merges.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { reviewSchemas } from './schemas/reviews.ts'
 import { eventSchemas } from './schemas/events.ts'
 import { protectionSchemas } from './schemas/protection.ts'
 
+const rfc3339DateTime = (fullFormats['date-time'] as { validate: (value: string) => boolean }).validate
+
+/**
+ * RFC 3339 date-time that JavaScript can also represent: RFC 3339 allows a leap second
+ * (`23:59:60Z`), which `new Date()` turns into Invalid Date, so the database would get garbage.
+ * A leap second is refused as invalid input instead (400), like 30 February.
+ */
+export function isDateTime(value: string): boolean {
+  return rfc3339DateTime(value) && Number.isFinite(Date.parse(value))
+}
+
 // Bodies are validated exactly as written (no coercion); query strings are text by nature, so their
-// validator coerces "50" → 50 and "true" → true.
+// validator coerces "50" → 50 and "true" → true. `strictNumbers` refuses NaN and ±Infinity as
+// numbers (a body's 1e400 parses as Infinity). ajv's coercion of "Infinity" or "1e400" to a number
+// then skips the numeric keywords under strictNumbers, so validQuery admits only plain decimal
+// digits for integer parameters before ajv sees them.
 function createAjv(coerceTypes: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas] })
+  const ajv = new Ajv2020({ allErrors: true, strict: true, strictNumbers: true, coerceTypes, allowUnionTypes: true, schemas: [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas, ...reviewSchemas] })
   addFormats.default(ajv)
+  ajv.addFormat('date-time', { type: 'string', validate: isDateTime })
+  ajv.addKeyword({ keyword: JSON_LIMITS_KEYWORD, type: 'object', schemaType: 'object', errors: true, validate: validateJsonLimits })
   return ajv
+}
+
+/** `x-jsonLimits: {maxBytes, maxDepth, maxKeys}`: bounds of a free-form JSON value (an OpenAPI extension keyword). */
+const JSON_LIMITS_KEYWORD = 'x-jsonLimits'
+interface JsonLimits {
+  maxBytes: number
+  maxDepth: number
+  maxKeys: number
+}
+
+/** The first limit `value` breaks, as a message; undefined when within all of them. */
+export function jsonLimitBroken(value: unknown, limits: JsonLimits): string | undefined {
+  let keys = 0
+  const depthOf = (node: unknown, depth: number): number => {
+    if (node === null || typeof node !== 'object') return depth - 1
+    if (depth > limits.maxDepth) return depth // deep enough to refuse; do not descend further
+    const children = Array.isArray(node) ? node : Object.values(node)
+    if (!Array.isArray(node)) keys += children.length
+    return children.reduce<number>((deepest, child) => Math.max(deepest, depthOf(child, depth + 1)), depth)
+  }
+  if (depthOf(value, 1) > limits.maxDepth) return `must be nested at most ${limits.maxDepth} levels deep`
+  if (keys > limits.maxKeys) return `must have at most ${limits.maxKeys} keys in all`
+  if (Buffer.byteLength(JSON.stringify(value), 'utf8') > limits.maxBytes) return `must be at most ${limits.maxBytes} bytes as JSON`
+  return undefined
+}
+
+function validateJsonLimits(this: unknown, limits: JsonLimits, data: unknown): boolean {
+  const message = jsonLimitBroken(data, limits)
+  if (message === undefined) return true
+  ;(validateJsonLimits as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: JSON_LIMITS_KEYWORD, message, params: { limits } }]
+  return false
 }
 
 const bodyAjv = createAjv(false)
@@ -94,6 +143,9 @@ export function validQuery<T>(schemaId: string, query: Record<string, string | s
   const value = trimStrings({ ...query }) as Record<string, unknown>
   rejectNul(value, '/query')
   const validate = validator(queryAjv, schemaId)
+  const properties = (validate.schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {}
+  const notDigits = Object.entries(value).filter(([k, v]) => Object.hasOwn(properties, k) && properties[k]!.type === 'integer' && !/^-?\d{1,16}$/.test(String(v)))
+  if (notDigits.length > 0) throw problems.validation(notDigits.map(([k]) => ({ pointer: `/query/${k}`, message: 'must be an integer in decimal digits' })))
   if (!validate(value)) throw toProblem(validate.errors, '/query')
   return value as T
 }

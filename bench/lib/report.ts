@@ -17,6 +17,7 @@ function format(value: number | null | undefined, unit: string): string {
   if (value === null || value === undefined || Number.isNaN(value)) return '—'
   if (unit === 'ms') return `${value.toFixed(2)} ms`
   if (unit === 'req/s') return `${value.toFixed(0)} req/s`
+  if (unit === '%' || unit === 'tx/s' || unit === '') return `${value.toFixed(unit === '' ? 1 : 2)} ${unit}`.trim()
   return `${value} ${unit}`.trim()
 }
 

@@ -11,6 +11,8 @@ import { executePrepared } from '../lib/prepared.ts'
 import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE } from '../../lib/queues.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead-table.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
+import { startStack } from '../../test/helpers/stack.ts'
+import { backendCpu, backendCpuSince } from '../lib/backend-cpu.ts'
 import { assertAnswered, assertClean, loadSummary, percentile, runLoad, type LoadResult } from '../lib/load.ts'
 import { pace, runPaced } from '../lib/paced.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
@@ -82,7 +84,7 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
     await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     await boss.send(EVENTS_PUBLISH_QUEUE, {}, { db })
     await executePrepared(client, INSERT_KEY, [
-      JSON.stringify(lead), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
+      Buffer.from(JSON.stringify(lead)), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
     ])
     await client.query('COMMIT')
   } catch (error) {
@@ -91,8 +93,46 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
   }
 }
 
+// The plain-SQL baseline (issue 16): the same rows as one create — lead, CREATED activity, T+3 and
+// T+7 job, outbox event, publish job, idempotency record — each a plain prepared one-row insert
+// (what pgbench would send), in one transaction that begins with the RLS context. No rules, no
+// duplicate check, no pg-boss: what the rows themselves cost.
+const PLAIN_LEAD = `insert into leads (business_type, city, company_name, contact_name, country_code, created_by, email, email_normalized, name_normalized, normalization_version, owner_user_id, phone, phone_e164, postal_code, registered_at, source, stage, status, street, tenant_id, territory) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) returning id`
+const PLAIN_ACTIVITY = 'insert into lead_activities (lead_id, occurred_at, summary, tenant_id, type, user_id) values ($1, $2, $3, $4, $5, $6)'
+const PLAIN_JOB = `insert into pgboss.job (name, data, start_after, singleton_key, policy) values ($1, $2, $3, $4, $5)`
+const PLAIN_EVENT = 'insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)'
+const PLAIN_KEY = 'insert into idempotency_keys (body, expires_at, fingerprint, headers, key, status_code, tenant_id, user_id) values ($1, $2, $3, $4, $5, $6, $7, $8)'
+const PLAIN_STATEMENTS = 'BEGIN with set_config, then one plain prepared insert per row (lead returning id, activity, T+3 job, T+7 job, event, publish job, idempotency record), COMMIT: 9 round trips'
+
+async function createPlainly(_boss: PgBoss, client: pg.PoolClient, run: string, n: number): Promise<void> {
+  const body = leadBody(run, n)
+  const email = body.email as string
+  const now = new Date()
+  await client.query(beginWithContext(CONTEXT))
+  try {
+    const { rows } = await executePrepared(client, PLAIN_LEAD, [
+      'RESTAURANT', body.city, body.companyName, body.contactName, 'DE', USER, email, email, `bench gastro ${run} ${n}`, 1, USER, body.phone, '+49301234567',
+      body.postalCode, now, 'WEB_FORMULAR', 'VORMERKUNG', 'REGISTERED', body.street, 'default', 'DE',
+    ])
+    const id = rows[0]!.id as string
+    await executePrepared(client, PLAIN_ACTIVITY, [id, now, 'Lead created from source WEB_FORMULAR', 'default', 'CREATED', USER])
+    for (const [queue, days, kind] of [[FOLLOW_UP_T3_QUEUE, 3, 'T3'], [FOLLOW_UP_T7_QUEUE, 7, 'T7']] as const) {
+      await executePrepared(client, PLAIN_JOB, [queue, { leadId: id, tenantId: 'default' }, new Date(now.getTime() + days * 86_400_000), `${id}:${kind}`, 'exclusive'])
+    }
+    await executePrepared(client, PLAIN_EVENT, [randomUUID(), 'default', 'DE', id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(body)])
+    await executePrepared(client, PLAIN_JOB, [EVENTS_PUBLISH_QUEUE, {}, now, null, 'standard'])
+    await executePrepared(client, PLAIN_KEY, [JSON.stringify(body), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${id}` }, `bench-plain-${run}-${n}`, 201, 'default', USER])
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK')
+    throw error
+  }
+}
+
+type CreateFn = typeof createDirectly
+
 /** Runs `work` with a function that creates lead `n` directly (pool of 10, the service's DB_POOL_MAX). */
-async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n: number) => Promise<void>) => Promise<T>): Promise<T> {
+async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n: number) => Promise<void>) => Promise<T>, how: CreateFn = createDirectly): Promise<T> {
   const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'freshplan-bench-sql' })
   // Only to build pg-boss's statements (its queue cache); every statement goes through `pool`.
   const boss = new PgBoss({ connectionString: url, max: 1, migrate: false, createSchema: false, schedule: false, supervise: false })
@@ -100,7 +140,7 @@ async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n
   const createOne = async (n: number) => {
     const client = await pool.connect()
     try {
-      await createDirectly(boss, client, run, n)
+      await how(boss, client, run, n)
     } finally {
       client.release()
     }
@@ -114,7 +154,7 @@ async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n
 }
 
 /** `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads). */
-function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }): Promise<{ throughput: number; count: number; seconds: number }> {
+function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }, how: CreateFn = createDirectly): Promise<{ throughput: number; count: number; seconds: number }> {
   return withSqlBaseline(url, run, async (createOne) => {
     let next = 0
     let count = 0
@@ -129,7 +169,7 @@ function sqlBaseline(url: string, run: string, concurrency: number, limit: { dur
     }))
     const seconds = (performance.now() - started) / 1000
     return { throughput: count / seconds, count, seconds }
-  })
+  }, how)
 }
 
 /** The same creates, open loop at `rate` (bench/lib/paced.ts pace): what the statements alone cost at that rate. */
@@ -169,6 +209,49 @@ async function roundTrips(url: string, count: number): Promise<{ busy: LoadResul
     return { busy: await measure(0), idle: await measure(50) }
   } finally {
     await client.end()
+  }
+}
+
+/**
+ * Round trips per request from a counting client: an in-process web (test/helpers/stack.ts) whose
+ * knex emits 'query' for every statement it sends (BEGIN with the context and COMMIT included),
+ * `count` creates with an Idempotency-Key (what the load sends) and `count` reads by id, after one
+ * warm-up each. test/foundation/round-trips.test.ts pins the same numbers.
+ */
+async function countRoundTrips(count: number): Promise<{ create: number; get: number; wakeUpsOutsideTransactions: number }> {
+  const stack = await startStack()
+  try {
+    const token = await tokenFor({ user: USER, role: 'SALES', territories: ['DE'] })
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const create = async (i: number) => {
+      const response = await fetch(`${stack.baseUrl}/api/leads`, { method: 'POST', headers: { ...headers, 'idempotency-key': `count-${i}` }, body: JSON.stringify(leadBody('count', i)) })
+      if (response.status !== 201) throw new Error(`counting create answered ${response.status}`)
+      return ((await response.json()) as { id: string }).id
+    }
+    const read = async (id: string) => {
+      const response = await fetch(`${stack.baseUrl}/api/leads/${id}`, { headers })
+      if (response.status !== 200) throw new Error(`counting read answered ${response.status}`)
+      await response.arrayBuffer()
+    }
+    const id = await create(-1)
+    await read(id)
+    // Statements of the requests' transactions; the relay's wake-up (after the commit, at most
+    // every 250 ms per process, models/lead-events.ts) is counted on its own.
+    let statements = 0
+    let wakes = 0
+    const listener = (query: { __knexTxId?: string }) => {
+      if (query.__knexTxId !== undefined) statements++
+      else wakes++
+    }
+    stack.deps.knex.on('query', listener)
+    const ids: string[] = []
+    for (let i = 0; i < count; i++) ids.push(await create(i))
+    const creates = statements
+    for (const lead of ids) await read(lead)
+    stack.deps.knex.off('query', listener)
+    return { create: creates / count, get: (statements - creates) / count, wakeUpsOutsideTransactions: wakes }
+  } finally {
+    await stack.stop()
   }
 }
 
@@ -224,10 +307,13 @@ export const createScenario: Scenario = {
     let fixed: LoadResult
     let paced: LoadResult
     let light: LoadResult
+    let postgresCpuMs: number
     try {
       ctx.log(`create: warm-up, then ${ctx.connections} connections at saturation`)
       assertClean('create warm-up', await runLoad({ ...spec, connections: ctx.connections, ...ctx.durations.warmup }))
+      const cpuBefore = await backendCpu(db.ownerUrl, db.name)
       saturated = await runLoad({ ...spec, connections: ctx.connections, ...ctx.durations.saturation })
+      postgresCpuMs = (1000 * backendCpuSince(cpuBefore)) / saturated.ok
       assertClean('create saturation', saturated)
       ctx.log(`create: ${RATE} req/s over ${ctx.rateConnections} connections`)
       fixed = await runLoad({ ...spec, connections: ctx.rateConnections, rate: RATE, ...ctx.durations.fixedRate })
@@ -256,6 +342,16 @@ export const createScenario: Scenario = {
     if (!isDeepStrictEqual(serviceRows, baselineRows)) {
       throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
     }
+    ctx.log(`create: plain-SQL baseline (the same rows, one insert each), ${ctx.connections} concurrent`)
+    const beforePlain = await rowsWritten(db.ownerUrl)
+    const plainWarm = await sqlBaseline(db.appUrl, `${run}pw`, ctx.connections, ctx.durations.warmup, createPlainly)
+    const plain = await sqlBaseline(db.appUrl, `${run}pl`, ctx.connections, ctx.durations.saturation, createPlainly)
+    const plainRows = perCreate(beforePlain, await rowsWritten(db.ownerUrl), plainWarm.count + plain.count)
+    if (!isDeepStrictEqual(serviceRows, plainRows)) {
+      throw new Error(`the plain-SQL baseline writes other rows per create than the service: ${JSON.stringify(plainRows)} vs ${JSON.stringify(serviceRows)}`)
+    }
+    ctx.log('create: round trips per request (counting client)')
+    const counted = await countRoundTrips(ctx.smoke ? 5 : 50)
     const share = saturated.throughput / baseline.throughput
     const satMethod = `autocannon, ${ctx.connections} connections, ${saturated.seconds.toFixed(1)} s after a warm-up; every request a new lead (unique Idempotency-Key and e-mail), 2xx per second`
     return [
@@ -264,6 +360,25 @@ export const createScenario: Scenario = {
         target: `≥ ${TARGET_SHARE * 100} % of SQL baseline`, verdict: verdict(share, '>=', TARGET_SHARE),
         method: `${satMethod}. Baseline: the 12 round trips the service makes per create (${STATEMENTS}), same texts, prepared like the service's, through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10 (the service's DB_POOL_MAX), ${baseline.seconds.toFixed(1)} s; both wrote the same rows per lead (${Object.entries(serviceRows).map(([k, v]) => `${k} ${v}`).join(', ')})`,
         details: { service: loadSummary(saturated), baseline, rowsPerCreate: { service: serviceRows, baseline: baselineRows } },
+      },
+      {
+        scenario: 'Create', figure: 'throughput vs plain-SQL transaction of the same rows', value: saturated.throughput, unit: 'req/s', baseline: plain.throughput, ratio: saturated.throughput / plain.throughput,
+        target: `≥ ${TARGET_SHARE * 100} % of plain SQL`, verdict: verdict(saturated.throughput / plain.throughput, '>=', TARGET_SHARE),
+        method: `service as above; baseline: ${PLAIN_STATEMENTS}; through pg from the harness, ${ctx.connections} concurrent loops over a pool of 10, ${plain.seconds.toFixed(1)} s after a warm-up; same rows per lead`,
+        details: { plain, rowsPerCreate: plainRows },
+      },
+      {
+        scenario: 'Create', figure: 'round trips per create (counting client)', value: counted.create, unit: '', target: '≤ 4', verdict: verdict(counted.create, '<=', 4),
+        method: 'an in-process web (test/helpers/stack.ts) counting the statements its knex sends (knex \'query\' events in the request\'s transaction, BEGIN+context and COMMIT included; the outbox relay\'s wake-up after the commit, at most one per 250 ms per process, is counted apart in the JSON) over sequential creates with an Idempotency-Key, as the load sends them; pinned by test/foundation/round-trips.test.ts',
+        details: counted,
+      },
+      {
+        scenario: 'Read', figure: 'round trips per get-by-id (counting client)', value: counted.get, unit: '', verdict: 'INFO',
+        method: 'as the line above, sequential GET /api/leads/:id', details: counted,
+      },
+      {
+        scenario: 'Create', figure: 'PostgreSQL CPU per create at saturation', value: postgresCpuMs, unit: 'ms', target: '≤ 0.7 ms', verdict: verdict(postgresCpuMs, '<=', 0.7),
+        method: 'user+system CPU (/proc/<pid>/stat) of the PostgreSQL backends connected to the bench database (the service\'s pools, after the warm-up) over the saturation run, ÷ creates answered. pg_stat_statements is not loaded on this shared server (shared_preload_libraries needs a restart), so this is CPU per backend, not per statement; it excludes the WAL writer and checkpointer',
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>
         f.figure.endsWith('p95 (paced)')

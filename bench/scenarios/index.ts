@@ -7,5 +7,7 @@ import { eventsScenario } from './events.ts'
 import { workersScenario } from './workers.ts'
 import { backfillScenario } from './backfill.ts'
 import { protectionSweepScenario } from './protection-sweep.ts'
+import { idleScenario } from './idle.ts'
+import { matchingScenario } from './matching.ts'
 
-export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario, backfillScenario, protectionSweepScenario]
+export const SCENARIOS: readonly Scenario[] = [createScenario, readScenario, scaleScenario, eventsScenario, workersScenario, idleScenario, backfillScenario, protectionSweepScenario, matchingScenario]

@@ -6,7 +6,7 @@ import { DomainError, problems } from '../../models/errors.ts'
 import { findStoredResponse, storeResponse, tryLockKey } from '../../models/idempotency-keys.ts'
 
 const PRINTABLE_KEY = /^[\x20-\x7e]{1,255}$/
-const REPLAYED_HEADERS = ['location', 'etag'] as const
+const REPLAYED_HEADERS = ['location', 'etag', 'content-type'] as const
 
 /** JSON with object keys sorted at every depth, so `{a,b}` and `{b,a}` fingerprint the same. */
 export function canonicalJson(value: unknown): string {
@@ -20,6 +20,14 @@ export function canonicalJson(value: unknown): string {
 
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   return createHash('sha256').update(`${method}\n${path}\n${canonicalJson(body ?? null)}`).digest('hex')
+}
+
+/** The response body as the bytes that go on the wire (Koa would serialize an object the same way). */
+function bodyBytes(body: unknown): Buffer | null {
+  if (body === undefined || body === null) return null
+  if (Buffer.isBuffer(body)) return body
+  if (typeof body === 'string') return Buffer.from(body, 'utf8')
+  return Buffer.from(JSON.stringify(body), 'utf8')
 }
 
 /**
@@ -49,16 +57,23 @@ export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Midd
         ctx.status = stored.statusCode
         ctx.set(stored.headers)
         ctx.set('Idempotent-Replayed', 'true')
-        ctx.body = stored.body ?? undefined
+        if (stored.body !== null) ctx.body = stored.body
         return
       }
       ctx.state.tx = tx
       await next()
       // Only completed requests are remembered; a failure rolled back above and may be retried.
       if (ctx.status >= 200 && ctx.status < 300) {
+        // Serialize here and send these very bytes, so the stored body is what the client received.
+        const body = bodyBytes(ctx.body)
+        if (body !== null) {
+          const status = ctx.status
+          ctx.body = body // Koa keeps the Content-Type (JSON) the object gave the response
+          ctx.status = status
+        }
         const headers = Object.fromEntries(REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h) => [h, ctx.response.get(h)]))
         const expiresAt = new Date(deps.clock.now().getTime() + deps.config.idempotencyTtlHours * 3_600_000)
-        await storeResponse(tx, auth.userId, key, { fingerprint, statusCode: ctx.status, headers, body: ctx.body }, expiresAt)
+        await storeResponse(tx, auth.userId, key, { fingerprint, statusCode: ctx.status, headers, body }, expiresAt)
       }
     })
   }

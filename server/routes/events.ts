@@ -119,17 +119,17 @@ class EventStream {
   }
 
   /** Replays what the client missed, then lets live events through. */
-  async replay(readPage: (after: number) => Promise<{ seq: number; type: string; payload: string }[]>, batch: number): Promise<void> {
+  async replay(readPage: (after: number) => Promise<{ events: { seq: number; type: string; payload: string }[]; more: boolean }>): Promise<void> {
     if (!this.#held) return
     for (;;) {
       for (;;) {
         const page = await readPage(this.#lastSent)
-        for (const event of page) {
+        for (const event of page.events) {
           if (!this.isOpen) return
           if (!this.#write(sseMessage(event.seq, event.type, event.payload))) await new Promise((resolve) => this.#res.once('drain', resolve))
           this.#lastSent = event.seq
         }
-        if (page.length < batch) break
+        if (!page.more) break
       }
       // Too much arrived meanwhile to hold: read it from the outbox instead.
       if (!this.#heldOverflow) break
@@ -214,9 +214,9 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
     try {
       ctx.res.write(`retry: ${retryMs}\n: connected\n\n`)
       await stream.replay(async (after) => {
-        const records = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, replayBatch))
-        return records.map((record) => ({ seq: record.seq!, type: record.type, payload: notifyPayload(cloudEventOf(record)).payload }))
-      }, replayBatch)
+        const { records, more } = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, replayBatch))
+        return { events: records.map((record) => ({ seq: record.seq!, type: record.type, payload: notifyPayload(cloudEventOf(record)).payload })), more }
+      })
       await stream.closed
     } catch (error) {
       // Headers are gone already, so a problem response is impossible: log and close the stream.
@@ -236,7 +236,9 @@ export function eventRoutes(deps: Deps, listener: DashboardEventListener, option
   router.get('/api/events', async (ctx) => {
     callerOf(ctx)
     const { after = 0, limit = PAGE_DEFAULT } = validQuery<{ after?: number; limit?: number }>(eventPageQuerySchema.$id, ctx.query)
-    const records = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, limit))
+    // At most `limit` events and about EVENT_BATCH_MAX_BYTES of their data: a page may hold fewer
+    // than `limit`; clients page on from `nextAfter` until `data` is empty.
+    const { records } = await transact(deps, ctx, (tx) => publishedAfter(tx.trx, after, limit))
     ctx.body = {
       data: records.map((record) => ({ seq: record.seq, event: cloudEventOf(record) })),
       nextAfter: records.at(-1)?.seq ?? after,

@@ -10,6 +10,7 @@ import { activityResource, leadResource, type Lead } from '../../models/lead-tab
 import { addActivity, approveClockStop, changeRegisteredAt, createLead, deleteLead, eraseLead, patchLead, reassignOwner, resumeClock, revokeConsent, setCollaborator, stopClock, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
 import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
 import { clockState } from '../../models/lead-protection.ts'
+import { matchLead, type MatchInput } from '../../models/reviews.ts'
 import { exportLead } from '../../models/privacy.ts'
 
 const actor = (ctx: Context): Actor => {
@@ -32,9 +33,16 @@ export function leadRoutes(deps: Deps): Router {
 
   router.post('/', async (ctx) => {
     const input = validBody<LeadCreateInput>('LeadCreate', ctx.state.body)
-    const { lead, warnings } = await transact(deps, ctx, (tx) => createLead(deps, tx, actor(ctx), input))
+    const { lead, warnings, possibleDuplicates } = await transact(deps, ctx, (tx) => createLead(deps, tx, actor(ctx), input))
     ctx.set('Location', `/api/leads/${lead.id}`)
     sendLead(ctx, lead, 201, warnings)
+    ctx.body = { ...(ctx.body as object), possibleDuplicates }
+  })
+
+  // §11 dry run (any role): the possible duplicates of a lead as it would be created; writes nothing.
+  router.post('/match', async (ctx) => {
+    const input = validBody<MatchInput>('LeadCreate', ctx.state.body)
+    ctx.body = { candidates: await transact(deps, ctx, (tx) => matchLead(deps, tx, input)) }
   })
 
   router.get('/', async (ctx) => {

@@ -11,7 +11,7 @@ export const eventPageQuerySchema = {
   additionalProperties: false,
   properties: {
     after: { ...seq, description: 'Return events with a larger sequence number (default 0).' },
-    limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'Events per page (default 100).' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'Events per page (default 100). A page also ends once its events\' data reach 1 MiB (at least one event), so it may hold fewer: page on from `nextAfter` until `data` is empty.' },
   },
 } as const
 

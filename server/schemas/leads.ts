@@ -1,5 +1,6 @@
 // One JSON Schema per payload: ajv validates requests with it and server/openapi.ts publishes it.
 import {
+  ACTIVITY_METADATA_LIMITS,
   ACTIVITY_OUTCOMES,
   ACTIVITY_TYPES,
   BUSINESS_TYPES,
@@ -50,7 +51,12 @@ export const activityCreateSchema = {
     occurredAt: { type: 'string', format: 'date-time' },
     summary: text(1000, 1),
     outcome: optionalEnum(ACTIVITY_OUTCOMES),
-    metadata: { type: 'object', maxProperties: 50 },
+    metadata: {
+      type: 'object',
+      maxProperties: ACTIVITY_METADATA_LIMITS.maxKeys,
+      'x-jsonLimits': ACTIVITY_METADATA_LIMITS,
+      description: `free-form JSON object: at most ${ACTIVITY_METADATA_LIMITS.maxBytes} bytes as JSON, ${ACTIVITY_METADATA_LIMITS.maxDepth} levels deep, ${ACTIVITY_METADATA_LIMITS.maxKeys} keys in all`,
+    },
   },
 } as const
 
@@ -120,13 +126,14 @@ const leadProperties = {
   pausedSeconds: { type: 'integer', description: 'every finished pause of the clock' },
   consentRevokedAt: { ...nullableTimestamp, description: 'when e-mail consent was withdrawn (§13)' },
   warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
+  possibleDuplicates: { type: 'array', items: { $ref: 'MatchCandidate' }, description: 'only in the answer of a create: the candidates that opened a review (§11), best first' },
 } as const
 
 /** Response schemas list every member the service always sends (null where there is no value) as required. */
 export const leadSchema = {
   $id: 'Lead',
   type: 'object',
-  required: Object.keys(leadProperties).filter((name) => name !== 'warnings'),
+  required: Object.keys(leadProperties).filter((name) => name !== 'warnings' && name !== 'possibleDuplicates'),
   properties: leadProperties,
 } as const
 

@@ -102,7 +102,7 @@ test.serial('a worker completes it; GET shows the numbers and the collisions', a
     [['info@alpenblick.ch', chHolderId], ['info@alpenblick.ch', chHolderId]],
   )
   t.is(body.collisionsNextCursor, null)
-  const collided = await stack.owner.raw(`select count(*)::int as n from leads where id = any(?::uuid[]) and email_normalized is null and normalization_version = 1`, [body.collisions.map((c: { leadId: string }) => c.leadId)])
+  const collided = await stack.owner.raw(`select count(*)::int as n from leads where id = any(?::uuid[]) and email_normalized is null and normalization_version = 2`, [body.collisions.map((c: { leadId: string }) => c.leadId)])
   t.is(collided.rows[0].n, 2, 'the colliding leads are kept, without a normalized address')
 })
 

@@ -124,15 +124,15 @@ test.serial('leads from before V0003 are normalized by the backfill job exactly 
   }
 
   const rows = (
-    await owner.raw(`select id, tenant_id, company_name, email, phone, country_code, deleted_at, email_normalized, name_normalized, phone_e164, normalization_version from leads order by created_at, id`)
-  ).rows as { id: string; tenant_id: string; company_name: string; email: string | null; phone: string | null; country_code: string; deleted_at: Date | null; email_normalized: string | null; name_normalized: string | null; phone_e164: string | null; normalization_version: number }[]
+    await owner.raw(`select id, tenant_id, company_name, email, phone, country_code, postal_code, city, deleted_at, email_normalized, name_normalized, phone_e164, match_name, match_email_domain, match_postal_code, match_city, normalization_version from leads order by created_at, id`)
+  ).rows as { id: string; tenant_id: string; company_name: string; email: string | null; phone: string | null; country_code: string; postal_code: string | null; city: string | null; deleted_at: Date | null; email_normalized: string | null; name_normalized: string | null; phone_e164: string | null; match_name: string | null; match_email_domain: string | null; match_postal_code: string | null; match_city: string | null; normalization_version: number }[]
   // Expected: normalizeLead's columns; of live leads of one tenant sharing an address, the oldest
   // (by created_at, then id: the backfill's order) keeps it and the others collide with it.
   const keeper = new Map<string, string>()
   const expectedCollisions = new Map<string, { email: string; existing: string }>()
   let mismatches = 0
   for (const row of rows) {
-    const { columns } = normalizeLead({ email: row.email, companyName: row.company_name, phone: row.phone, countryCode: row.country_code })
+    const { columns } = normalizeLead({ email: row.email, companyName: row.company_name, phone: row.phone, countryCode: row.country_code, postalCode: row.postal_code, city: row.city })
     let email = columns.emailNormalized
     if (email !== null && row.deleted_at === null) {
       const key = `${row.tenant_id}|${email}`
@@ -143,7 +143,9 @@ test.serial('leads from before V0003 are normalized by the backfill job exactly 
         email = null
       }
     }
-    const same = row.email_normalized === email && row.name_normalized === columns.nameNormalized && row.phone_e164 === columns.phoneE164 && row.normalization_version === NORMALIZATION_VERSION
+    const same = row.email_normalized === email && row.name_normalized === columns.nameNormalized && row.phone_e164 === columns.phoneE164 && row.normalization_version === NORMALIZATION_VERSION &&
+      // §11's match keys, computed by the same function.
+      row.match_name === columns.matchName && row.match_email_domain === columns.matchEmailDomain && row.match_postal_code === columns.matchPostalCode && row.match_city === columns.matchCity
     if (!same) mismatches++
   }
   t.is(mismatches, 0, 'every lead carries exactly the columns normalizeLead computes')

@@ -27,7 +27,7 @@ test('the application role URL is derived from DATABASE_URL unless APP_DATABASE_
   t.is(loadConfig({ ...base, APP_DB_USER: 'leads_rt', APP_DB_PASSWORD: 'p@ss' }).appDatabaseUrl, 'postgres://leads_rt:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, APP_DATABASE_URL: 'postgres://x:y@other/z' }).appDatabaseUrl, 'postgres://x:y@other/z')
   // A web/worker deployment may carry the application role's URL alone.
-  const runtimeOnly = loadConfig({ APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' })
+  const runtimeOnly = loadConfig({ APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail', PUBLIC_BASE_URL: 'https://leads.example' })
   t.is(runtimeOnly.appDatabaseUrl, 'postgres://app:pw@db/leads')
 })
 
@@ -35,7 +35,7 @@ test('the worker role URL is derived like the application role\'s; a worker in p
   t.is(loadConfig(base).workerDatabaseUrl, 'postgres://freshplan_worker:freshplan_worker@db.example:5432/leads')
   t.is(loadConfig({ ...base, WORKER_DB_USER: 'leads_jobs', WORKER_DB_PASSWORD: 'p@ss' }).workerDatabaseUrl, 'postgres://leads_jobs:p%40ss@db.example:5432/leads')
   t.is(loadConfig({ ...base, WORKER_DATABASE_URL: 'postgres://w:y@other/z' }).workerDatabaseUrl, 'postgres://w:y@other/z')
-  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' }
+  const production = { APP_DATABASE_URL: 'postgres://app:pw@db/leads', NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail', PUBLIC_BASE_URL: 'https://leads.example' }
   // A web process carries no worker credentials; a worker refuses to start without them.
   t.is(loadConfig(production).workerDatabaseUrl, undefined)
   t.is(t.throws(() => loadConfig(production, { worker: true }), { instanceOf: ConfigError })?.variable, 'WORKER_DATABASE_URL')
@@ -64,7 +64,28 @@ const bad: [Record<string, string | undefined>, string][] = [
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), APP_DB_PASSWORD: 'x' }, 'SMTP_URL'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m' }, 'APP_DB_PASSWORD'],
   [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x', SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER: 'true' }, 'SECURITY_ALLOW_UNAUTHENTICATED_PUBLISHER'],
+  // Issue 14 point 13: links in mails must not point to localhost in production.
+  [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x' }, 'PUBLIC_BASE_URL'],
+  [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x', PUBLIC_BASE_URL: 'ftp://leads.example' }, 'PUBLIC_BASE_URL'],
 ]
+
+test('production with every required variable, PUBLIC_BASE_URL included, loads; development keeps the localhost default', (t) => {
+  const production = loadConfig({ ...base, NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://m', APP_DB_PASSWORD: 'x', PUBLIC_BASE_URL: 'https://leads.example/' })
+  t.is(production.publicBaseUrl, 'https://leads.example')
+  t.is(loadConfig({ ...base, PORT: '8080' }).publicBaseUrl, 'http://localhost:8080')
+})
+
+test('server/web.ts in production without PUBLIC_BASE_URL exits 78 with one line naming it', (t) => {
+  const result = spawnSync(process.execPath, [path.join(root, 'server/web.ts')], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: 'postgres://localhost/x', APP_DB_PASSWORD: 'x', AUTH_JWT_SECRET: 'x'.repeat(40), SMTP_URL: 'smtp://mail' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  })
+  t.is(result.status, 78, result.stderr)
+  const lines = result.stderr.trim().split('\n')
+  t.is(lines.length, 1, result.stderr)
+  t.regex(lines[0]!, /^Invalid configuration: PUBLIC_BASE_URL is required in production/)
+})
 
 for (const [override, variable] of bad) {
   test(`bad config ${JSON.stringify(override)} names ${variable}`, (t) => {

@@ -90,7 +90,8 @@ test.serial('export before erasure is complete; after erase the whole database d
 
   const after = await dump()
   for (const value of [personal.email, personal.contactName, personal.phone, personal.street, laterPhone, 'Zwetschgenbaum', 'gasthof-erase.example']) {
-    t.false(after.includes(value), `the dump still holds ${value}`)
+    const lines = after.split('\n').filter((line) => line.includes(value))
+    t.deepEqual(lines.map((line) => line.slice(0, 300)), [], `the dump still holds ${value}`)
   }
   t.true(after.includes(id))
   const lead = await stack.owner('leads').where('id', id).first()

@@ -55,10 +55,13 @@ test.serial('bodies nested 100 to 100,000 levels are 400 malformed-json on every
   t.log(`${requests} deeply nested bodies: all 400 malformed-json, rows unchanged ${before}`)
 })
 
-test.serial('ordinary nesting still works: activity metadata 20 levels deep is stored', async (t) => {
+test.serial('ordinary nesting still works: activity metadata 5 levels deep is stored; the metadata cap (issue 14) refuses 6', async (t) => {
   const created = await api('POST', '/api/leads', { token: manager, body: { companyName: 'Deep Metadata' } })
-  const metadata = JSON.parse(nested(20, '{"a":', '}'))
+  const metadata = JSON.parse(nested(5, '{"a":', '}'))
   const activity = await api('POST', `/api/leads/${created.body.id}/activities`, { token: manager, body: { type: 'NOTE', summary: 'nested', metadata } })
   t.is(activity.status, 201)
   t.deepEqual(activity.body.metadata, metadata)
+  const deeper = await api('POST', `/api/leads/${created.body.id}/activities`, { token: manager, body: { type: 'NOTE', summary: 'nested', metadata: JSON.parse(nested(6, '{"a":', '}')) } })
+  t.is(deeper.status, 400)
+  t.deepEqual(deeper.body.errors, [{ pointer: '/metadata', message: 'must be nested at most 5 levels deep' }])
 })

@@ -4,7 +4,8 @@
 import http from 'node:http'
 import test from 'ava'
 import fc from 'fast-check'
-import { startStack, type Stack } from '../helpers/stack.ts'
+import { SignJWT } from 'jose'
+import { startStack, TEST_JWT_SECRET, type Stack } from '../helpers/stack.ts'
 import { tokenFor } from '../helpers/api.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240909)
@@ -37,6 +38,15 @@ test.before(async () => {
   tokens.manager = await tokenFor({ user: 'fz-manager', role: 'MANAGER', territories: ['DE', 'CH'] })
   tokens.admin = await tokenFor({ user: 'fz-admin', role: 'ADMIN', territories: ['DE', 'CH'] })
   tokens.otherTenant = await tokenFor({ user: 'fz-other', role: 'ADMIN', territories: ['DE', 'CH'], tenant: 'other' })
+  // Issue 14 point 6: signed, but not acceptable (each must be a 401, never a 500 or a write).
+  const secret = new TextEncoder().encode(TEST_JWT_SECRET)
+  const now = Math.floor(Date.now() / 1000)
+  const signed = (claims: Record<string, unknown>) => new SignJWT({ sub: 'fz-sales', roles: ['MANAGER'], territories: ['DE', 'CH'], iat: now, exp: now + 3600, ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(secret)
+  tokens.nulSub = await signed({ sub: 'fz\u0000sales' })
+  tokens.systemSub = await signed({ sub: 'system' })
+  tokens.markerSub = await signed({ sub: '-' })
+  tokens.futureIat = await signed({ iat: now + 365 * 24 * 3600, exp: now + 365 * 24 * 3600 + 3600 })
+  tokens.exp9999 = await signed({ exp: Math.floor(Date.UTC(9999, 0, 1) / 1000) })
   for (let i = 0; i < 6; i++) {
     const response = await send({ kind: 'seed', method: 'POST', path: '/api/leads', headers: { authorization: `Bearer ${tokens.manager}`, 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ companyName: `Fuzz Seed ${i}`, countryCode: i % 2 ? 'CH' : 'DE' })) })
     if (response.status !== 201) throw new Error(`seed lead: ${response.status} ${response.text}`)
@@ -76,7 +86,10 @@ const INJECTIONS = [
 const injection = fc.constantFrom(...INJECTIONS)
 const weirdString = fc.oneof(injection, fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 40 }))
 
-const tokenChoice = fc.constantFrom<'sales' | 'manager' | 'admin' | 'otherTenant' | 'none' | 'garbage'>('sales', 'sales', 'manager', 'manager', 'admin', 'otherTenant', 'none', 'garbage')
+const tokenChoice = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom<string>('sales', 'sales', 'manager', 'manager', 'admin', 'otherTenant', 'none', 'garbage') },
+  { weight: 1, arbitrary: fc.constantFrom('nulSub', 'systemSub', 'markerSub', 'futureIat', 'exp9999') },
+)
 
 function authHeaders(choice: string): Record<string, string> {
   if (choice === 'none') return {}
@@ -115,7 +128,12 @@ const nearValidLead = fc.tuple(validLead, fc.constantFrom(...LEAD_FIELDS), mutat
   return copy
 })
 
-const validActivity = fc.record({ type: fc.constantFrom('NOTE', 'CALL', 'MEETING', 'EMAIL', 'FOLLOW_UP'), summary: fc.string({ minLength: 1, maxLength: 50 }).map((s) => `a ${s}`), outcome: fc.constantFrom('SUCCESSFUL', 'NO_ANSWER', null) })
+// Dates at the edges (issue 14 point 6): the leap second RFC 3339 allows but JavaScript cannot hold, 30 February, year 0, offsets.
+const EDGE_DATES = ['2016-12-31T23:59:60Z', '2016-12-31T23:59:60.999+00:00', '2016-06-30T23:59:60-01:00', '2016-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '9999-12-31T23:59:59-14:00', '2016-12-31T23:59:59Z', '2016-12-31 23:59:59Z', '2016-12-31t23:59:59z']
+const validActivity = fc.record(
+  { type: fc.constantFrom('NOTE', 'CALL', 'MEETING', 'EMAIL', 'FOLLOW_UP'), summary: fc.string({ minLength: 1, maxLength: 50 }).map((s) => `a ${s}`), outcome: fc.constantFrom('SUCCESSFUL', 'NO_ANSWER', null), occurredAt: fc.constantFrom(...EDGE_DATES) },
+  { requiredKeys: ['type', 'summary', 'outcome'] },
+)
 const patchBody = fc.oneof(
   fc.record({ city: fc.string({ maxLength: 30 }) }),
   fc.record({ status: fc.constantFrom('ACTIVE', 'QUALIFIED', 'EXPIRED', 'CONVERTED', 'DELETED', 'REGISTERED', 'X') }),
@@ -140,15 +158,26 @@ const leadIdArb = fc.oneof(
   weirdString.map((s) => encodeURIComponent(s.replace(/[\uD800-\uDFFF]/g, '?'))),
 )
 
+const forgedCursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+const SOME_UUID = '3f2c1b8e-6c2a-4f0e-9d7b-1a2b3c4d5e6f'
+const FORGED_CURSORS = [
+  forgedCursor({ s: '-createdAt', v: 'not a time', id: SOME_UUID }), forgedCursor({ s: '-createdAt', v: '2016-12-31 23:59:60+00', id: SOME_UUID }),
+  forgedCursor({ s: '-createdAt', v: '2016-02-30 00:00:00+00', id: SOME_UUID }), forgedCursor({ s: '-createdAt', v: '2016-01-01 00:00:00+99', id: SOME_UUID }),
+  forgedCursor({ s: 'companyName', v: 'a\u0000', id: SOME_UUID }), forgedCursor({ s: '-createdAt', v: 1, id: 2 }), forgedCursor(null), forgedCursor([]),
+  forgedCursor({ at: 'not a time', id: SOME_UUID }), forgedCursor({ at: '2016-12-31 23:59:60+00', id: SOME_UUID }), forgedCursor({ at: '\u0000', id: SOME_UUID }),
+]
+
 const queryArb = fc.oneof(
-  fc.dictionary(fc.oneof(fc.constantFrom('status', 'territory', 'ownerUserId', 'source', 'businessType', 'q', 'createdFrom', 'createdTo', 'sort', 'limit', 'cursor', 'includeTotal', '__proto__', 'constructor', 'toString'), fc.string({ maxLength: 10 })), weirdString, { maxKeys: 4 })
+  fc.dictionary(fc.oneof(fc.constantFrom('status', 'territory', 'ownerUserId', 'source', 'businessType', 'q', 'createdFrom', 'createdTo', 'sort', 'limit', 'cursor', 'includeTotal', 'after', '__proto__', 'constructor', 'toString'), fc.string({ maxLength: 10 })), weirdString, { maxKeys: 4 })
     .map((d) => Object.entries(d).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v.replace(/[\uD800-\uDFFF]/g, '?'))}`).join('&')),
   fc.tuple(fc.constantFrom('status', 'q', 'limit', 'sort', 'cursor'), weirdString, weirdString).map(([k, a, b]) => `${k}=${encodeURIComponent(a.replace(/[\uD800-\uDFFF]/g, '?'))}&${k}=${encodeURIComponent(b.replace(/[\uD800-\uDFFF]/g, '?'))}`),
   fc.constantFrom(
     'q=%27%20OR%201%3D1--', 'q=%25', 'q=_', 'q=%5C', 'q=%00', 'q=%ZZ', 'limit=0', 'limit=201', 'limit=-1', 'limit=1e2', 'limit=abc', 'limit=99999999999999999999', 'cursor=AAAA', 'cursor=%00',
     'cursor=eyJ2IjoiJzsgZHJvcCB0YWJsZSBsZWFkczsgLS0iLCJpZCI6IngifQ', 'sort=-companyName', 'sort=companyName%3B', 'createdFrom=2024-13-45', 'createdFrom=0000-01-01T00:00:00Z', 'createdTo=9999-12-31T23:59:59Z',
     'includeTotal=yes', 'includeTotal=true', 'status[]=ACTIVE', 'status[a]=b', 'a[b][c][d][e][f]=1', '&&&&', '=', '==x', 'q', `q=${'x'.repeat(200)}`, `q=${'x'.repeat(201)}`, `cursor=${'A'.repeat(1000)}`,
-    `${'k'.repeat(3000)}=v`, Array.from({ length: 1000 }, (_, i) => `p${i}=1`).join('&'), `q=${encodeURIComponent('<script>alert(1)</script>')}`, 'q=%F0%9F%8D%95', 'q=%C3%A9', 'territory=FR', 'ownerUserId=%2A',
+    `${'k'.repeat(3000)}=v`, 'limit=Infinity', 'limit=-Infinity', 'limit=1e400', 'limit=NaN', 'limit=1e308', 'after=Infinity', 'after=1e400', 'after=-1', 'lastEventId=Infinity',
+    ...EDGE_DATES.flatMap((d) => [`createdFrom=${encodeURIComponent(d)}`, `createdTo=${encodeURIComponent(d)}`]),
+    ...FORGED_CURSORS.map((c) => `cursor=${c}`), ...FORGED_CURSORS.map((c) => `sort=companyName&cursor=${c}`), Array.from({ length: 1000 }, (_, i) => `p${i}=1`).join('&'), `q=${encodeURIComponent('<script>alert(1)</script>')}`, 'q=%F0%9F%8D%95', 'q=%C3%A9', 'territory=FR', 'ownerUserId=%2A',
   ),
 )
 
@@ -196,6 +225,8 @@ const routeArb = fc.oneof(
   fc.constant({ method: 'PUT', path: (id: string, user: string) => `/api/leads/${id}/collaborators/${user}` }),
   fc.constant({ method: 'DELETE', path: (id: string, user: string) => `/api/leads/${id}/collaborators/${user}` }),
   fc.constant({ method: 'GET', path: () => '/api/territories' }),
+  fc.constant({ method: 'GET', path: () => '/api/events' }),
+  fc.constant({ method: 'GET', path: (id: string) => `/api/events/${id}` }),
   fc.constantFrom('/health/live', '/health/ready').map((p) => ({ method: 'GET', path: () => p })),
   fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND'), fc.constantFrom('/api', '/api/', '/api/unknown', '/api/leads/x/y/z', '/api/territories/DE', '/unknown', '/api/admin/backfills', '/api/events', '/.env', '/%2e%2e/%2e%2e/etc/passwd', '//api//leads', '/api/leads/', '/API/LEADS', '/api/leads;x=1', '/health'))
     .map(([method, p]) => ({ method, path: () => p })),

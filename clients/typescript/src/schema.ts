@@ -281,6 +281,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads/match": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Possible duplicates of a lead before it is created (dry run, any role)
+         * @description The body is a create body. Candidates best first, at most 10, score ≥ 40; those the caller may not see come without leadId and companyName. Writes nothing.
+         */
+        post: operations["matchLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reviews of possible duplicates, newest first (SALES: of own leads; MANAGER/ADMIN: their territories) */
+        get: operations["listReviews"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reviews/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** A review */
+        get: operations["getReview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reviews/{id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide a review (MANAGER, ADMIN)
+         * @description NOT_DUPLICATE: the lead and its candidates are never proposed to each other again. DISMISS: closes the review. MERGE: merges the review's lead and its candidates into survivorId (§12, at most 4 besides the survivor) and closes the review.
+         */
+        post: operations["decideReview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/merges/{id}": {
         parameters: {
             query?: never;
@@ -333,7 +411,7 @@ export interface paths {
         put?: never;
         /**
          * Start a normalization backfill of your tenant (ADMIN)
-         * @description Queues a backfill of every lead whose normalization_version is older than the code's. If one is running already, it is returned (200) instead of starting a second one.
+         * @description Queues a backfill of every lead whose normalization_version differs from the code's (an older algorithm, or EMAIL_STRIP_PLUS_TAG switched). If one is running already, it is returned (200) instead of starting a second one.
          */
         post: operations["startBackfill"];
         delete?: never;
@@ -516,6 +594,7 @@ export interface components {
             summary: string;
             /** @enum {unknown} */
             outcome?: "SUCCESSFUL" | "UNSUCCESSFUL" | "NO_ANSWER" | "CALLBACK_REQUESTED" | "INFO_SENT" | "QUALIFIED" | "DISQUALIFIED" | null;
+            /** @description free-form JSON object: at most 16384 bytes as JSON, 5 levels deep, 50 keys in all */
             metadata?: Record<string, never>;
         };
         LeadCreate: {
@@ -667,6 +746,8 @@ export interface components {
             consentRevokedAt: string | null;
             /** @description data-quality findings of this write */
             warnings?: string[];
+            /** @description only in the answer of a create: the candidates that opened a review (§11), best first */
+            possibleDuplicates?: components["schemas"]["MatchCandidate"][];
         };
         Activity: {
             /** Format: uuid */
@@ -904,6 +985,53 @@ export interface components {
             progressDeadline?: string | null;
             leadVersion?: number;
         };
+        /** @description A possible duplicate. leadId and companyName only when the caller may see that lead. */
+        MatchCandidate: {
+            /** Format: uuid */
+            leadId?: string;
+            score: number;
+            reasons: ("EMAIL" | "PHONE" | "COMPANY_NAME" | "ADDRESS" | "EMAIL_DOMAIN" | "CONTACT_NAME")[];
+            territory: string;
+            companyName?: string;
+        };
+        MatchResult: {
+            /** @description best first, score ≥ 40 */
+            candidates?: components["schemas"]["MatchCandidate"][];
+        };
+        Review: {
+            /** Format: uuid */
+            id?: string;
+            /** Format: uuid */
+            leadId?: string;
+            territory?: string;
+            /** @enum {unknown} */
+            status?: "OPEN" | "NOT_DUPLICATE" | "MERGED" | "DISMISSED";
+            candidates?: components["schemas"]["MatchCandidate"][];
+            decidedBy?: string | null;
+            /** Format: date-time */
+            decidedAt?: string | null;
+            /**
+             * Format: uuid
+             * @description only in the answer of a MERGE decision
+             */
+            mergeId?: string;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            updatedAt?: string;
+        };
+        ReviewDecision: {
+            /**
+             * @description NOT_DUPLICATE is remembered per pair; DISMISS closes the review; MERGE merges (§12) the review's lead and its candidates into survivorId
+             * @enum {unknown}
+             */
+            decision: "NOT_DUPLICATE" | "DISMISS" | "MERGE";
+            /**
+             * Format: uuid
+             * @description MERGE only: the lead that survives, the review's lead or one of its candidates (default: the review's lead)
+             */
+            survivorId?: string;
+        };
         /** @description RFC 9457 problem details; `type` is https://freshplan.example/problems/<slug>. */
         Problem: {
             /** Format: uri */
@@ -939,6 +1067,11 @@ export interface components {
         };
         BackfillCollisionPage: {
             data: components["schemas"]["BackfillCollision"][];
+            /** @description pass as `cursor` for the next page; null on the last */
+            nextCursor: string | null;
+        };
+        ReviewPage: {
+            data: components["schemas"]["Review"][];
             /** @description pass as `cursor` for the next page; null on the last */
             nextCursor: string | null;
         };
@@ -1858,6 +1991,150 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    matchLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadCreate"];
+            };
+        };
+        responses: {
+            /** @description the candidates */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MatchResult"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listReviews: {
+        parameters: {
+            query?: {
+                status?: "OPEN" | "NOT_DUPLICATE" | "MERGED" | "DISMISSED";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getReview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the review */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Review"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    decideReview: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewDecision"];
+            };
+        };
+        responses: {
+            /** @description decided */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Review"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description review-decided, or a merge that cannot be done */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];

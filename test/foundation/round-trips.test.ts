@@ -1,0 +1,81 @@
+// Round trips are what a request pays for on this stack (bench/README.md, issue 16): every
+// statement the app's knex sends is one, BEGIN (with the RLS context) and COMMIT included. This
+// pins how many a create and a read by id cost, so they cannot creep back up unnoticed.
+import test from 'ava'
+import { apiClient, tokenFor, type Api } from '../helpers/api.ts'
+import { startStack, type Stack } from '../helpers/stack.ts'
+
+let stack: Stack
+let api: Api
+let manager: string
+
+test.before(async () => {
+  stack = await startStack()
+  api = apiClient(stack.baseUrl)
+  manager = await tokenFor({ user: 'm1', role: 'MANAGER', territories: ['DE', 'CH'] })
+})
+test.after.always(() => stack?.stop())
+
+interface Sent { sql: string; txId: string | undefined }
+
+/**
+ * Every statement the web process's knex sends in a transaction while `work` runs (knex emits
+ * 'query' for each, BEGIN and COMMIT included). Not counted: the outbox relay's wake-up, sent after
+ * the commit outside any transaction and at most every 250 ms per process (models/lead-events.ts).
+ */
+async function statementsOf(work: () => Promise<void>): Promise<Sent[]> {
+  const sent: Sent[] = []
+  const listener = (query: { sql: string; __knexTxId?: string }) => {
+    if (query.__knexTxId !== undefined) sent.push({ sql: query.sql, txId: query.__knexTxId })
+  }
+  stack.deps.knex.on('query', listener)
+  try {
+    await work()
+  } finally {
+    stack.deps.knex.off('query', listener)
+  }
+  return sent
+}
+
+const CREATE_ROUND_TRIPS = 8
+const CREATE_WITH_IDEMPOTENCY_KEY_ROUND_TRIPS = 11
+const GET_ROUND_TRIPS = 3
+
+let n = 0
+const create = (headers: Record<string, string> = {}) => api('POST', '/api/leads', { token: manager, headers, body: { companyName: `Trips ${++n} GmbH`, email: `trips-${n}@example.com` } })
+
+test.serial('a create is one transaction of a fixed number of round trips', async (t) => {
+  await create() // warm-up: per-process caches (territories) are not per-request work
+  let status = 0
+  const sent = await statementsOf(async () => {
+    status = (await create()).status
+  })
+  t.is(status, 201)
+  t.log(sent.map((s) => s.sql.replace(/\s+/g, ' ').slice(0, 90)).join('\n'))
+  t.is(new Set(sent.map((s) => s.txId)).size, 1, 'one transaction')
+  t.regex(sent[0]!.sql, /^BEGIN; select set_config\('app\.tenant_id'/, 'BEGIN carries the RLS context')
+  t.regex(sent.at(-1)!.sql, /^COMMIT;?$/)
+  t.is(sent.length, CREATE_ROUND_TRIPS)
+})
+
+test.serial('a create with an Idempotency-Key adds its lock, lookup and record', async (t) => {
+  await create({ 'idempotency-key': crypto.randomUUID() })
+  let status = 0
+  const sent = await statementsOf(async () => {
+    status = (await create({ 'idempotency-key': crypto.randomUUID() })).status
+  })
+  t.is(status, 201)
+  t.is(new Set(sent.map((s) => s.txId)).size, 1, 'one transaction')
+  t.is(sent.length, CREATE_WITH_IDEMPOTENCY_KEY_ROUND_TRIPS)
+})
+
+test.serial('a read by id is BEGIN with the context, one SELECT, COMMIT', async (t) => {
+  const { body } = await create()
+  await api('GET', `/api/leads/${body.id}`, { token: manager })
+  let status = 0
+  const sent = await statementsOf(async () => {
+    status = (await api('GET', `/api/leads/${body.id}`, { token: manager })).status
+  })
+  t.is(status, 200)
+  t.is(sent.length, GET_ROUND_TRIPS)
+})
