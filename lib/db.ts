@@ -150,3 +150,13 @@ export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (
   for (const hook of hooks) hook()
   return result
 }
+
+/**
+ * A savepoint inside `tx`: when `work` throws, its rows and jobs roll back alone and `tx` goes on.
+ * For writes that may fail for reasons of their own (an import row, a dry run that undoes itself).
+ */
+export async function inSavepoint<T>(tx: Tx, work: (savepoint: Tx) => Promise<T>): Promise<T> {
+  // After-commit hooks wait for the outer transaction; one of a rolled-back savepoint only wakes
+  // the outbox relay for nothing.
+  return tx.trx.transaction((trx) => work({ trx, db: bossDb(trx), ctx: tx.ctx, afterCommit: tx.afterCommit }))
+}

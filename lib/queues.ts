@@ -1,5 +1,16 @@
 import type { Queue, WorkOptions } from 'pg-boss'
 
+/** Long jobs worked in slices (backfills, imports): one queued and one active job per key, heartbeats, patient retries. */
+const SLICED_JOB_OPTIONS = {
+  policy: 'stately',
+  heartbeatSeconds: 10,
+  expireInSeconds: 15 * 60,
+  retryLimit: 10,
+  retryDelay: 5,
+  retryBackoff: true,
+  retryDelayMax: 300,
+} as const satisfies Omit<Queue, 'name'>
+
 /**
  * §5 normalization backfills. One job per backfill, its singletonKey the backfill id. `stately`
  * allows one queued and one active job per key: a running slice can queue its continuation, and
@@ -8,16 +19,15 @@ import type { Queue, WorkOptions } from 'pg-boss'
  * hand a killed worker's job to another within seconds; the backfill row's lock makes even a
  * concurrent run harmless.
  */
-export const BACKFILL_QUEUE = {
-  name: 'leads.backfill',
-  policy: 'stately',
-  heartbeatSeconds: 10,
-  expireInSeconds: 15 * 60,
-  retryLimit: 10,
-  retryDelay: 5,
-  retryBackoff: true,
-  retryDelayMax: 300,
-} as const satisfies Queue
+export const BACKFILL_QUEUE = { name: 'leads.backfill', ...SLICED_JOB_OPTIONS } as const satisfies Queue
+
+/**
+ * §14 lead-list imports. One job per import (singletonKey: the import id), like the backfill: a
+ * slice runs batches for a while, queues its continuation and completes with the progress as its
+ * output (the queue board shows it). `stately` keeps one queued and one active job per import, so
+ * two workers never run one import at once; the import row's lock makes even that harmless.
+ */
+export const IMPORT_QUEUE = { name: 'leads.import', ...SLICED_JOB_OPTIONS } as const satisfies Queue
 
 /** Hourly purge of expired Idempotency-Keys. */
 export const IDEMPOTENCY_PURGE_QUEUE = 'idempotency.purge'
@@ -106,6 +116,7 @@ export const PSEUDONYMIZE_QUEUE = 'privacy.pseudonymize'
 export const QUEUES: Record<string, Queue> = {
   [DUPLICATE_DETECTED_QUEUE]: { name: DUPLICATE_DETECTED_QUEUE, retryLimit: 5, retryDelay: 2, retryBackoff: true, deleteAfterSeconds: 3600 },
   [BACKFILL_QUEUE.name]: BACKFILL_QUEUE,
+  [IMPORT_QUEUE.name]: IMPORT_QUEUE,
   idempotencyPurge: { name: IDEMPOTENCY_PURGE_QUEUE, retryLimit: 3, retryDelay: 60, deleteAfterSeconds: 86_400 },
   ...FOLLOW_UP_QUEUES,
   ...PROTECTION_QUEUES,

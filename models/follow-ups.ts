@@ -38,18 +38,34 @@ export function followUpSingletonKey(leadId: string, kind: FollowUpKind): string
   return `${leadId}:${kind}`
 }
 
+type NewLead = { id: string; tenantId: string; territory: 'DE' | 'CH'; registeredAt: Date }
+
 /**
  * Enqueues the T+3 and T+7 jobs of a new lead in the caller's transaction (so they exist exactly
  * when the lead does), each to start at its due time in the territory's time zone.
  */
-export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: { id: string; tenantId: string; territory: 'DE' | 'CH'; registeredAt: Date }): Promise<void> {
-  const { timeZone } = await territoryOf(tx, lead.territory)
+export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: NewLead): Promise<void> {
+  await scheduleFollowUpsOf(deps, tx, [lead])
+}
+
+/** scheduleFollowUps for many new leads: one statement per kind (pg-boss insert, same keys and start times). */
+export async function scheduleFollowUpsOf(deps: Deps, tx: Tx, leads: readonly NewLead[]): Promise<void> {
+  if (leads.length === 0) return
+  const zones = new Map<string, string>()
+  for (const lead of leads) if (!zones.has(lead.territory)) zones.set(lead.territory, (await territoryOf(tx, lead.territory)).timeZone)
   for (const kind of FOLLOW_UP_KINDS) {
-    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
-    await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, {
-      startAfter: followUpDueAt(lead.registeredAt, kind, timeZone),
-      singletonKey: followUpSingletonKey(lead.id, kind),
+    // A batch's leads share their registration time: each due time is computed once per zone.
+    const due = new Map<string, Date>()
+    const jobs = leads.map((lead) => {
+      const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
+      const zone = zones.get(lead.territory)!
+      const key = `${lead.registeredAt.getTime()}|${zone}`
+      let startAfter = due.get(key)
+      if (!startAfter) due.set(key, (startAfter = followUpDueAt(lead.registeredAt, kind, zone)))
+      return { data, startAfter, singletonKey: followUpSingletonKey(lead.id, kind) }
     })
+    if (jobs.length === 1) await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], jobs[0]!.data, { startAfter: jobs[0]!.startAfter, singletonKey: jobs[0]!.singletonKey })
+    else await deps.boss.insert(FOLLOW_UP_QUEUE_OF[kind], jobs, { db: tx.db })
   }
 }
 

@@ -5,38 +5,20 @@ import { createHash } from 'node:crypto'
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
-import { problems, type DomainError } from './errors.ts'
-import { raw } from 'objection'
+import type { DomainError} from './errors.ts';
+import { problems } from './errors.ts'
 import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
 import { hardDuplicateHolder, requestHardDuplicateEvent, reviewPossibleDuplicates } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
 import { MATCH_KEY_FIELDS } from './matching.ts'
-import { cancelFollowUps, scheduleFollowUps } from './follow-ups.ts'
+import { cancelFollowUps } from './follow-ups.ts'
 import { cancelQueuedMails } from './email-outbox.ts'
 import { setHistoryAction } from './lead-history.ts'
 import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
-import { LEAD_SELECT_LIST, Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
-import { clockOf, initialProtection, protectionAfterActivity, recomputedProtection, restartedProtection, scheduleProtection } from './lead-protection.ts'
-import { isProtected, pausedSummary, resumedClock } from './protection-rules.ts'
-import {
-  checkStageChange,
-  checkStatusTransition,
-  DEFAULT_COUNTRY_CODE,
-  DEFAULT_LEAD_SOURCE,
-  INITIAL_LEAD_STATUS,
-  initialStage,
-  isMeaningfulActivity,
-  isTerminalStatus,
-  requiresFirstContact,
-  statusChangeSummary,
-  territoryForCountry,
-  type ActivityOutcome,
-  type LeadStage,
-  type LeadStatus,
-  type UserActivityType,
-  type UserRole,
-} from './lead-rules.ts'
+import { Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
+import { protectionAfterActivity, restartedProtection, scheduleProtection } from './lead-protection.ts'
+import { checkStageChange, checkStatusTransition, isMeaningfulActivity, isTerminalStatus, statusChangeSummary, territoryForCountry, type ActivityOutcome, type LeadStage, type LeadStatus, type UserActivityType, type UserRole } from './lead-rules.ts'
 
 export interface Actor {
   id: string
@@ -71,79 +53,27 @@ const OPTIONAL_TEXT = ['contactName', 'email', 'phone', 'website', 'street', 'po
 
 
 /** Blank optional text is no value: store null, not ''. */
-function withoutBlanks<T extends Partial<LeadFields>>(fields: T): T {
+export function withoutBlanks<T extends Partial<LeadFields>>(fields: T): T {
   const copy: Record<string, unknown> = { ...fields }
   for (const key of OPTIONAL_TEXT) if (copy[key] === '') copy[key] = null
   if (typeof copy.countryCode === 'string') copy.countryCode = copy.countryCode.toUpperCase()
   return copy as T
 }
 
-const invalidTransition = (detail: string) => problems.conflict('invalid-status-transition', 'Invalid status transition', detail)
+export const invalidTransition = (detail: string) => problems.conflict('invalid-status-transition', 'Invalid status transition', detail)
 
-function assertTerritoryAccess(tx: Tx, territory: string): void {
+export function assertTerritoryAccess(tx: Tx, territory: string): void {
   if (!(tx.ctx.territories as readonly string[]).includes(territory)) {
     throw problems.forbidden(`You have no access to territory ${territory}.`)
   }
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
-function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean; changeId?: string } = {}): Promise<void> {
+export function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean; changeId?: string } = {}): Promise<void> {
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 
-export async function createLead(deps: Deps, tx: Tx, actor: Actor, input: LeadCreateInput): Promise<{ lead: Lead; warnings: string[]; possibleDuplicates: CandidateView[] }> {
-  const fields = withoutBlanks(input)
-  const { activities = [], ownerUserId, ...leadFields } = fields
-  const source = leadFields.source ?? DEFAULT_LEAD_SOURCE
-  if (requiresFirstContact(source) && !activities.some((a) => a.type === 'FIRST_CONTACT_DOCUMENTED')) {
-    throw problems.validation(
-      [{ pointer: '/activities', message: `source ${source} requires an activity of type FIRST_CONTACT_DOCUMENTED` }],
-      'Leads from trade fairs and phone calls need a documented first contact.',
-    )
-  }
-  if (ownerUserId !== undefined && ownerUserId !== actor.id && !MANAGER_ROLES.includes(actor.role)) {
-    throw problems.forbidden('Only managers and admins may create leads for someone else.')
-  }
-  const countryCode = leadFields.countryCode ?? DEFAULT_COUNTRY_CODE
-  const territory = territoryForCountry(countryCode)
-  assertTerritoryAccess(tx, territory)
-  const now = deps.clock.now()
-  const { columns, warnings } = normalizeLead({ email: null, phone: null, ...leadFields, countryCode }, { stripPlusTag: deps.config.emailStripPlusTag })
-  const protection = await initialProtection(tx, { tenantId: tx.ctx.tenantId, territory, registeredAt: now })
-  const lead = (await Lead.query(tx.trx).insert({
-    ...leadFields,
-    ...columns,
-    ...protection.columns,
-    countryCode,
-    source,
-    tenantId: tx.ctx.tenantId,
-    territory,
-    stage: initialStage(source),
-    status: INITIAL_LEAD_STATUS,
-    ownerUserId: ownerUserId ?? actor.id,
-    createdBy: actor.id,
-    registeredAt: now,
-  } as Partial<Lead>)
-    // A concurrent create of the same address waits for the other's commit here, then inserts nothing.
-    .onConflict(tx.trx.raw(LIVE_EMAIL_CONFLICT))
-    .ignore()
-    .returning(raw(LEAD_SELECT_LIST))) as unknown as Lead
-  // objection hands back the input model; only a row PostgreSQL returned has an id.
-  if (lead.id === undefined) throw await duplicateLead(deps, tx, columns.emailNormalized!)
-  await insertActivity(tx, lead, { type: 'CREATED', summary: `Lead created from source ${source}`, userId: actor.id, occurredAt: now })
-  await scheduleFollowUps(deps, tx, lead)
-  await scheduleProtection(deps, tx, lead, protection.next, { fresh: true })
-  await emit(deps, tx, 'freshplan.lead.created', lead, leadResource(lead), { leadCreatedInThisTransaction: true })
-  let current = lead
-  for (const activity of activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-  // §11: possible duplicates open a review in this transaction.
-  const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
-  return { lead: current, warnings, possibleDuplicates }
-}
-
 const EMAIL_UNIQUE_INDEX = 'leads_email_normalized_unique'
-/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
-const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
 
 /**
  * Runs an update that may collide with another live lead's e-mail inside a savepoint (UPDATE has
@@ -164,7 +94,7 @@ async function guardDuplicates<T>(deps: Deps, tx: Tx, emailNormalized: string | 
 }
 
 /** The 409 for an e-mail address a live lead has already; RLS decides whether the caller may learn which lead. */
-async function duplicateLead(deps: Deps, tx: Tx, emailNormalized: string): Promise<DomainError> {
+export async function duplicateLead(deps: Deps, tx: Tx, emailNormalized: string): Promise<DomainError> {
   // Compared as text: citext equality is not LEAKPROOF, so beneath RLS it cannot use an index;
   // the text expression index of V0007 answers in one probe (the value is lower-case already).
   const existing = await Lead.query(tx.trx).select('id').where('tenant_id', tx.ctx.tenantId).whereRaw('email_normalized::text = ?', [emailNormalized]).whereNull('deleted_at').first()
@@ -285,7 +215,7 @@ export async function deleteLead(deps: Deps, tx: Tx, actor: Actor, id: string, e
  * colleague's NOTE must not fail a pending edit with 412. The `activity_added` event is keyed by the
  * activity's id ("<leadId>|<type>|<activityId>"), so each has its own key either way.
  */
-async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
+export async function applyActivity(deps: Deps, tx: Tx, lead: Lead, actor: Actor, input: ActivityInput): Promise<{ lead: Lead; activity: LeadActivity }> {
   const now = deps.clock.now()
   const occurredAt = input.occurredAt ? new Date(input.occurredAt) : now
   const activity = await insertActivity(tx, lead, { ...input, occurredAt, userId: actor.id })
@@ -339,85 +269,6 @@ export async function setCollaborator(deps: Deps, tx: Tx, actor: Actor, id: stri
     occurredAt: now,
   })
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['collaboratorUserIds'], lead: leadResource(updated) })
-  return updated
-}
-
-// ---- §10 stop-the-clock and backdating ---------------------------------------------------------------
-
-const conflict = (detail: string) => problems.conflict('invalid-clock-state', 'Invalid clock state', detail)
-
-function assertProtected(lead: Lead): void {
-  if (!isProtected(lead.status)) throw conflict(`A ${lead.status} lead has no running protection clock.`)
-}
-
-/**
- * POST …/clock/stop: MANAGER/ADMIN stop the clock at once; SALES (owner or collaborator) file a
- * request that a manager approves. Stopping a stopped clock is a 409; a second request replaces the
- * reason of the first.
- */
-export async function stopClock(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  assertProtected(lead)
-  if (lead.clockStopStatus === 'STOPPED') throw conflict('The clock is stopped already.')
-  const now = deps.clock.now()
-  const base = { userId: actor.id, occurredAt: now }
-  if (!MANAGER_ROLES.includes(actor.role)) {
-    const updated = await updateLead(tx, lead, { clockStopStatus: 'REQUESTED', stopReason: reason, clockStopRequestedBy: actor.id, clockStopRequestedAt: now }, now)
-    await insertActivity(tx, updated, { ...base, type: 'CLOCK_STOP_REQUESTED', summary: `Clock stop requested: ${reason}`, metadata: { reason } })
-    await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['clockStopStatus', 'stopReason'], lead: leadResource(updated) })
-    return updated
-  }
-  return stop(deps, tx, lead, actor, reason, now)
-}
-
-async function stop(deps: Deps, tx: Tx, lead: Lead, actor: Actor, reason: string, now: Date): Promise<Lead> {
-  const { columns } = await recomputedProtection(tx, lead, { ...clockOf(lead), clockStoppedAt: now })
-  const updated = await updateLead(tx, lead, {
-    ...columns, clockStopStatus: 'STOPPED', stopReason: reason,
-    clockStopRequestedBy: lead.clockStopRequestedBy ?? actor.id, clockStopRequestedAt: lead.clockStopRequestedAt ?? now,
-  }, now)
-  const approvedRequest = lead.clockStopStatus === 'REQUESTED' ? { requestedBy: lead.clockStopRequestedBy, approvedBy: actor.id } : {}
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_STOPPED', summary: `Clock stopped: ${reason}`, metadata: { reason, ...approvedRequest } })
-  await emit(deps, tx, 'freshplan.lead.clock_stopped', updated, { reason, stoppedAt: now.toISOString(), ...approvedRequest, lead: leadResource(updated) })
-  return updated
-}
-
-/** POST …/clock/approve (MANAGER/ADMIN): a requested stop takes effect now. */
-export async function approveClockStop(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  assertProtected(lead)
-  if (lead.clockStopStatus !== 'REQUESTED') throw conflict('There is no clock stop request to approve.')
-  return stop(deps, tx, lead, actor, lead.stopReason!, deps.clock.now())
-}
-
-/** POST …/clock/resume (MANAGER/ADMIN): the pause extends both dates; a pending request is withdrawn. */
-export async function resumeClock(deps: Deps, tx: Tx, actor: Actor, id: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  if (lead.clockStopStatus === null) throw conflict('The clock is running.')
-  const now = deps.clock.now()
-  const resumed = resumedClock(clockOf(lead), now)
-  const { pauseSeconds, ...clock } = resumed
-  const { columns, next } = await recomputedProtection(tx, lead, clock)
-  const updated = await updateLead(tx, lead, { ...columns, clockStopStatus: null, stopReason: null, clockStopRequestedBy: null, clockStopRequestedAt: null }, now)
-  const summary = lead.clockStopStatus === 'STOPPED' ? `Clock resumed, ${pausedSummary(pauseSeconds)}` : 'Clock stop request withdrawn'
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'CLOCK_RESUMED', summary, metadata: { pausedSeconds: pauseSeconds, totalPausedSeconds: clock.pausedSeconds, reason: lead.stopReason } })
-  await emit(deps, tx, 'freshplan.lead.clock_resumed', updated, { pausedSeconds: pauseSeconds, protectionUntil: updated.protectionUntil, progressDeadline: updated.progressDeadline, lead: leadResource(updated) })
-  await scheduleProtection(deps, tx, updated, next)
-  return updated
-}
-
-/** PUT …/registered-at (MANAGER/ADMIN): backdates the claim and recomputes every date. */
-export async function changeRegisteredAt(deps: Deps, tx: Tx, actor: Actor, id: string, registeredAt: Date, reason: string): Promise<Lead> {
-  const lead = await lockLead(tx, id)
-  if (lead.status === 'DELETED') throw problems.conflict('invalid-status-transition', 'Invalid status transition', 'A deleted lead cannot be changed.')
-  const now = deps.clock.now()
-  if (registeredAt.getTime() > now.getTime()) throw problems.validation([{ pointer: '/registeredAt', message: 'must not be in the future' }])
-  const { columns, next } = await recomputedProtection(tx, lead, { ...clockOf(lead), protectionStartAt: registeredAt })
-  const updated = await updateLead(tx, lead, { ...columns, registeredAt }, now)
-  const change = { from: lead.registeredAt.toISOString(), to: registeredAt.toISOString(), reason }
-  await insertActivity(tx, updated, { userId: actor.id, occurredAt: now, type: 'REGISTERED_AT_CHANGED', summary: `Registered at changed from ${change.from} to ${change.to}: ${reason}`, metadata: change })
-  await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['registeredAt'], ...change, lead: leadResource(updated) })
-  await scheduleProtection(deps, tx, updated, next)
   return updated
 }
 

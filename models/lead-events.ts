@@ -7,8 +7,8 @@ import type { Deps } from '../lib/deps.ts'
 import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import type { Territory } from '../lib/tenancy.ts'
 import { eventIdempotencyKey } from './event-ids.ts'
-import { insertEvent, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
-import type { LeadEventType } from './events.ts'
+import { insertEvent, insertEvents, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
+import type { LeadEventRecord, LeadEventType } from './events.ts'
 
 export type { LeadEventType }
 
@@ -20,6 +20,22 @@ export interface LeadEventSubject {
   ownerUserId: string | null
   collaboratorUserIds: readonly string[]
   version: number
+}
+
+/** The outbox row of one change; its key names the change by the lead's new version, or by `changeId`. */
+function eventRecord(type: LeadEventType, lead: LeadEventSubject, data: object, time: Date, changeId?: string): Omit<LeadEventRecord, 'seq'> {
+  return {
+    id: randomUUID(),
+    tenantId: lead.tenantId,
+    territory: lead.territory,
+    leadId: lead.id,
+    ownerUserId: lead.ownerUserId,
+    collaboratorUserIds: [...lead.collaboratorUserIds],
+    type,
+    idempotencyKey: eventIdempotencyKey(lead.id, type, changeId ?? lead.version),
+    time,
+    data,
+  }
 }
 
 /**
@@ -39,18 +55,7 @@ export async function recordLeadEvent(
   const { lead, type } = event
   // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
   if (!event.leadCreatedInThisTransaction) await lockLeadEvents(tx.trx, lead.id)
-  const recorded = await insertEvent(tx.trx, {
-    id: randomUUID(),
-    tenantId: lead.tenantId,
-    territory: lead.territory,
-    leadId: lead.id,
-    ownerUserId: lead.ownerUserId,
-    collaboratorUserIds: [...lead.collaboratorUserIds],
-    type,
-    idempotencyKey: eventIdempotencyKey(lead.id, type, event.changeId ?? lead.version),
-    time: deps.clock.now(),
-    data: event.data,
-  })
+  const recorded = await insertEvent(tx.trx, eventRecord(type, lead, event.data, deps.clock.now(), event.changeId))
   if (!recorded) {
     deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
     return
@@ -75,4 +80,18 @@ function wakeRelay(deps: Pick<Deps, 'knex' | 'logger'>): void {
     lastWake = -Infinity
     deps.logger.debug({ err: error }, 'could not wake the outbox relay; it finds the event by polling')
   })
+}
+
+/**
+ * recordLeadEvent for leads this transaction created (a batch create, models/lead-commands.ts
+ * createLeads): their events in one statement and one publisher job. No lead lock is needed, as for
+ * one created lead: nothing else can see them before the commit.
+ */
+export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
+  if (events.length === 0) return
+  const time = deps.clock.now()
+  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => eventRecord(type, lead, data, time)))
+  if (recorded === 0) return
+  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+  tx.afterCommit(() => wakeRelay(deps))
 }

@@ -31,7 +31,7 @@ export const LEAD_FIELDS = [
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
-/** The fields a create or PATCH may set (the request schemas list exactly these, server/schemas/leads.ts). */
+/** The fields a create or PATCH may set (the request schemas list exactly these, models/lead-schemas.ts). */
 export const EDITABLE_LEAD_FIELDS = [
   'companyName', 'contactName', 'email', 'phone', 'website', 'street', 'postalCode', 'city', 'countryCode', 'source',
   'sourceCampaign', 'businessType', 'kitchenSize', 'employeeCount', 'estimatedVolume', 'emailConsent', 'notes',
@@ -160,6 +160,51 @@ export async function insertActivity(tx: Tx, lead: Lead, activity: NewActivity):
     outcome: activity.outcome ?? null,
     metadata: activity.metadata ?? {},
   }).returning(raw(ACTIVITY_SELECT_LIST)) as unknown as Promise<LeadActivity>
+}
+
+/** `on conflict` names the partial unique index of V0003 by its columns and predicate. */
+export const LIVE_EMAIL_CONFLICT = '(tenant_id, email_normalized) where email_normalized is not null and deleted_at is null'
+
+// The columns a create writes; every other column takes its default. email_consent is NOT NULL
+// with a default, so a row without it gets that default here too.
+const CREATE_COLUMNS = [
+  'id', 'tenant_id', 'territory', 'company_name', 'contact_name', 'email', 'phone', 'website', 'street', 'postal_code', 'city',
+  'country_code', 'source', 'source_campaign', 'business_type', 'kitchen_size', 'employee_count', 'estimated_volume',
+  'notes', 'status', 'stage', 'owner_user_id', 'created_by', 'registered_at', 'email_normalized', 'name_normalized', 'phone_e164',
+  'normalization_version',
+  // §11 match keys (normalizeLead) and §10's first dates (initialProtection)
+  'match_name', 'match_email_domain', 'match_postal_code', 'match_city',
+  'protection_start_at', 'protection_until', 'progress_deadline', 'protection_next_kind', 'protection_next_at',
+] as const
+const INSERT_LEADS = `insert into leads (${CREATE_COLUMNS.join(', ')}, email_consent)
+  select ${CREATE_COLUMNS.map((c) => `r.${c}`).join(', ')}, coalesce(r.email_consent, false)
+    from json_populate_recordset(null::leads, ?::json) as r
+  on conflict ${LIVE_EMAIL_CONFLICT} do nothing
+  returning ${LEAD_SELECT_LIST}`
+
+/**
+ * Inserts new leads (camelCase fields, each with its `id`) in one statement, in order. A row whose
+ * normalized e-mail a live lead holds — also one inserted earlier by this statement — is not
+ * inserted; a concurrent insert of the same address waits for the other's commit, then inserts
+ * nothing. Returns the leads inserted, by id.
+ */
+export async function insertLeads(tx: Tx, rows: readonly (Partial<Lead> & { id: string })[]): Promise<Map<string, Lead>> {
+  const json = JSON.stringify(rows.map((row) => Lead.columnNameMappers.format({ ...row })))
+  const { rows: inserted } = await tx.trx.raw<{ rows: object[] }>(INSERT_LEADS, [json])
+  return new Map(inserted.map((row) => {
+    const lead = Lead.fromDatabaseJson(row)
+    return [lead.id, lead]
+  }))
+}
+
+/** The CREATED activity of each new lead, in one statement. */
+export async function insertCreatedActivities(tx: Tx, created: readonly { lead: Lead; summary: string }[], userId: string, occurredAt: Date): Promise<void> {
+  if (created.length === 0) return
+  await tx.trx.raw(
+    `insert into lead_activities (tenant_id, lead_id, type, summary, user_id, occurred_at, outcome, metadata)
+     select ?, a.lead_id, 'CREATED', a.summary, ?, ?, null, '{}'::jsonb from unnest(?::uuid[], ?::text[]) as a (lead_id, summary)`,
+    [tx.ctx.tenantId, userId, occurredAt, created.map((c) => c.lead.id), created.map((c) => c.summary)],
+  )
 }
 
 /**

@@ -10,6 +10,8 @@ import { leadRoutes } from './routes/leads.ts'
 import { territoryRoutes } from './routes/territories.ts'
 import { backfillRoutes } from './routes/backfills.ts'
 import { reviewRoutes } from './routes/reviews.ts'
+import { importRoutes } from './routes/imports.ts'
+import { importPageRoutes } from './routes/import-page.ts'
 import { mergeRoutes } from './routes/merges.ts'
 import { unsubscribeRoutes } from './routes/unsubscribe.ts'
 import { openApiRoutes } from './openapi.ts'
@@ -61,7 +63,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
     return /^\/api(\/|$)/i.test(ctx.path) ? authenticated(ctx, next) : next()
   })
   app.use(idempotency(deps))
-  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), mergeRoutes(deps), reviewRoutes(deps), ...extraRouters]) {
+  for (const router of [healthRoutes(deps, lifecycle), metricsRoutes(deps), openApiRoutes(), sessionRoutes(deps.config, verify), dashboardRoutes(verify), importPageRoutes(verify), leadRoutes(deps), territoryRoutes(deps), backfillRoutes(deps), mergeRoutes(deps), reviewRoutes(deps), importRoutes(deps), ...extraRouters]) {
     app.use(router.routes())
     app.use(router.allowedMethods({ throw: false }))
   }

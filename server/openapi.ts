@@ -2,8 +2,9 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { Router } from '@koa/router'
-import { leadSchemas, leadListQuerySchema, pageQuerySchema } from './schemas/leads.ts'
+import { leadSchemas, leadListQuerySchema, pageQuerySchema } from '../models/lead-schemas.ts'
 import { backfillSchemas } from './schemas/backfills.ts'
+import { importSchemas, importUploadSchema } from './schemas/imports.ts'
 import { mergeSchemas } from './schemas/merges.ts'
 import { reviewListQuerySchema, reviewSchemas } from './schemas/reviews.ts'
 import { eventPageQuerySchema, eventSchemas, eventStreamQuerySchema } from './schemas/events.ts'
@@ -129,7 +130,7 @@ const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor
 
 export function openApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = Object.fromEntries(
-    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas, ...reviewSchemas].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
+    [...leadSchemas, ...eventSchemas, ...backfillSchemas, ...mergeSchemas, ...protectionSchemas, ...reviewSchemas, ...importSchemas, importUploadSchema].filter((s) => !QUERY_SCHEMAS.has(s.$id)).map((s) => [s.$id, componentRefs(s)]),
   )
   schemas.Problem = {
     type: 'object',
@@ -149,6 +150,7 @@ export function openApiDocument(): Record<string, unknown> {
   schemas.ActivityPage = page('Activity')
   schemas.BackfillCollisionPage = page('BackfillCollision')
   schemas.ReviewPage = page('Review')
+  schemas.ImportErrorPage = page('ImportError')
   schemas.Territory = {
     type: 'object',
     required: ['code', 'name', 'currency', 'vatRate', 'locale', 'timeZone'],
@@ -183,6 +185,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: 'admin', description: 'Normalization backfills (§5), ADMIN only' },
       { name: 'history', description: 'Every change of a lead, written by the database (§12)' },
       { name: 'merges', description: 'Merge of duplicate leads and its undo (§12)' },
+      { name: 'imports', description: 'Lead lists from CSV and XLSX files (§14)' },
       { name: 'reviews', description: 'Possible duplicates: matching and their review (§11)' },
       { name: 'reference', description: 'Reference data' },
       { name: 'health', description: 'Probes' },
@@ -239,6 +242,24 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [param('id'), param('userId')],
         put: api('put', { operationId: 'addCollaborator', summary: 'Add a collaborator (MANAGER, ADMIN, owner)', tags: ['leads'], responses: lead('added') }, { forbidden: true, notFound: true }),
         delete: api('delete', { operationId: 'removeCollaborator', summary: 'Remove a collaborator (MANAGER, ADMIN, owner)', tags: ['leads'], responses: lead('removed') }, { forbidden: true, notFound: true }),
+      },
+      '/api/imports': {
+        post: api('post', {
+          operationId: 'startImport',
+          summary: 'Import a lead list (CSV or XLSX, ≤ 10 MB)',
+          description: 'Stores the file and queues its import; a worker reads it and creates every valid row through the rules of POST /api/leads, in batches. Hard duplicates are skipped and listed; invalid rows are listed with row and column. Follow the progress at Location. A file over 10 MB is 413, one that is neither CSV nor XLSX 415.',
+          tags: ['imports'],
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: ref('ImportUpload') } } },
+          responses: { 202: response('queued; Location points to it', { schema: ref('Import'), headers: ['Location'] }) },
+        }, { forbidden: true }),
+      },
+      '/api/imports/{id}': {
+        parameters: [param('id')],
+        get: api('get', { operationId: 'getImport', summary: 'Status and progress of an import (its creator, MANAGER, ADMIN)', tags: ['imports'], responses: { 200: response('the import', { schema: ref('Import') }) } }, { notFound: true }),
+      },
+      '/api/imports/{id}/errors': {
+        parameters: [param('id')],
+        get: api('get', { operationId: 'listImportErrors', summary: 'Rows not imported (invalid or duplicate), by row', tags: ['imports'], parameters: queryParams(pageQuerySchema), responses: { 200: response('a page', { schema: ref('ImportErrorPage') }) } }, { notFound: true }),
       },
       '/api/leads/{id}/history': {
         parameters: [param('id')],

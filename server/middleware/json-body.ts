@@ -12,10 +12,13 @@ const JSON_TYPES = ['application/json', 'application/merge-patch+json']
  * declared length over the limit before reading and stops reading at the limit), a body that does
  * not match its Content-Length → 400, compressed or not JSON → 415, unparseable, invalid UTF-8 or
  * nested deeper than MAX_JSON_DEPTH → 400. An empty body is `undefined`.
+ * multipart/form-data is left unread for the route that takes it (routes/imports.ts).
  */
 export function jsonBody(limit = MAX_BODY_BYTES): Middleware {
   return async (ctx, next) => {
     if (!['POST', 'PUT', 'PATCH'].includes(ctx.method)) return next()
+    // Uploads (POST /api/imports) are read by their route, with their own limit.
+    if (ctx.request.is('multipart/form-data')) return next()
     let raw: Buffer
     try {
       raw = await getRawBody(ctx.req, { length: ctx.get('Content-Length') || null, limit })

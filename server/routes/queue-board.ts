@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa'
 import { createBullBoard } from '@bull-board/api'
 import { KoaAdapter } from '@bull-board/koa'
 import type { PgBoss } from 'pg-boss'
-import { BACKFILL_QUEUE, EMAIL_SEND_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_QUEUE_OF, QUEUES } from '../../lib/queues.ts'
+import { BACKFILL_QUEUE, EMAIL_SEND_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, IMPORT_QUEUE, PROTECTION_QUEUE_OF, QUEUES } from '../../lib/queues.ts'
 import { PgBossAdapter, type JobScope } from '../queue-board/index.ts'
 import type { Principal } from '../auth.ts'
 import { DomainError, problems } from '../../models/errors.ts'
@@ -25,6 +25,8 @@ export const QUEUE_TENANCY: Readonly<Record<string, 'territory' | 'tenant'>> = {
   [PROTECTION_QUEUE_OF.GRACE_PERIOD]: 'territory',
   [PROTECTION_QUEUE_OF.EXPIRED]: 'territory',
   [BACKFILL_QUEUE.name]: 'tenant',
+  // An import is the tenant's (its rows may go to either territory); its job data carries tenantId.
+  [IMPORT_QUEUE.name]: 'tenant',
 }
 
 /** Which jobs of a queue the current request may see and act on. */

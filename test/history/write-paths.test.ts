@@ -3,6 +3,8 @@
 import test from 'ava'
 import { inTransaction, systemContext } from '../../lib/db.ts'
 import { runFollowUp } from '../../models/follow-ups.ts'
+import { runProtection } from '../../models/lead-protection.ts'
+import { ManualClock } from '../../lib/clock.ts'
 import { startNormalizationBackfill } from '../../models/backfills.ts'
 import { normalizeNextBatch } from '../../models/backfill-batch.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
@@ -42,7 +44,7 @@ async function added(id: string, write: () => Promise<unknown>): Promise<Entry[]
 async function createLead(body: object = {}, token = sales) {
   const response = await api('POST', '/api/leads', { token, body: { companyName: `Firma ${Math.random()}`, ...body } })
   if (response.status !== 201) throw new Error(`create ${response.status} ${JSON.stringify(response.body)}`)
-  return response.body as { id: string; version: number }
+  return response.body as { id: string; version: number; registeredAt: string }
 }
 
 async function version(id: string): Promise<string> {
@@ -116,6 +118,18 @@ test('the follow-up job: one row with the sent mark, actor system', async (t) =>
   t.deepEqual(Object.keys(rows[0]!.changes), ['t3SentAt'])
   const again = await added(lead.id, () => runFollowUp(stack.deps, 'T3', { leadId: lead.id, tenantId: 'default' }))
   t.is(again.length, 0, 'a skipped run writes nothing')
+})
+
+test('the protection job (§10): one STATUS_CHANGED row per transition, actor system; a run with nothing due writes none', async (t) => {
+  const lead = await createLead()
+  // 54 days on, the progress deadline (60 days) is a week away: REMINDER is due.
+  const later = { ...stack.deps, clock: new ManualClock(new Date(Date.parse(lead.registeredAt) + 54 * 86_400_000)) }
+  const rows = await added(lead.id, () => runProtection(later, { leadId: lead.id, tenantId: 'default' }))
+  t.is(rows.length, 1)
+  t.like(rows[0], { action: 'STATUS_CHANGED', actorUserId: 'system' })
+  t.deepEqual(rows[0]!.changes.status, { from: 'REGISTERED', to: 'REMINDER' })
+  const again = await added(lead.id, () => runProtection(later, { leadId: lead.id, tenantId: 'default' }))
+  t.is(again.length, 0, 'a job that runs twice changes nothing the second time')
 })
 
 test('the backfill: one row per lead it renormalizes, actor system', async (t) => {

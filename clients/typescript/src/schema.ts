@@ -177,6 +177,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a lead list (CSV or XLSX, ≤ 10 MB)
+         * @description Stores the file and queues its import; a worker reads it and creates every valid row through the rules of POST /api/leads, in batches. Hard duplicates are skipped and listed; invalid rows are listed with row and column. Follow the progress at Location. A file over 10 MB is 413, one that is neither CSV nor XLSX 415.
+         */
+        post: operations["startImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** Status and progress of an import (its creator, MANAGER, ADMIN) */
+        get: operations["getImport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** Rows not imported (invalid or duplicate), by row */
+        get: operations["listImportErrors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads/{id}/history": {
         parameters: {
             query?: never;
@@ -1032,6 +1090,83 @@ export interface components {
              */
             survivorId?: string;
         };
+        ImportOptions: {
+            /** @description validate and report without writing (default false) */
+            dryRun?: boolean;
+            /**
+             * @description source of every imported lead (default SONSTIGES); MESSE and TELEFON need a first-contact column (Erstkontakt)
+             * @enum {unknown}
+             */
+            source?: "MESSE" | "EMPFEHLUNG" | "TELEFON" | "WEB_FORMULAR" | "PARTNER" | "SONSTIGES";
+            /** @description owner of rows without an owner column value; MANAGER/ADMIN only for someone else (default: the importing user) */
+            ownerUserId?: string;
+            /** @description a header of the file → the lead field it fills, or null to ignore the column; other columns are matched by their (German or English) names */
+            mapping?: {
+                [key: string]: "companyName" | "contactName" | "email" | "phone" | "website" | "street" | "postalCode" | "city" | "countryCode" | "sourceCampaign" | "businessType" | "kitchenSize" | "employeeCount" | "estimatedVolume" | "emailConsent" | "notes" | "ownerUserId" | "firstContact" | null;
+            };
+        };
+        Import: {
+            /** Format: uuid */
+            id?: string;
+            /** @enum {unknown} */
+            status?: "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED";
+            dryRun?: boolean;
+            /** @enum {unknown} */
+            source?: "MESSE" | "EMPFEHLUNG" | "TELEFON" | "WEB_FORMULAR" | "PARTNER" | "SONSTIGES";
+            ownerUserId?: string | null;
+            mapping?: Record<string, never> | null;
+            filename?: string | null;
+            /** @enum {unknown} */
+            fileType?: "CSV" | "XLSX" | null;
+            fileSize?: number;
+            /** @description data rows of the file; null until a worker has read it */
+            total?: number | null;
+            processed?: number;
+            /** @description leads created (in a dry run: that would have been created) */
+            created?: number;
+            /** @description rows skipped as hard duplicates (409 duplicate-lead), each listed in the errors */
+            duplicates?: number;
+            /** @description rows not imported because they are invalid, each listed in the errors */
+            failed?: number;
+            progress?: number | null;
+            /** @description why a FAILED import could not be read; nothing of it was written */
+            failureReason?: string | null;
+            createdBy?: string;
+            /** Format: date-time */
+            createdAt?: string;
+            /** Format: date-time */
+            startedAt?: string | null;
+            /** Format: date-time */
+            updatedAt?: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
+        };
+        ImportError: {
+            /** @description the row number a spreadsheet shows (header = 1) */
+            row?: number;
+            /** @description the header of the column at fault; null for the row as a whole */
+            column?: string | null;
+            message?: string;
+            /**
+             * Format: uuid
+             * @description for a duplicate: the live lead holding the e-mail, if visible to you
+             */
+            duplicateOf?: string | null;
+        };
+        ImportUpload: {
+            /**
+             * Format: binary
+             * @description CSV (UTF-8 with or without BOM, or Windows-1252; `,` or `;`) or XLSX (first sheet); at most 10 MB
+             */
+            file: string;
+            /** @enum {string} */
+            dryRun?: "true" | "false";
+            /** @enum {unknown} */
+            source?: "MESSE" | "EMPFEHLUNG" | "TELEFON" | "WEB_FORMULAR" | "PARTNER" | "SONSTIGES";
+            ownerUserId?: string;
+            /** @description JSON object, see ImportOptions.mapping */
+            mapping?: string;
+        };
         /** @description RFC 9457 problem details; `type` is https://freshplan.example/problems/<slug>. */
         Problem: {
             /** Format: uri */
@@ -1072,6 +1207,11 @@ export interface components {
         };
         ReviewPage: {
             data: components["schemas"]["Review"][];
+            /** @description pass as `cursor` for the next page; null on the last */
+            nextCursor: string | null;
+        };
+        ImportErrorPage: {
+            data: components["schemas"]["ImportError"][];
             /** @description pass as `cursor` for the next page; null on the last */
             nextCursor: string | null;
         };
@@ -1796,6 +1936,104 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startImport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImportUpload"];
+            };
+        };
+        responses: {
+            /** @description queued; Location points to it */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Import"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the import */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Import"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listImportErrors: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportErrorPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

@@ -1,4 +1,6 @@
-// One JSON Schema per payload: ajv validates requests with it and server/openapi.ts publishes it.
+// One JSON Schema per payload: ajv validates requests (server/validation.ts) and import rows
+// (models/validation.ts) with it, and server/openapi.ts publishes it. In models/ because the import
+// job validates each row with the very schema of POST /api/leads.
 import {
   ACTIVITY_METADATA_LIMITS,
   ACTIVITY_OUTCOMES,
@@ -10,8 +12,8 @@ import {
   LEAD_STATUSES,
   TERRITORIES,
   USER_ACTIVITY_TYPES,
-} from '../../models/lead-rules.ts'
-import type { EditableLeadField } from '../../models/lead-table.ts'
+} from './lead-rules.ts'
+import type { EditableLeadField } from './lead-table.ts'
 
 /** Plain text only: a string that contains something shaped like an HTML tag is rejected (§3). */
 const NO_HTML = '^(?![\\s\\S]*<[A-Za-z!/?][^>]*>)[\\s\\S]*$'
