@@ -35,6 +35,7 @@ export type DeliveryResult =
   | { outcome: 'sent'; messageId: string }
   | { outcome: 'logged'; messageId: string }
   | { outcome: 'already-sent' }
+  | { outcome: 'cancelled' }
   | { outcome: 'missing' }
   | { outcome: 'rejected'; responseCode: number }
 
@@ -71,6 +72,8 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
     const row = await lockOutboxMail(tx, job.data.outboxId)
     if (!row) return { outcome: 'missing' }
     if (row.status === 'SENT') return { outcome: 'already-sent' }
+    // Consent withdrawn (or the lead erased) after the mail was queued (§13).
+    if (row.status === 'CANCELLED') return { outcome: 'cancelled' }
     const messageId = messageIdFor(row.id, deps.config.mailFrom)
     try {
       const info = await transporterFor(deps.config).sendMail({
@@ -84,8 +87,9 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
       })
       await markMailSent(tx, row.id, info.messageId ?? messageId)
       if (!deps.config.smtpUrl) {
-        // Development without SMTP: the log is the mailbox.
-        deps.logger.info({ outboxId: row.id, to: row.recipient, subject: row.subject, text: row.textBody }, 'e-mail (SMTP_URL not set, not sent)')
+        // Development without SMTP: no personal data at info level (§13); the whole mail only at debug.
+        deps.logger.info({ outboxId: row.id }, 'e-mail (SMTP_URL not set, not sent; LOG_LEVEL=debug shows it)')
+        deps.logger.debug({ outboxId: row.id, to: row.recipient, subject: row.subject, text: row.textBody }, 'e-mail content (SMTP_URL not set)')
         return { outcome: 'logged', messageId: info.messageId ?? messageId }
       }
       return { outcome: 'sent', messageId: info.messageId ?? messageId }

@@ -110,6 +110,8 @@ export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notif
  * and a worker records the event (subject: the existing lead, which the caller may not see).
  */
 export const DUPLICATE_DETECTED_QUEUE = 'leads.duplicate-detected'
+/** Daily pseudonymization of long-expired leads (§13). */
+export const PSEUDONYMIZE_QUEUE = 'privacy.pseudonymize'
 
 export const QUEUES: Record<string, Queue> = {
   [DUPLICATE_DETECTED_QUEUE]: { name: DUPLICATE_DETECTED_QUEUE, retryLimit: 5, retryDelay: 2, retryBackoff: true, deleteAfterSeconds: 3600 },
@@ -126,4 +128,5 @@ export const QUEUES: Record<string, Queue> = {
   // lock, into every lead write (see OutboxRelay in jobs/events.ts, the fast path).
   [EVENTS_PUBLISH_QUEUE]: { name: EVENTS_PUBLISH_QUEUE, retryLimit: 10, retryDelay: 1, retryBackoff: true, deleteAfterSeconds: 3600 },
   [EVENTS_PRUNE_QUEUE]: { name: EVENTS_PRUNE_QUEUE, policy: 'singleton' },
+  [PSEUDONYMIZE_QUEUE]: { name: PSEUDONYMIZE_QUEUE, policy: 'singleton', retryLimit: 3, retryDelay: 300, deleteAfterSeconds: 7 * 86_400 },
 }

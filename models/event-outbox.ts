@@ -140,6 +140,12 @@ export async function publishedAfter(trx: Knex.Transaction, after: number, limit
   return boundedBatch(trx, 'lead_events where seq > ?', [after], 'seq', limit, maxBytes)
 }
 
+/** Every event of a lead in recording order, published or not (the data export of §13). */
+export async function eventsOfLead(trx: Knex.Transaction, leadId: string): Promise<LeadEventRecord[]> {
+  const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where lead_id = ? order by record_no`, [leadId])
+  return rows.map(fromRow)
+}
+
 export async function findEvent(trx: Knex.Transaction, id: string): Promise<LeadEventRecord | undefined> {
   const { rows } = await trx.raw<{ rows: LeadEventRow[] }>(`select ${COLUMNS} from lead_events where id = ?`, [id])
   return rows[0] && fromRow(rows[0])

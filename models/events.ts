@@ -16,6 +16,9 @@ export const LEAD_EVENT_TYPES = [
   // §10 stop-the-clock
   'freshplan.lead.clock_stopped',
   'freshplan.lead.clock_resumed',
+  // §13 consent and privacy
+  'freshplan.lead.consent_revoked',
+  'freshplan.lead.erased',
 ] as const
 
 export type LeadEventType = (typeof LEAD_EVENT_TYPES)[number]

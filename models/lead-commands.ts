@@ -1,6 +1,7 @@
 // The one write path of leads (§3): every change of a lead and its timeline, inside the caller's
 // transaction (lib/db.ts inTransaction), so row-level security filters it and its jobs and events
 // commit with it. Jobs change leads through these functions too.
+import { createHash } from 'node:crypto'
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
@@ -10,6 +11,9 @@ import { normalizeLead, NORMALIZED_INPUTS } from './normalization.ts'
 import { hardDuplicateHolder, requestHardDuplicateEvent, reviewPossibleDuplicates } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
 import { MATCH_KEY_FIELDS } from './matching.ts'
+import { cancelFollowUps } from './follow-ups.ts'
+import { cancelQueuedMails } from './email-outbox.ts'
+import { setHistoryAction } from './lead-history.ts'
 import { recordLeadEvent, type LeadEventType } from './lead-events.ts'
 import { isUuid } from './cursor.ts'
 import { Lead, activityResource, insertActivity, leadById, leadResource, updateLead, type EditableLeadField, type LeadActivity } from './lead-table.ts'
@@ -266,4 +270,79 @@ export async function setCollaborator(deps: Deps, tx: Tx, actor: Actor, id: stri
   })
   await emit(deps, tx, 'freshplan.lead.updated', updated, { changed: ['collaboratorUserIds'], lead: leadResource(updated) })
   return updated
+}
+
+// ---- consent and privacy (§13) -------------------------------------------------------------------
+
+/**
+ * Withdraws the lead's e-mail consent: emailConsent false, consentRevokedAt, a CONSENT_REVOKED
+ * activity, its queued mails (and their jobs) cancelled, `freshplan.lead.consent_revoked`. The
+ * T+7 job still runs but queues no mail (it checks emailConsent). Repeated: no-op, `changed` false.
+ * `via` says where it came from: the unsubscribe link of a mail, or the CRM.
+ */
+export async function revokeConsent(deps: Deps, tx: Tx, actor: Actor, id: string, via: 'UNSUBSCRIBE_LINK' | 'CRM'): Promise<{ lead: Lead; changed: boolean }> {
+  const lead = await lockLead(tx, id)
+  if (!lead.emailConsent && lead.consentRevokedAt !== null) return { lead, changed: false }
+  const now = deps.clock.now()
+  const updated = await updateLead(tx, lead, { emailConsent: false, consentRevokedAt: now }, now)
+  const cancelledMailIds = await cancelQueuedMails(deps, tx, lead.id)
+  await insertActivity(tx, updated, {
+    type: 'CONSENT_REVOKED',
+    summary: via === 'UNSUBSCRIBE_LINK' ? 'E-mail consent withdrawn through the unsubscribe link' : 'E-mail consent withdrawn in the CRM',
+    userId: actor.id,
+    metadata: { via, cancelledMailIds },
+    occurredAt: now,
+  })
+  await emit(deps, tx, 'freshplan.lead.consent_revoked', updated, { via, revokedAt: now.toISOString(), cancelledMailIds })
+  return { lead: updated, changed: true }
+}
+
+export const sha256Hex = (value: string): string => createHash('sha256').update(value).digest('hex')
+
+/**
+ * Erasure (§13, MANAGER/ADMIN), in the caller's one transaction: the lead row keeps id, territory,
+ * status and dates; its personal fields and normalized columns are emptied (company name
+ * "GELÖSCHT-<id>"), its mails and jobs cancelled, and erase_lead_traces (V0014) removes every value
+ * those fields ever had from history, activities, events, mails, merges, stored idempotent responses
+ * and pg-boss jobs. History gets an ERASED entry with the reason and the SHA-256 of the old e-mail;
+ * `freshplan.lead.erased` carries no personal data.
+ */
+export async function eraseLead(deps: Deps, tx: Tx, actor: Actor, id: string, reason: string): Promise<Lead> {
+  if (!MANAGER_ROLES.includes(actor.role)) throw problems.forbidden('Only managers and admins erase leads.')
+  const lead = await lockLead(tx, id)
+  // Erased already: nothing left to erase, no second entry or event.
+  if (lead.companyName === `GELÖSCHT-${lead.id}` && [lead.email, lead.contactName, lead.phone, lead.street, lead.notes].every((value) => value === null)) return lead
+  const now = deps.clock.now()
+  const emailSha256 = lead.email === null ? null : sha256Hex(lead.email.trim().toLowerCase())
+  await setHistoryAction(tx, 'ERASED')
+  const erased = await updateLead(tx, lead, {
+    contactName: null, email: null, phone: null, street: null, notes: null, companyName: `GELÖSCHT-${lead.id}`,
+    emailNormalized: null, nameNormalized: null, phoneE164: null, emailConsent: false,
+    // §11 match keys derived from the company name and e-mail (not part of the Lead model).
+    ...{ matchName: null, matchEmailDomain: null },
+  } as Partial<Lead>, now)
+  await setHistoryAction(tx, null)
+  await cancelQueuedMails(deps, tx, lead.id)
+  await cancelFollowUps(deps, tx, lead.id)
+  await tx.trx.raw('select erase_lead_traces(?, ?, ?, ?)', [lead.id, 'ERASED', reason, emailSha256])
+  await insertActivity(tx, erased, { type: 'ERASED', summary: 'Personal data erased', userId: actor.id, metadata: {}, occurredAt: now })
+  await emit(deps, tx, 'freshplan.lead.erased', erased, { leadId: erased.id, territory: erased.territory, status: erased.status, erasedAt: now.toISOString() })
+  return erased
+}
+
+/**
+ * The scheduled pseudonymization (§13, SYSTEM): e-mail → its SHA-256, phone and contact name gone,
+ * in history and the other traces as well (erase_lead_traces). Returns false when the lead is gone
+ * or no longer qualifies (the caller selected it before locking).
+ */
+export async function pseudonymizeLead(deps: Deps, tx: Tx, id: string, untouchedSince: Date): Promise<boolean> {
+  const lead = isUuid(id) ? await leadById(tx.trx, id, { forUpdate: true }) : undefined
+  if (!lead || lead.status !== 'EXPIRED' || lead.updatedAt > untouchedSince) return false
+  const now = deps.clock.now()
+  const emailSha256 = lead.email === null ? null : sha256Hex(lead.email.trim().toLowerCase())
+  await setHistoryAction(tx, 'PSEUDONYMIZED')
+  await updateLead(tx, lead, { contactName: null, phone: null, email: emailSha256, emailNormalized: null, phoneE164: null }, now)
+  await setHistoryAction(tx, null)
+  await tx.trx.raw('select erase_lead_traces(?, ?, ?, ?)', [lead.id, 'PSEUDONYMIZED', 'EXPIRED and untouched for 60 days', emailSha256])
+  return true
 }

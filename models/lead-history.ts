@@ -5,11 +5,11 @@ import type { Tx } from '../lib/db.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { requireLead } from './lead-queries.ts'
 
-export const HISTORY_ACTIONS = ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'DELETED', 'MERGED', 'UNMERGED', 'ERASED'] as const
+export const HISTORY_ACTIONS = ['CREATED', 'UPDATED', 'STATUS_CHANGED', 'DELETED', 'MERGED', 'UNMERGED', 'ERASED', 'PSEUDONYMIZED'] as const
 export type HistoryAction = (typeof HISTORY_ACTIONS)[number]
 
 /** A transaction-local hint the history trigger reads (`app.history_action`): the action of the lead writes that follow. */
-export async function setHistoryAction(tx: Tx, action: 'MERGED' | 'UNMERGED' | 'ERASED' | null): Promise<void> {
+export async function setHistoryAction(tx: Tx, action: 'MERGED' | 'UNMERGED' | 'ERASED' | 'PSEUDONYMIZED' | null): Promise<void> {
   await tx.trx.raw(`select set_config('app.history_action', ?, true)`, [action ?? ''])
 }
 

@@ -35,6 +35,8 @@ export const SYSTEM_ACTIVITY_TYPES = [
   'CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7', 'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED',
   // §10 lead protection (migrations/V0011)
   'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
+  // §13 consent and privacy (migrations/V0014)
+  'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED',
 ] as const
 export type SystemActivityType = typeof SYSTEM_ACTIVITY_TYPES[number]
 

@@ -126,6 +126,7 @@ const leadProperties = {
   clockStopStatus: { enum: ['REQUESTED', 'STOPPED', null] },
   stopReason: { type: ['string', 'null'] },
   pausedSeconds: { type: 'integer', description: 'every finished pause of the clock' },
+  consentRevokedAt: { ...nullableTimestamp, description: 'when e-mail consent was withdrawn (§13)' },
   warnings: { type: 'array', items: { type: 'string' }, description: 'data-quality findings of this write' },
   possibleDuplicates: { type: 'array', items: { $ref: 'MatchCandidate' }, description: 'only in the answer of a create: the candidates that opened a review (§11), best first' },
 } as const
@@ -195,4 +196,27 @@ export const loginSchema = {
   properties: { token: { type: 'string', minLength: 1, maxLength: 8192 } },
 } as const
 
-export const leadSchemas = [loginSchema, activityCreateSchema, leadCreateSchema, leadPatchSchema, ownerPutSchema, leadSchema, activitySchema, leadListQuerySchema, pageQuerySchema]
+export const eraseRequestSchema = {
+  $id: 'EraseRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['reason'],
+  properties: { reason: { type: 'string', minLength: 10, maxLength: 500, description: 'why the data is erased (kept in the ERASED history entry)' } },
+} as const
+
+export const leadExportSchema = {
+  $id: 'LeadExport',
+  description: 'Everything stored about a lead (§13): the lead, all activities, history rows, events (CloudEvents) and mails.',
+  type: 'object',
+  required: ['exportedAt', 'lead', 'activities', 'history', 'events', 'mails'],
+  properties: {
+    exportedAt: timestamp,
+    lead: { $ref: 'Lead' },
+    activities: { type: 'array', items: { $ref: 'Activity' } },
+    history: { type: 'array', items: { type: 'object' } },
+    events: { type: 'array', items: { type: 'object' } },
+    mails: { type: 'array', items: { type: 'object' } },
+  },
+} as const
+
+export const leadSchemas = [eraseRequestSchema, leadExportSchema, loginSchema, activityCreateSchema, leadCreateSchema, leadPatchSchema, ownerPutSchema, leadSchema, activitySchema, leadListQuerySchema, pageQuerySchema]

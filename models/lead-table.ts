@@ -26,6 +26,8 @@ export const LEAD_FIELDS = [
   // §10 lead protection (V0011; models/protection-rules.ts)
   'protectionStartAt', 'protectionUntil', 'progressDeadline', 'clockStoppedAt', 'clockStopStatus', 'stopReason', 'pausedSeconds',
   'lastProgressAt', 'progressPausedSeconds', 'clockStopRequestedBy', 'clockStopRequestedAt', 'protectionNextKind', 'protectionNextAt',
+  // §13 (V0014)
+  'consentRevokedAt',
 ] as const satisfies readonly (keyof Lead)[]
 export type LeadField = (typeof LEAD_FIELDS)[number]
 
@@ -106,6 +108,8 @@ export class Lead extends Model {
   declare clockStopRequestedAt: Date | null
   declare protectionNextKind: ProtectionKind | null
   declare protectionNextAt: Date | null
+  /** When e-mail consent was withdrawn (§13: unsubscribe link or CRM); null while never withdrawn. */
+  declare consentRevokedAt: Date | null
 }
 
 export class LeadActivity extends Model {
@@ -339,4 +343,18 @@ export async function protectionCandidates(tx: Tx, query: { dueBy: Date; after: 
   const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; territory: TerritoryCode; protection_next_kind: ProtectionKind | null; due_key: string }[] }>(
     PROTECTION_CANDIDATES, [query.dueBy, query.after?.dueKey ?? '-infinity', query.after?.id ?? '00000000-0000-0000-0000-000000000000', query.limit])
   return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, territory: row.territory, nextKind: row.protection_next_kind, dueKey: row.due_key }))
+}
+
+/**
+ * Leads of every tenant that the pseudonymization (§13) is due for: EXPIRED, unchanged since
+ * `untouchedSince`, and still holding a contact name, phone or plain e-mail. Oldest first, bounded.
+ */
+export async function pseudonymizationCandidates(tx: Tx, untouchedSince: Date, limit: number): Promise<{ id: string; tenantId: string; territory: TerritoryCode }[]> {
+  const { rows } = await tx.trx.raw<{ rows: { id: string; tenant_id: string; territory: TerritoryCode }[] }>(
+    `select id, tenant_id, territory from leads
+      where status = 'EXPIRED' and updated_at <= ? and (contact_name is not null or phone is not null or email_normalized is not null or phone_e164 is not null)
+      order by updated_at, id limit ?`,
+    [untouchedSince, limit],
+  )
+  return rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, territory: row.territory }))
 }

@@ -13,6 +13,7 @@ import { reviewRoutes } from './routes/reviews.ts'
 import { importRoutes } from './routes/imports.ts'
 import { importPageRoutes } from './routes/import-page.ts'
 import { mergeRoutes } from './routes/merges.ts'
+import { unsubscribeRoutes } from './routes/unsubscribe.ts'
 import { openApiRoutes } from './openapi.ts'
 import { authenticate, createTokenVerifier, type TokenVerifier } from './auth.ts'
 import { EVENT_STREAM_PATH } from './routes/events.ts'
@@ -41,6 +42,11 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { draining: false }
   app.use(accessLog(deps.logger))
   app.use(problemResponses())
   app.use(securityHeaders())
+  // §13 unsubscribe: no login, no cookie authority (the token in the path is the authority), a form
+  // body of its own: before the CSRF check and the JSON body parser.
+  const unsubscribe = unsubscribeRoutes(deps)
+  app.use(unsubscribe.routes())
+  app.use(unsubscribe.allowedMethods({ throw: false }))
   // Before the board: its actions are state changes a cookie authenticates.
   app.use(sameOriginStateChanges(deps.config))
   // Before jsonBody: the board parses its own request bodies.

@@ -36,6 +36,8 @@ const HEADERS = {
   Location: { description: 'Where the created or running resource is.', schema: { type: 'string', format: 'uri-reference' } },
   'WWW-Authenticate': { description: 'The authentication scheme: `Bearer realm="freshplan"`.', schema: { type: 'string' } },
   'Idempotent-Replayed': { description: '`true` when this is the stored response of an earlier request with the same Idempotency-Key (§4).', schema: { type: 'string', enum: ['true'] } },
+  'Cache-Control': { description: '`no-store`: the response holds personal data.', schema: { type: 'string' } },
+  'Content-Disposition': { description: 'Saves the export as `lead-<id>.json`.', schema: { type: 'string' } },
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 0 } },
 }
 
@@ -179,6 +181,7 @@ export function openApiDocument(): Record<string, unknown> {
     tags: [
       { name: 'leads', description: 'Leads, their activities, owner and collaborators (§3, §4)' },
       { name: 'events', description: 'Lead events: catch-up pages and the SSE stream (§7)' },
+      { name: 'privacy', description: 'Consent, data export and erasure (§13)' },
       { name: 'admin', description: 'Normalization backfills (§5), ADMIN only' },
       { name: 'history', description: 'Every change of a lead, written by the database (§12)' },
       { name: 'merges', description: 'Merge of duplicate leads and its undo (§12)' },
@@ -277,6 +280,31 @@ export function openApiDocument(): Record<string, unknown> {
             412: reusable('PreconditionFailed'),
             428: reusable('PreconditionRequired'),
           },
+        }, { forbidden: true, notFound: true }),
+      },
+      '/api/leads/{id}/consent/revoke': {
+        parameters: [param('id')],
+        post: api('post', {
+          operationId: 'revokeConsent',
+          summary: 'Withdraw the lead\'s e-mail consent (the lead\'s users, §13)',
+          description: 'emailConsent false, consentRevokedAt set, a CONSENT_REVOKED activity, queued mails cancelled, freshplan.lead.consent_revoked. Repeated: the lead unchanged.',
+          tags: ['privacy'],
+          responses: lead('consent withdrawn'),
+        }, { notFound: true }),
+      },
+      '/api/leads/{id}/export': {
+        parameters: [param('id')],
+        get: api('get', { operationId: 'exportLead', summary: 'Everything stored about the lead as one JSON document (MANAGER, ADMIN, §13)', tags: ['privacy'], responses: { 200: response('the export', { schema: ref('LeadExport'), headers: ['Cache-Control', 'Content-Disposition'] }) } }, { forbidden: true, notFound: true }),
+      },
+      '/api/leads/{id}/erase': {
+        parameters: [param('id')],
+        post: api('post', {
+          operationId: 'eraseLead',
+          summary: 'Erase the lead\'s personal data everywhere (MANAGER, ADMIN, §13)',
+          description: 'Keeps id, territory, status and dates; empties the personal fields (companyName becomes GELÖSCHT-<id>) and removes their values from history, activities, events, mails, merges, stored responses and jobs, in one transaction. History gets an ERASED entry with the reason and the SHA-256 of the old e-mail.',
+          tags: ['privacy'],
+          requestBody: body('EraseRequest'),
+          responses: { 204: response('erased') },
         }, { forbidden: true, notFound: true }),
       },
       '/api/leads/match': {

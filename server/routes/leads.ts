@@ -7,12 +7,13 @@ import { etagFor, matchesIfNoneMatch, requiredIfMatch } from '../etag.ts'
 import { transact } from '../transaction.ts'
 import { validBody, validQuery } from '../validation.ts'
 import { activityResource, leadResource, type Lead } from '../../models/lead-table.ts'
-import { addActivity, deleteLead, patchLead, reassignOwner, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
+import { addActivity, deleteLead, eraseLead, patchLead, reassignOwner, revokeConsent, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
 import { approveClockStop, changeRegisteredAt, resumeClock, stopClock } from '../../models/lead-clock-commands.ts'
 import { createLead } from '../../models/lead-create.ts'
 import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
 import { clockState } from '../../models/lead-protection.ts'
 import { matchLead, type MatchInput } from '../../models/reviews.ts'
+import { exportLead } from '../../models/privacy.ts'
 
 const actor = (ctx: Context): Actor => {
   const user = ctx.state.user!
@@ -125,6 +126,25 @@ export function leadRoutes(deps: Deps): Router {
   }
   router.put('/:id/collaborators/:userId', collaborator(true))
   router.delete('/:id/collaborators/:userId', collaborator(false))
+
+  // §13 consent and privacy.
+  router.post('/:id/consent/revoke', async (ctx) => {
+    const { lead } = await transact(deps, ctx, (tx) => revokeConsent(deps, tx, actor(ctx), ctx.params.id!, 'CRM'))
+    sendLead(ctx, lead)
+  })
+
+  router.get('/:id/export', managers, async (ctx) => {
+    const document = await transact(deps, ctx, (tx) => exportLead(deps, tx, ctx.params.id!))
+    ctx.set('Cache-Control', 'no-store')
+    ctx.set('Content-Disposition', `attachment; filename="lead-${ctx.params.id}.json"`)
+    ctx.body = document
+  })
+
+  router.post('/:id/erase', managers, async (ctx) => {
+    const { reason } = validBody<{ reason: string }>('EraseRequest', ctx.state.body)
+    await transact(deps, ctx, (tx) => eraseLead(deps, tx, actor(ctx), ctx.params.id!, reason))
+    ctx.status = 204
+  })
 
   return router
 }

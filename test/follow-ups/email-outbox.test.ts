@@ -91,14 +91,16 @@ test.serial('the sweep\'s context (SYSTEM, tenant *) reads leads of every tenant
   t.deepEqual(await inTransaction(stack.deps.knex, admin, (tx) => tx.trx('leads').select('id')), [])
 })
 
-test.serial('without SMTP_URL (development) the mail is written to the log and marked SENT', async (t) => {
+test.serial('without SMTP_URL (development) the mail is written to the log (content at debug only, §13) and marked SENT', async (t) => {
   const lines: any[] = []
-  const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => void (lines.push(JSON.parse(String(chunk))), done()) }))
+  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => void (lines.push(JSON.parse(String(chunk))), done()) }))
   t.is(stack.config.smtpUrl, undefined)
   const result = await deliverOutboxMail({ ...stack.deps, logger }, { data: { outboxId: deOutboxId, tenantId: 'default' }, retryCount: 0 })
   t.is(result.outcome, 'logged')
-  const logged = lines.find((line) => line.outboxId === deOutboxId)
-  t.like(logged, { msg: 'e-mail (SMTP_URL not set, not sent)', subject: 'Ihre kostenlose Cook&Fresh® Starter-Box für Gasthaus Zur Linde' })
+  const mine = lines.filter((line) => line.outboxId === deOutboxId)
+  t.deepEqual(mine.find((line) => line.level === 30), { level: 30, time: mine[0].time, pid: mine[0].pid, hostname: mine[0].hostname, outboxId: deOutboxId, msg: 'e-mail (SMTP_URL not set, not sent; LOG_LEVEL=debug shows it)' })
+  const logged = mine.find((line) => line.level === 20)
+  t.like(logged, { msg: 'e-mail content (SMTP_URL not set)', subject: 'Ihre kostenlose Cook&Fresh® Starter-Box für Gasthaus Zur Linde' })
   t.true(logged.text.includes('Cook&Fresh® Starter-Box'))
   t.like(await stack.owner('email_outbox').where('id', deOutboxId).first(), { status: 'SENT', attempts: 1 })
   t.like(await deliverOutboxMail({ ...stack.deps, logger }, { data: { outboxId: deOutboxId, tenantId: 'default' }, retryCount: 0 }), { outcome: 'already-sent' })

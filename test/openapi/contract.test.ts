@@ -66,7 +66,7 @@ test('every operation has a unique operationId; every /api operation documents t
   t.truthy(responses.Unauthorized.headers['WWW-Authenticate'])
   t.truthy(responses.Unavailable.headers['Retry-After'])
   t.truthy(responses.Conflict.headers['Retry-After'], '409 idempotency-key-in-use says when to retry')
-  t.deepEqual(Object.keys(headers).sort(), ['ETag', 'Idempotent-Replayed', 'Location', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'])
+  t.deepEqual(Object.keys(headers).sort(), ['Cache-Control', 'Content-Disposition', 'ETag', 'Idempotent-Replayed', 'Location', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'])
   t.is(schemas.Problem.properties.existingLeadId.format, 'uuid')
   const getLead = document.paths['/api/leads/{id}'].get
   t.truthy(getLead.responses['304'])

@@ -182,4 +182,12 @@ test.serial('a session over every operation: no response outside the document', 
 
   t.is((await call(t, 'delete as SALES', 'DELETE', `/api/leads/${id}`, { token: sales, headers: { 'if-match': `"${reassigned.body.version}"` } })).status, 403)
   t.is((await call(t, 'delete', 'DELETE', `/api/leads/${id}`, { token: manager, headers: { 'if-match': `"${reassigned.body.version}"` } })).status, 204)
+
+  // §13 consent and privacy.
+  t.is((await call(t, 'revoke consent', 'POST', `/api/leads/${id}/consent/revoke`, { token: manager })).status, 200)
+  t.is((await call(t, 'export as SALES', 'GET', `/api/leads/${id}/export`, { token: sales })).status, 403)
+  t.is((await call(t, 'export', 'GET', `/api/leads/${id}/export`, { token: manager })).status, 200)
+  const erasable = await call(t, 'create to erase', 'POST', '/api/leads', { token: sales, body: { companyName: 'Prism Löschung', email: 'loeschen@prism.example' } })
+  t.is((await call(t, 'erase, short reason', 'POST', `/api/leads/${erasable.body.id}/erase`, { token: manager, body: { reason: 'kurz' } })).status, 400)
+  t.is((await call(t, 'erase', 'POST', `/api/leads/${erasable.body.id}/erase`, { token: manager, body: { reason: 'Löschbegehren des Kunden' } })).status, 204)
 })

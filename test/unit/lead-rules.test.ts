@@ -109,9 +109,10 @@ test('user-postable and system activity types are disjoint and together make up 
   t.deepEqual([...SYSTEM_ACTIVITY_TYPES], [
     'CREATED', 'STATUS_CHANGE', 'ASSIGNED', 'FOLLOW_UP_T3', 'FOLLOW_UP_T7', 'REMINDER_SENT', 'DELETED', 'MERGED', 'UNMERGED',
     'GRACE_PERIOD_STARTED', 'PROTECTION_EXPIRED', 'CLOCK_STOP_REQUESTED', 'CLOCK_STOPPED', 'CLOCK_RESUMED', 'REGISTERED_AT_CHANGED',
+    'CONSENT_REVOKED', 'ERASED', 'PSEUDONYMIZED',
   ])
   t.deepEqual([...ACTIVITY_TYPES], [...USER_ACTIVITY_TYPES, ...SYSTEM_ACTIVITY_TYPES])
-  t.is(new Set<string>(ACTIVITY_TYPES).size, 27, 'no type is both user-postable and system-only')
+  t.is(new Set<string>(ACTIVITY_TYPES).size, 30, 'no type is both user-postable and system-only')
   t.true(isUserActivityType('CALL'))
   t.false(isUserActivityType('STATUS_CHANGE'))
   t.false(isUserActivityType('call'))

@@ -276,6 +276,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads/{id}/consent/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw the lead's e-mail consent (the lead's users, §13)
+         * @description emailConsent false, consentRevokedAt set, a CONSENT_REVOKED activity, queued mails cancelled, freshplan.lead.consent_revoked. Repeated: the lead unchanged.
+         */
+        post: operations["revokeConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        /** Everything stored about the lead as one JSON document (MANAGER, ADMIN, §13) */
+        get: operations["exportLead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase the lead's personal data everywhere (MANAGER, ADMIN, §13)
+         * @description Keeps id, territory, status and dates; empties the personal fields (companyName becomes GELÖSCHT-<id>) and removes their values from history, activities, events, mails, merges, stored responses and jobs, in one transaction. History gets an ERASED entry with the reason and the SHA-256 of the old e-mail.
+         */
+        post: operations["eraseLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads/match": {
         parameters: {
             query?: never;
@@ -564,6 +627,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        EraseRequest: {
+            /** @description why the data is erased (kept in the ERASED history entry) */
+            reason: string;
+        };
+        /** @description Everything stored about a lead (§13): the lead, all activities, history rows, events (CloudEvents) and mails. */
+        LeadExport: {
+            /** Format: date-time */
+            exportedAt: string;
+            lead: components["schemas"]["Lead"];
+            activities: components["schemas"]["Activity"][];
+            history: Record<string, never>[];
+            events: Record<string, never>[];
+            mails: Record<string, never>[];
+        };
         ActivityCreate: {
             /**
              * @description user-postable types only
@@ -720,6 +797,11 @@ export interface components {
             stopReason: string | null;
             /** @description every finished pause of the clock */
             pausedSeconds: number;
+            /**
+             * Format: date-time
+             * @description when e-mail consent was withdrawn (§13)
+             */
+            consentRevokedAt: string | null;
             /** @description data-quality findings of this write */
             warnings?: string[];
             /** @description only in the answer of a create: the candidates that opened a review (§11), best first */
@@ -731,7 +813,7 @@ export interface components {
             /** Format: uuid */
             leadId: string;
             /** @enum {unknown} */
-            type: "QUALIFIED_CALL" | "MEETING" | "DEMO" | "ROI_PRESENTATION" | "SAMPLE_SENT" | "EMAIL" | "CALL" | "ORDER" | "NOTE" | "FOLLOW_UP" | "SAMPLE_FEEDBACK" | "FIRST_CONTACT_DOCUMENTED" | "CREATED" | "STATUS_CHANGE" | "ASSIGNED" | "FOLLOW_UP_T3" | "FOLLOW_UP_T7" | "REMINDER_SENT" | "DELETED" | "MERGED" | "UNMERGED" | "GRACE_PERIOD_STARTED" | "PROTECTION_EXPIRED" | "CLOCK_STOP_REQUESTED" | "CLOCK_STOPPED" | "CLOCK_RESUMED" | "REGISTERED_AT_CHANGED";
+            type: "QUALIFIED_CALL" | "MEETING" | "DEMO" | "ROI_PRESENTATION" | "SAMPLE_SENT" | "EMAIL" | "CALL" | "ORDER" | "NOTE" | "FOLLOW_UP" | "SAMPLE_FEEDBACK" | "FIRST_CONTACT_DOCUMENTED" | "CREATED" | "STATUS_CHANGE" | "ASSIGNED" | "FOLLOW_UP_T3" | "FOLLOW_UP_T7" | "REMINDER_SENT" | "DELETED" | "MERGED" | "UNMERGED" | "GRACE_PERIOD_STARTED" | "PROTECTION_EXPIRED" | "CLOCK_STOP_REQUESTED" | "CLOCK_STOPPED" | "CLOCK_RESUMED" | "REGISTERED_AT_CHANGED" | "CONSENT_REVOKED" | "ERASED" | "PSEUDONYMIZED";
             /** Format: date-time */
             occurredAt: string;
             summary: string;
@@ -751,7 +833,7 @@ export interface components {
             /** @constant */
             source: "/freshplan/leads";
             /** @enum {unknown} */
-            type: "freshplan.lead.created" | "freshplan.lead.updated" | "freshplan.lead.status_changed" | "freshplan.lead.deleted" | "freshplan.lead.activity_added" | "freshplan.lead.followup_sent" | "freshplan.lead.duplicate_detected" | "freshplan.lead.merged" | "freshplan.lead.unmerged" | "freshplan.lead.clock_stopped" | "freshplan.lead.clock_resumed";
+            type: "freshplan.lead.created" | "freshplan.lead.updated" | "freshplan.lead.status_changed" | "freshplan.lead.deleted" | "freshplan.lead.activity_added" | "freshplan.lead.followup_sent" | "freshplan.lead.duplicate_detected" | "freshplan.lead.merged" | "freshplan.lead.unmerged" | "freshplan.lead.clock_stopped" | "freshplan.lead.clock_resumed" | "freshplan.lead.consent_revoked" | "freshplan.lead.erased";
             /** Format: date-time */
             time: string;
             /**
@@ -887,7 +969,7 @@ export interface components {
             at?: string;
             actorUserId?: string | null;
             /** @enum {unknown} */
-            action?: "CREATED" | "UPDATED" | "STATUS_CHANGED" | "DELETED" | "MERGED" | "UNMERGED" | "ERASED";
+            action?: "CREATED" | "UPDATED" | "STATUS_CHANGED" | "DELETED" | "MERGED" | "UNMERGED" | "ERASED" | "PSEUDONYMIZED";
             /** @description {field: {from, to}} of the changed fields (bookkeeping columns version, updatedAt, normalizationVersion left out) */
             changes?: {
                 [key: string]: {
@@ -1311,6 +1393,10 @@ export interface components {
         "WWW-Authenticate": string;
         /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key (§4). */
         "Idempotent-Replayed": "true";
+        /** @description `no-store`: the response holds personal data. */
+        "Cache-Control": string;
+        /** @description Saves the export as `lead-<id>.json`. */
+        "Content-Disposition": string;
         /** @description Seconds to wait before retrying. */
         "Retry-After": number;
     };
@@ -2039,6 +2125,113 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["IdempotencyKeyReused"];
             428: components["responses"]["PreconditionRequired"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description consent withdrawn */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lead"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the export */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadExport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    eraseLead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the first response is stored with the request's writes and replayed (Idempotent-Replayed: true) for 24 h; the same key with a different request is 422, while the first still runs 409. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: components["parameters"]["id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EraseRequest"];
+            };
+        };
+        responses: {
+            /** @description erased */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyReused"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
