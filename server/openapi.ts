@@ -123,8 +123,11 @@ function componentRefs(value: unknown): unknown {
 const queryParams = (schema: { properties: Record<string, unknown> }) =>
   Object.entries(schema.properties).map(([name, s]) => ({ name, in: 'query', required: false, schema: componentRefs(s) }))
 
-/** The query schemas become parameters; the other payload schemas are components. */
-const QUERY_SCHEMAS = new Set<string>([leadListQuerySchema.$id, pageQuerySchema.$id, eventPageQuerySchema.$id, eventStreamQuerySchema.$id, reviewListQuerySchema.$id, 'Login'])
+/**
+ * The query schemas become parameters; the other payload schemas are components. ImportOptions
+ * validates the upload's form fields after parsing; the document shows them as ImportUpload.
+ */
+const QUERY_SCHEMAS = new Set<string>([leadListQuerySchema.$id, pageQuerySchema.$id, eventPageQuerySchema.$id, eventStreamQuerySchema.$id, reviewListQuerySchema.$id, 'Login', 'ImportOptions'])
 
 const page = (item: string) => ({ type: 'object', required: ['data', 'nextCursor'], properties: { data: { type: 'array', items: ref(item) }, nextCursor: { type: ['string', 'null'], description: 'pass as `cursor` for the next page; null on the last' } } })
 

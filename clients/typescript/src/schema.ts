@@ -1090,21 +1090,6 @@ export interface components {
              */
             survivorId?: string;
         };
-        ImportOptions: {
-            /** @description validate and report without writing (default false) */
-            dryRun?: boolean;
-            /**
-             * @description source of every imported lead (default SONSTIGES); MESSE and TELEFON need a first-contact column (Erstkontakt)
-             * @enum {unknown}
-             */
-            source?: "MESSE" | "EMPFEHLUNG" | "TELEFON" | "WEB_FORMULAR" | "PARTNER" | "SONSTIGES";
-            /** @description owner of rows without an owner column value; MANAGER/ADMIN only for someone else (default: the importing user) */
-            ownerUserId?: string;
-            /** @description a header of the file → the lead field it fills, or null to ignore the column; other columns are matched by their (German or English) names */
-            mapping?: {
-                [key: string]: "companyName" | "contactName" | "email" | "phone" | "website" | "street" | "postalCode" | "city" | "countryCode" | "sourceCampaign" | "businessType" | "kitchenSize" | "employeeCount" | "estimatedVolume" | "emailConsent" | "notes" | "ownerUserId" | "firstContact" | null;
-            };
-        };
         Import: {
             /** Format: uuid */
             id?: string;
