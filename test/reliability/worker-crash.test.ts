@@ -77,7 +77,9 @@ test('SIGKILL of a worker mid-way: every follow-up done once, every mail deliver
   const events = stream.messages.map((m) => ({ seq: Number(m.id), type: m.event!, subject: JSON.parse(m.data).subject as string, key: JSON.parse(m.data).idempotencykey as string }))
   t.is(new Set(events.map((e) => e.key)).size, events.length, 'no event twice')
   for (const id of ids) {
-    const mine = events.filter((e) => e.subject === id)
+    // Leads named "Crash 1", "Crash 2" … of one company domain are also possible duplicates of each
+    // other (§11, duplicate_detected); this test is about creation and the follow-up.
+    const mine = events.filter((e) => e.subject === id && (e.type === 'freshplan.lead.created' || e.type === 'freshplan.lead.followup_sent'))
     t.deepEqual(mine.map((e) => e.type), ['freshplan.lead.created', 'freshplan.lead.followup_sent'], `events of ${id}`)
   }
   t.deepEqual(events.map((e) => e.seq), [...events.map((e) => e.seq)].sort((a, b) => a - b), 'in seq order')
