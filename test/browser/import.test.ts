@@ -63,11 +63,13 @@ test('upload a Windows-1252 CSV on /import and watch it complete, with the rejec
   await page.screenshot({ path: screenshotPath('import.png'), fullPage: true })
 
   // An unreadable upload is answered on the page, not silently dropped.
+  const importsBefore = Number((await stack.owner.raw('select count(*) as n from imports')).rows[0].n)
   const bad = path.join(dir, 'bild.png')
   await writeFile(bad, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]))
   await page.setInputFiles('#file', bad)
   await page.click('#upload button[type=submit]')
   await page.locator('#problem', { hasText: 'neither CSV nor XLSX' }).waitFor({ timeout: 5_000 })
-  t.pass()
+  t.regex((await page.locator('#problem').textContent()) ?? '', /neither CSV nor XLSX/)
+  t.is(Number((await stack.owner.raw('select count(*) as n from imports')).rows[0].n), importsBefore, 'a refused upload stores no import')
   await page.close()
 })
