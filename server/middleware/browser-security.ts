@@ -30,6 +30,15 @@ export function pageCsp(inlineScript: string): string {
   return `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; ${BASE_CSP}`
 }
 
+/** Answers with one of our HTML pages: never cached (it may show a user's data), under its own CSP. */
+export function sendPage(ctx: Context, html: string, csp: string, status = 200): void {
+  ctx.status = status
+  ctx.type = 'text/html'
+  ctx.set('Cache-Control', 'no-store')
+  ctx.set('Content-Security-Policy', csp)
+  ctx.body = html
+}
+
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 function sameOrigin(ctx: Context, origin: string, publicOrigin: string): boolean {

@@ -3,7 +3,7 @@ import type { TokenVerifier } from '../auth.ts'
 import { pageAccess } from './session.ts'
 import { TERRITORIES } from '../../lib/tenancy.ts'
 import { LEAD_EVENT_TYPES } from '../../models/events.ts'
-import { pageCsp } from '../middleware/browser-security.ts'
+import { pageCsp, sendPage } from '../middleware/browser-security.ts'
 
 // A small live page over the SSE stream (no framework): the newest lead events and counters per
 // event type and territory. EventSource sends the login cookie; the stream shows only what the
@@ -58,10 +58,7 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}th{background:#f
 export function dashboardRoutes(verify: TokenVerifier): Router {
   const router = new Router()
   router.get('/dashboard', pageAccess(verify, 'SALES', 'MANAGER', 'ADMIN'), (ctx) => {
-    ctx.type = 'text/html'
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Content-Security-Policy', DASHBOARD_CSP)
-    ctx.body = DASHBOARD_PAGE
+    sendPage(ctx, DASHBOARD_PAGE, DASHBOARD_CSP)
   })
   return router
 }

@@ -1,7 +1,7 @@
 import { Router } from '@koa/router'
 import type { TokenVerifier } from '../auth.ts'
 import { pageAccess } from './session.ts'
-import { pageCsp } from '../middleware/browser-security.ts'
+import { pageCsp, sendPage } from '../middleware/browser-security.ts'
 import { LEAD_SOURCES } from '../../models/lead-rules.ts'
 
 // §14: a small page (no framework) to upload a lead list and watch its import. The login cookie
@@ -89,10 +89,7 @@ dl{display:grid;grid-template-columns:10rem 1fr;gap:.2rem 1rem}dt{color:#555}dd{
 export function importPageRoutes(verify: TokenVerifier): Router {
   const router = new Router()
   router.get('/import', pageAccess(verify, 'SALES', 'MANAGER', 'ADMIN'), (ctx) => {
-    ctx.type = 'text/html'
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Content-Security-Policy', IMPORT_CSP)
-    ctx.body = IMPORT_PAGE
+    sendPage(ctx, IMPORT_PAGE, IMPORT_CSP)
   })
   return router
 }

@@ -4,7 +4,7 @@ import type { Config } from '../../lib/config.ts'
 import { ACCESS_TOKEN_COOKIE, authenticate, requireRole, type Principal, type TokenVerifier } from '../auth.ts'
 import { DomainError, problems } from '../../models/errors.ts'
 import { validBody } from '../validation.ts'
-import { pageCsp } from '../middleware/browser-security.ts'
+import { pageCsp, sendPage } from '../middleware/browser-security.ts'
 
 // Browser pages (queue board, dashboard) cannot put a bearer token on every request, and a token
 // must never travel in a URL or land in a log. So a page posts the token once to /login (JSON body),
@@ -48,10 +48,7 @@ function wantsPage(ctx: Context): boolean {
 export function sessionRoutes(config: Pick<Config, 'nodeEnv'>, verify: TokenVerifier): Router {
   const router = new Router()
   router.get('/login', (ctx) => {
-    ctx.type = 'text/html'
-    ctx.set('Cache-Control', 'no-store')
-    ctx.set('Content-Security-Policy', LOGIN_CSP)
-    ctx.body = LOGIN_PAGE
+    sendPage(ctx, LOGIN_PAGE, LOGIN_CSP)
   })
   router.post('/login', async (ctx) => {
     // The cookie is Secure in production: over plain HTTP the browser would never send it back

@@ -4,7 +4,7 @@ import getRawBody from 'raw-body'
 import { getBoundary, parse as parseMultipart } from 'parse-multipart-data'
 import type { Deps } from '../../lib/deps.ts'
 import { unsubscribe, unsubscribeTokenKnown } from '../../models/privacy.ts'
-import { BASE_CSP } from '../middleware/browser-security.ts'
+import { BASE_CSP, sendPage } from '../middleware/browser-security.ts'
 
 // §13: the unsubscribe link of every follow-up mail, without login. GET shows a small German page
 // with one button (GET changes nothing: link scanners and previews fetch it); POST withdraws the
@@ -37,12 +37,8 @@ const DONE = page('Abgemeldet', `<h1 id="done">Sie sind abgemeldet</h1>
 const UNKNOWN = page('Link ungültig', `<h1>Dieser Abmelde-Link ist ungültig</h1>
 <p>Bitte verwenden Sie den vollständigen Link aus unserer E-Mail.</p>`)
 
-function sendPage(ctx: Context, status: number, html: string): void {
-  ctx.status = status
-  ctx.type = 'text/html'
-  ctx.set('Cache-Control', 'no-store')
-  ctx.set('Content-Security-Policy', PAGE_CSP)
-  ctx.body = html
+function sendUnsubscribePage(ctx: Context, status: number, html: string): void {
+  sendPage(ctx, html, PAGE_CSP, status)
 }
 
 /** The value of the List-Unsubscribe field of the request's form body; undefined when there is none (or the body is too large or no form). */
@@ -70,8 +66,8 @@ export function unsubscribeRoutes(deps: Deps): Router {
 
   router.get('/:token', async (ctx) => {
     const token = ctx.params.token!
-    if (!(await unsubscribeTokenKnown(deps, token))) return sendPage(ctx, 404, UNKNOWN)
-    sendPage(ctx, 200, CONFIRM(`/unsubscribe/${encodeURIComponent(token)}`))
+    if (!(await unsubscribeTokenKnown(deps, token))) return sendUnsubscribePage(ctx, 404, UNKNOWN)
+    sendUnsubscribePage(ctx, 200, CONFIRM(`/unsubscribe/${encodeURIComponent(token)}`))
   })
 
   router.post('/:token', async (ctx) => {
@@ -83,8 +79,8 @@ export function unsubscribeRoutes(deps: Deps): Router {
       return
     }
     const outcome = await unsubscribe(deps, ctx.params.token!)
-    if (outcome === 'unknown') return sendPage(ctx, 404, UNKNOWN)
-    sendPage(ctx, 200, DONE)
+    if (outcome === 'unknown') return sendUnsubscribePage(ctx, 404, UNKNOWN)
+    sendUnsubscribePage(ctx, 200, DONE)
   })
 
   return router
