@@ -21,7 +21,14 @@ test('after lead traffic /metrics has every §8 event metric with event_type, mo
   await api('POST', `/api/leads/${created.body.id}/activities`, { token, body: { type: 'NOTE', summary: 'n' } })
   t.true(await stream.waitFor((c) => c.messages.filter((m) => m.event === 'freshplan.lead.activity_added').length === 1))
   await stream.close()
-  const text = await (await fetch(`${stack.baseUrl}/metrics`)).text()
+  // The publisher counts an event once its transaction has committed, and the commit's NOTIFY may
+  // reach the listener (same process) first: wait for the count, within a bound.
+  const published = (metrics: string) => (sample(metrics, 'freshplan_events_published', { event_type: 'freshplan.lead.activity_added', module: 'leads', result: 'success' }) ?? 0) >= 1
+  let text = await (await fetch(`${stack.baseUrl}/metrics`)).text()
+  for (const deadline = Date.now() + 5_000; !published(text) && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    text = await (await fetch(`${stack.baseUrl}/metrics`)).text()
+  }
   for (const type of ['freshplan.lead.created', 'freshplan.lead.activity_added']) {
     t.true((sample(text, 'freshplan_events_published', { event_type: type, module: 'leads', result: 'success' }) ?? 0) >= 1, `published ${type}`)
     t.true((sample(text, 'freshplan_events_consumed', { event_type: type, module: 'dashboard', result: 'success' }) ?? 0) >= 1, `consumed ${type}`)
