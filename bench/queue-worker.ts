@@ -1,6 +1,6 @@
 // The Workers scenario's second process (bench/scenarios/workers.ts), started like the worker:
 // pg-boss through jobs/boss.ts startBoss (role worker, application role, pool 10), one queue, work
-// options batchSize 1 + NOTIFY_QUEUE_WORK as jobs/worker.ts uses them, and
+// options batchSize 1 + POLL_EVERY_2S_WORK as jobs/worker.ts uses them, and
 //   BENCH_HANDLER=noop       a handler that does nothing, on queue bench.noop with the follow-up
 //                            queues' options (the baseline);
 //   BENCH_HANDLER=follow-up  the real follow-up.t3 job definition run through jobs/worker.ts
@@ -10,7 +10,7 @@
 // Ready when GET /ready answers on PORT.
 import http from 'node:http'
 import { releaseResources, startBoss } from '../lib/boss.ts'
-import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE, NOTIFY_QUEUE_WORK } from '../lib/queues.ts'
+import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE, POLL_EVERY_2S_WORK } from '../lib/queues.ts'
 import { followUpJobs } from '../jobs/follow-ups.ts'
 import { startWorker } from '../jobs/worker.ts'
 import { createKnex } from '../lib/db.ts'
@@ -26,7 +26,7 @@ const queue = noop ? { ...FOLLOW_UP_QUEUES[FOLLOW_UP_T3_QUEUE]!, name: 'bench.no
 const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker', queues: [queue] })
 const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax, applicationName: 'freshplan-bench-worker' })
 const t3 = followUpJobs.find((job) => job.queue === FOLLOW_UP_T3_QUEUE)!
-const job = noop ? { queue: 'bench.noop', work: NOTIFY_QUEUE_WORK, handle: async () => ({}) } : t3
+const job = noop ? { queue: 'bench.noop', work: POLL_EVERY_2S_WORK, handle: async () => ({}) } : t3
 const worker = await startWorker({ config, knex, boss, logger, clock: systemClock }, [{ ...job, work: { ...job.work, ...burst } }], [], [])
 const server = http.createServer((_req, res) => res.end('ok'))
 server.listen(Number(process.env.PORT), '127.0.0.1')

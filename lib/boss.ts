@@ -1,4 +1,4 @@
-import { PgBoss, type Queue, type SendOptions } from 'pg-boss'
+import { PgBoss, type Db, type Queue, type SendOptions } from 'pg-boss'
 import type { Logger } from './logger.ts'
 import type { Knex, Tx } from './db.ts'
 import type { Config } from './config.ts'
@@ -61,6 +61,48 @@ export async function enqueue(boss: PgBoss, tx: Tx, queue: string, data: object,
     throw new Error(`pg-boss did not create a job on queue "${queue}"`)
   }
   return id
+}
+
+/** A job to send: its queue, its data and the options that place it (due time, deduplication key). */
+export interface JobToSend {
+  queue: string
+  data: object
+  options?: Pick<SendOptions, 'startAfter' | 'singletonKey'>
+}
+
+/**
+ * Sends jobs of any number of queues inside the caller's transaction in one round trip. pg-boss
+ * builds each queue's insert (boss.insert: its statement and payload, captured here instead of
+ * run), and the inserts travel together as data-modifying CTEs of one statement, so a lead's
+ * follow-ups, protection job and publish job cost what one job did (issues 16, 17). A job whose
+ * singletonKey is taken is skipped, as insert skips it. Returns the number of jobs created.
+ */
+export async function enqueueAll(boss: PgBoss, tx: Pick<Tx, 'db'>, jobs: readonly JobToSend[]): Promise<number> {
+  const byQueue = new Map<string, JobToSend[]>()
+  for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job])
+  const inserts: { sql: string; payload: unknown }[] = []
+  for (const [queue, queued] of byQueue) {
+    const capture: Db = {
+      executeSql: async (sql: string, values?: unknown[]) => {
+        inserts.push({ sql, payload: values?.[0] })
+        return { rows: [] }
+      },
+    }
+    await boss.insert(queue, queued.map((job) => ({ data: job.data, ...job.options })), { db: capture, returnId: true })
+  }
+  // pg-boss's insert of a queue without `notify` is one INSERT with one parameter; anything else
+  // (a notify queue's insert is a WITH statement of its own) is sent as pg-boss built it.
+  const combinable = inserts.filter((insert) => /^\s*INSERT\b/i.test(insert.sql) && !/\$[2-9]/.test(insert.sql))
+  let created = 0
+  for (const insert of inserts.filter((i) => !combinable.includes(i))) created += (await tx.db.executeSql(insert.sql, [insert.payload])).rows.length
+  if (combinable.length === 1) created += (await tx.db.executeSql(combinable[0]!.sql, [combinable[0]!.payload])).rows.length
+  else if (combinable.length > 1) {
+    const ctes = combinable.map((insert, i) => `q${i} AS (${insert.sql.replace(/\$1\b/g, `$${i + 1}`)})`)
+    const count = combinable.map((_, i) => `(SELECT count(*) FROM q${i})`).join(' + ')
+    const { rows } = await tx.db.executeSql(`WITH ${ctes.join(',\n')}\nSELECT (${count})::int AS created`, combinable.map((insert) => insert.payload))
+    created += (rows[0] as { created: number }).created
+  }
+  return created
 }
 
 /**

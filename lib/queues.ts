@@ -44,8 +44,10 @@ export const EVENTS_PRUNE_QUEUE = 'events.prune'
 // §6 follow-ups. One job per lead and kind (singletonKey `<leadId>:T3` / `:T7`); `exclusive`
 // turns a second send with the same key into a no-op while the first is waiting, retrying or
 // running, which is how the sweep and lead creation never double up. The handlers only touch
-// the database, so failures are transient: a few retries with backoff. `notify` wakes a worker
-// at once for jobs due immediately (the sweep's); deferred ones are found by polling.
+// the database, so failures are transient: a few retries with backoff. No `notify`: the jobs are
+// due days ahead and found by polling (every 2 s, the sweep's due-now ones too), and a queue
+// without it has a plain INSERT that a lead's create sends together with its other jobs
+// (lib/boss.ts enqueueAll).
 export const FOLLOW_UP_T3_QUEUE = 'follow-up.t3'
 export const FOLLOW_UP_T7_QUEUE = 'follow-up.t7'
 /** The daily sweep that enqueues due follow-ups that have no job (imported or backfilled leads). */
@@ -55,7 +57,7 @@ export const EMAIL_SEND_QUEUE = 'email.send'
 
 // heartbeatSeconds: a worker that dies mid-job (SIGKILL, OOM, lost node) stops beating, and the
 // next supervision pass hands the job to another worker within seconds instead of after expiry.
-const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, heartbeatSeconds: 10, notify: true } as const
+const followUpOptions = { policy: 'exclusive', retryLimit: 5, retryDelay: 30, retryBackoff: true, retryDelayMax: 1800, expireInSeconds: 300, heartbeatSeconds: 10, notify: false } as const
 
 export const FOLLOW_UP_QUEUES: Record<string, Queue> = {
   [FOLLOW_UP_T3_QUEUE]: { name: FOLLOW_UP_T3_QUEUE, ...followUpOptions },
@@ -98,11 +100,11 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
 }
 
 /**
- * Work options for the `notify` queues above. NOTIFY only announces new jobs; a deferred job
- * reaching its start time (a follow-up due days later) or a retry after its backoff is found by
- * polling, which pg-boss slows to 30 s on notify queues. Keep it at the normal 2 s.
+ * Work options of the queues above whose jobs must start within seconds of being due. A deferred
+ * job reaching its start time (a follow-up or protection job due days later) or a retry after its
+ * backoff is only found by polling, which pg-boss slows to 30 s on `notify` queues: keep it at 2 s.
  */
-export const NOTIFY_QUEUE_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
+export const POLL_EVERY_2S_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
 
 /**
  * §11: `duplicate_detected` of a hard duplicate (409). The request's transaction rolls back, and

@@ -3,7 +3,7 @@
 // follow-up (sent-at mark, activity, e-mail in the outbox, T+7 reminder) in one transaction. The
 // lock plus the sent-at mark make each follow-up happen once per lead, however many jobs for it
 // run (a re-delivered job, or a job and the daily sweep).
-import { enqueue } from '../lib/boss.ts'
+import { enqueue, enqueueAll, type JobToSend } from '../lib/boss.ts'
 import { inTransaction, systemContext, type Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { renderMail } from '../lib/mail-template.ts'
@@ -45,28 +45,26 @@ type NewLead = { id: string; tenantId: string; territory: 'DE' | 'CH'; registere
  * when the lead does), each to start at its due time in the territory's time zone.
  */
 export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: NewLead): Promise<void> {
-  await scheduleFollowUpsOf(deps, tx, [lead])
+  await enqueueAll(deps.boss, tx, await followUpJobsOf(tx, [lead]))
 }
 
-/** scheduleFollowUps for many new leads: one statement per kind (pg-boss insert, same keys and start times). */
-export async function scheduleFollowUpsOf(deps: Deps, tx: Tx, leads: readonly NewLead[]): Promise<void> {
-  if (leads.length === 0) return
+/**
+ * The T+3 and T+7 jobs of new leads (same keys and start times as scheduleFollowUps), for the
+ * caller to send with its other jobs in one statement (lib/boss.ts enqueueAll).
+ */
+export async function followUpJobsOf(tx: Tx, leads: readonly NewLead[]): Promise<JobToSend[]> {
   const zones = new Map<string, string>()
   for (const lead of leads) if (!zones.has(lead.territory)) zones.set(lead.territory, (await territoryOf(tx, lead.territory)).timeZone)
-  for (const kind of FOLLOW_UP_KINDS) {
-    // A batch's leads share their registration time: each due time is computed once per zone.
-    const due = new Map<string, Date>()
-    const jobs = leads.map((lead) => {
-      const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
-      const zone = zones.get(lead.territory)!
-      const key = `${lead.registeredAt.getTime()}|${zone}`
-      let startAfter = due.get(key)
-      if (!startAfter) due.set(key, (startAfter = followUpDueAt(lead.registeredAt, kind, zone)))
-      return { data, startAfter, singletonKey: followUpSingletonKey(lead.id, kind) }
-    })
-    if (jobs.length === 1) await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], jobs[0]!.data, { startAfter: jobs[0]!.startAfter, singletonKey: jobs[0]!.singletonKey })
-    else await deps.boss.insert(FOLLOW_UP_QUEUE_OF[kind], jobs, { db: tx.db })
-  }
+  // A batch's leads share their registration time: each due time is computed once per zone and kind.
+  const due = new Map<string, Date>()
+  return FOLLOW_UP_KINDS.flatMap((kind) => leads.map((lead): JobToSend => {
+    const data: FollowUpJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory }
+    const zone = zones.get(lead.territory)!
+    const key = `${kind}|${lead.registeredAt.getTime()}|${zone}`
+    let startAfter = due.get(key)
+    if (!startAfter) due.set(key, (startAfter = followUpDueAt(lead.registeredAt, kind, zone)))
+    return { queue: FOLLOW_UP_QUEUE_OF[kind], data, options: { startAfter, singletonKey: followUpSingletonKey(lead.id, kind) } }
+  }))
 }
 
 /**

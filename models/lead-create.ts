@@ -3,17 +3,18 @@
 // path (models/lead-commands.ts holds the shared rules and the changes of existing leads).
 import type { Deps } from '../lib/deps.ts'
 import type { Tx } from '../lib/db.ts'
+import { enqueueAll, type JobToSend } from '../lib/boss.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
 import { randomUUID } from 'node:crypto'
 import { DomainError, problems } from './errors.ts'
 import { normalizeLead } from './normalization.ts'
-import { reviewPossibleDuplicates } from './reviews.ts'
+import { reviewCreatedLeads } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
-import { scheduleFollowUpsOf } from './follow-ups.ts'
-import { recordCreatedLeadEvents } from './lead-events.ts'
+import { followUpJobsOf } from './follow-ups.ts'
+import { PUBLISH_JOB, recordCreatedLeadEvents, type CreatedLeadEvent } from './lead-events.ts'
 import type { Lead } from './lead-table.ts'
 import { insertCreatedActivities, insertLeads, leadResource } from './lead-table.ts'
-import { initialProtection, scheduleProtection } from './lead-protection.ts'
+import { initialProtection, protectionJob } from './lead-protection.ts'
 import type { ProtectionTransition } from './protection-rules.ts'
 import { DEFAULT_COUNTRY_CODE, DEFAULT_LEAD_SOURCE, INITIAL_LEAD_STATUS, initialStage, requiresFirstContact, territoryForCountry, type LeadSource } from './lead-rules.ts'
 import { applyActivity, assertTerritoryAccess, duplicateLead, withoutBlanks, type Actor, type ActivityInput, type LeadCreateInput } from './lead-commands.ts'
@@ -104,15 +105,28 @@ export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: read
   }
   if (created.length === 0) return outcomes
   await insertCreatedActivities(tx, created.map(({ plan, lead }) => ({ lead, summary: `Lead created from source ${plan.source}` })), actor.id, now)
-  await scheduleFollowUpsOf(deps, tx, created.map((c) => c.lead))
-  for (const { plan, lead } of created) await scheduleProtection(deps, tx, lead, plan.protection, { fresh: true })
-  await recordCreatedLeadEvents(deps, tx, created.map((c) => ({ type: 'freshplan.lead.created' as const, lead: c.lead, data: leadResource(c.lead) })))
-  for (const { index, plan, lead } of created) {
-    let current = lead
-    for (const activity of plan.activities) current = (await applyActivity(deps, tx, current, actor, activity)).lead
-    // §11: possible duplicates open a review in this transaction.
-    const possibleDuplicates = await reviewPossibleDuplicates(deps, tx, current, { leadCreatedInThisTransaction: true })
-    outcomes[index] = { ok: true, lead: current, warnings: plan.warnings, possibleDuplicates }
+  // Every job of the new leads (T+3, T+7, the §10 protection job, the publisher's) goes out in one
+  // statement at the end.
+  const jobs: JobToSend[] = await followUpJobsOf(tx, created.map((c) => c.lead))
+  for (const { plan, lead } of created) if (plan.protection) jobs.push(protectionJob(lead, plan.protection))
+  let events: CreatedLeadEvent[] = created.map((c) => ({ type: 'freshplan.lead.created', lead: c.lead, data: leadResource(c.lead) }))
+  let recorded = false
+  const current = created.map((c) => c.lead)
+  if (created.some((c) => c.plan.activities.length > 0)) {
+    // A lead's own activities have events of their own, after its `created` event.
+    recorded = await recordCreatedLeadEvents(deps, tx, events)
+    events = []
+    for (const [i, { plan }] of created.entries()) {
+      for (const activity of plan.activities) current[i] = (await applyActivity(deps, tx, current[i]!, actor, activity)).lead
+    }
+  }
+  // §11: possible duplicates open a review in this transaction.
+  const reviewed = await reviewCreatedLeads(tx, current)
+  if (await recordCreatedLeadEvents(deps, tx, [...events, ...reviewed.events])) recorded = true
+  if (recorded) jobs.push(PUBLISH_JOB)
+  await enqueueAll(deps.boss, tx, jobs)
+  for (const [i, { index, plan }] of created.entries()) {
+    outcomes[index] = { ok: true, lead: current[i]!, warnings: plan.warnings, possibleDuplicates: reviewed.possibleDuplicates[i]! }
   }
   return outcomes
 }

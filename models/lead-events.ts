@@ -1,7 +1,7 @@
 // Recording lead changes as events (DOMAIN.md §7): the event row and the publisher's wake-up job
 // are written in the caller's transaction, so a rollback leaves neither.
 import { randomUUID } from 'node:crypto'
-import { enqueue } from '../lib/boss.ts'
+import { enqueue, type JobToSend } from '../lib/boss.ts'
 import type { Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
@@ -60,7 +60,7 @@ export async function recordLeadEvent(
     deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
     return
   }
-  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+  await enqueue(deps.boss, tx, PUBLISH_JOB.queue, PUBLISH_JOB.data)
   tx.afterCommit(() => wakeRelay(deps))
 }
 
@@ -82,16 +82,27 @@ function wakeRelay(deps: Pick<Deps, 'knex' | 'logger'>): void {
   })
 }
 
+/** The job that wakes the publisher for events recorded in a transaction; one per transaction is enough. */
+export const PUBLISH_JOB: JobToSend = { queue: EVENTS_PUBLISH_QUEUE, data: {} }
+
+/** An event of a lead created in this transaction (its `created` event, a `duplicate_detected` found on create). */
+export interface CreatedLeadEvent {
+  type: LeadEventType
+  lead: LeadEventSubject
+  data: object
+}
+
 /**
- * recordLeadEvent for leads this transaction created (a batch create, models/lead-commands.ts
- * createLeads): their events in one statement and one publisher job. No lead lock is needed, as for
- * one created lead: nothing else can see them before the commit.
+ * recordLeadEvent for leads this transaction created (models/lead-create.ts createLeads): their
+ * events in one statement. No lead lock is needed, as for one created lead: nothing else can see
+ * them before the commit. Returns whether any was recorded: the caller then sends PUBLISH_JOB with
+ * its other jobs (lib/boss.ts enqueueAll).
  */
-export async function recordCreatedLeadEvents(deps: Pick<Deps, 'boss' | 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly { type: LeadEventType; lead: LeadEventSubject; data: object }[]): Promise<void> {
-  if (events.length === 0) return
+export async function recordCreatedLeadEvents(deps: Pick<Deps, 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly CreatedLeadEvent[]): Promise<boolean> {
+  if (events.length === 0) return false
   const time = deps.clock.now()
   const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => eventRecord(type, lead, data, time)))
-  if (recorded === 0) return
-  await enqueue(deps.boss, tx, EVENTS_PUBLISH_QUEUE, {})
+  if (recorded === 0) return false
   tx.afterCommit(() => wakeRelay(deps))
+  return true
 }

@@ -14,7 +14,7 @@ import { inTransaction, systemContext, type Tx } from '../lib/db.ts'
 import { renderMail } from '../lib/mail-template.ts'
 import { PROTECTION_QUEUE_OF } from '../lib/queues.ts'
 import { ALL_TENANTS, SYSTEM_USER_ID, type Territory as TerritoryCode } from '../lib/tenancy.ts'
-import { enqueue } from '../lib/boss.ts'
+import type { JobToSend } from '../lib/boss.ts'
 import { queueOutboxMail } from './email-outbox.ts'
 import { mailTemplate } from './email-templates.ts'
 import { recordLeadEvent } from './lead-events.ts'
@@ -80,19 +80,22 @@ export function protectionSingletonKey(leadId: string, kind: ProtectionKind): st
   return `${leadId}:${kind}`
 }
 
+/** The job of the lead's next transition, due when the transition is. */
+export function protectionJob(lead: { id: string; tenantId: string; territory: TerritoryCode }, next: ProtectionTransition): JobToSend {
+  const data: ProtectionJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory, dueAt: next.dueAt.toISOString() }
+  return { queue: PROTECTION_QUEUE_OF[next.kind], data, options: { startAfter: next.dueAt, singletonKey: protectionSingletonKey(lead.id, next.kind) } }
+}
+
 /**
  * Schedules the job of the lead's next transition in the caller's transaction. `upsert` moves a
  * waiting job of the same lead and kind to the new due time (a newer deadline supersedes the older
- * job); a waiting job of another kind is left to find nothing due. `fresh` (a lead created in this
- * transaction has no job yet): a plain insert, one statement.
+ * job); a waiting job of another kind is left to find nothing due. A lead created in this
+ * transaction has no job yet: createLeads sends protectionJob with its other jobs instead.
  */
-export async function scheduleProtection(deps: Pick<Deps, 'boss'>, tx: Tx, lead: { id: string; tenantId: string; territory: TerritoryCode }, next: ProtectionTransition | null, options: { fresh?: boolean } = {}): Promise<void> {
+export async function scheduleProtection(deps: Pick<Deps, 'boss'>, tx: Tx, lead: { id: string; tenantId: string; territory: TerritoryCode }, next: ProtectionTransition | null): Promise<void> {
   if (next === null) return
-  const queue = PROTECTION_QUEUE_OF[next.kind]
-  const data: ProtectionJobData = { leadId: lead.id, tenantId: lead.tenantId, territory: lead.territory, dueAt: next.dueAt.toISOString() }
-  const singletonKey = protectionSingletonKey(lead.id, next.kind)
-  if (options.fresh) await enqueue(deps.boss, tx, queue, data, { startAfter: next.dueAt, singletonKey })
-  else await deps.boss.upsert(queue, data, { startAfter: next.dueAt, singletonKey, db: tx.db })
+  const { queue, data, options } = protectionJob(lead, next)
+  await deps.boss.upsert(queue, data, { ...options, db: tx.db })
 }
 
 /** The protection columns of a new lead and its first job; for createLead. */

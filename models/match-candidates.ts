@@ -64,8 +64,42 @@ function probeValues(fields: MatchFields, excludeLeadId: string | null): (string
  */
 export async function findMatchCandidates(tx: Tx, fields: MatchFields, options: { excludeLeadId?: string | null; minScore?: number } = {}): Promise<ScoredCandidate[]> {
   const { rows } = await tx.trx.raw<{ rows: CandidateRow[] }>(CANDIDATES_SQL, probeValues(fields, options.excludeLeadId ?? null))
+  return scoredCandidates(fields, rows, options.minScore ?? 0)
+}
+
+// The search for leads being written (a create's, an import batch's, an update's), with the
+// tenant's matching_settings in the same statement: one call of match_candidates() per probe row,
+// none when the tenant switched review on write off (a gating qual). Always one row for the
+// settings, candidate columns null when there are none.
+const REVIEW_CANDIDATES_SQL =
+  'select s.review_threshold, c.ord, c.id, c.territory, c.visible, c.company_name, c.contact_name, c.email_normalized, c.phone_e164, c.street, c.postal_code, c.city, c.business_type ' +
+  'from (select coalesce(max(review_threshold), ?::int) as review_threshold, coalesce(bool_and(review_on_write), true) as review_on_write from matching_settings where tenant_id = ?) s ' +
+  'left join lateral (select p.ord, m.* ' +
+  'from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[]) with ordinality as p (name, phone, email, domain, postal, city, exclude, ord) ' +
+  'cross join lateral match_candidates(p.name, p.phone, p.email, p.domain, p.postal, p.city, p.exclude) m ' +
+  'where s.review_on_write) c on true'
+
+/**
+ * §11 on a write: for each lead (each excluding itself), the candidates at or above the tenant's
+ * review threshold (matching_settings, else §11's default), best first; none when the tenant
+ * switched review on write off. One round trip for any number of leads, the settings included.
+ */
+export async function findReviewCandidates(tx: Tx, leads: readonly (MatchFields & { id: string })[]): Promise<ScoredCandidate[][]> {
+  if (leads.length === 0) return []
+  const probes = leads.map((lead) => probeValues(lead, lead.id))
+  const columns = probes[0]!.map((_, column) => probes.map((probe) => probe[column]))
+  const { rows } = await tx.trx.raw<{ rows: (Partial<CandidateRow> & { review_threshold: number; ord: number | null })[] }>(
+    REVIEW_CANDIDATES_SQL,
+    [DEFAULT_REVIEW_THRESHOLD, tx.ctx.tenantId, ...columns] as unknown as string[],
+  )
+  const rowsOf = leads.map((): CandidateRow[] => [])
+  for (const row of rows) if (row.ord !== null) rowsOf[row.ord - 1]!.push(row as CandidateRow)
+  const threshold = rows[0]!.review_threshold
+  return leads.map((lead, i) => scoredCandidates(lead, rowsOf[i]!, threshold))
+}
+
+function scoredCandidates(fields: MatchFields, rows: readonly CandidateRow[], minScore: number): ScoredCandidate[] {
   const probe = matchProfile(fields)
-  const minScore = options.minScore ?? 0
   const scored: ScoredCandidate[] = []
   for (const row of rows) {
     const { score, reasons } = scoreMatch(probe, candidateProfile(row))
@@ -93,18 +127,4 @@ export function candidateView(candidate: Pick<ScoredCandidate, 'leadId' | 'visib
   return candidate.visible
     ? { leadId: candidate.leadId, score: candidate.score, reasons: candidate.reasons, territory: candidate.territory, companyName: candidate.companyName }
     : { score: candidate.score, reasons: candidate.reasons, territory: candidate.territory }
-}
-
-export interface MatchingSettings {
-  reviewThreshold: number
-  reviewOnWrite: boolean
-}
-
-/** The tenant's matching settings (matching_settings), else the defaults of §11. */
-export async function matchingSettings(tx: Tx): Promise<MatchingSettings> {
-  const { rows } = await tx.trx.raw<{ rows: { review_threshold: number; review_on_write: boolean }[] }>(
-    'select review_threshold, review_on_write from matching_settings where tenant_id = ?',
-    [tx.ctx.tenantId],
-  )
-  return { reviewThreshold: rows[0]?.review_threshold ?? DEFAULT_REVIEW_THRESHOLD, reviewOnWrite: rows[0]?.review_on_write ?? true }
 }

@@ -10,7 +10,7 @@ import { enqueue } from '../lib/boss.ts'
 import { DUPLICATE_DETECTED_QUEUE } from '../lib/queues.ts'
 import { decodeCursor, encodeCursor, hasStringKeys, isUuid } from './cursor.ts'
 import { recordLeadEvent, type LeadEventSubject } from './lead-events.ts'
-import { candidateView, findMatchCandidates, matchingSettings, type CandidateView } from './match-candidates.ts'
+import { candidateView, findMatchCandidates, findReviewCandidates, type CandidateView, type ScoredCandidate } from './match-candidates.ts'
 import { MATCH_REPORT_THRESHOLD, MAX_MATCH_CANDIDATES, leadPair, type MatchFields, type MatchReason } from './matching.ts'
 import { DEFAULT_COUNTRY_CODE } from './lead-rules.ts'
 import { normalizeLead } from './normalization.ts'
@@ -111,34 +111,58 @@ export async function matchLead(deps: Deps, tx: Tx, input: MatchInput): Promise<
 export type ReviewedLead = LeadEventSubject & MatchFields & { companyName: string }
 
 /**
- * After a create, or an update of company, e-mail, phone or address: the candidates at or above
- * the tenant's review threshold open a review of the lead (or refresh its OPEN one), and a
+ * After an update of company, e-mail, phone or address: the candidates at or above the tenant's
+ * review threshold open a review of the lead (or refresh its OPEN one), and a
  * `freshplan.lead.duplicate_detected` event tells the dashboards. Returns the candidates as the
- * caller may see them (`possibleDuplicates`), empty when there are none.
+ * caller may see them (`possibleDuplicates`), empty when there are none. (Creates: reviewCreatedLeads.)
  */
-export async function reviewPossibleDuplicates(deps: Deps, tx: Tx, lead: ReviewedLead, options: { leadCreatedInThisTransaction?: boolean } = {}): Promise<CandidateView[]> {
-  const settings = await matchingSettings(tx)
-  if (!settings.reviewOnWrite) return []
-  const candidates = (await findMatchCandidates(tx, lead, { excludeLeadId: lead.id, minScore: settings.reviewThreshold })).slice(0, MAX_MATCH_CANDIDATES)
+export async function reviewPossibleDuplicates(deps: Deps, tx: Tx, lead: ReviewedLead): Promise<CandidateView[]> {
+  const [found = []] = await findReviewCandidates(tx, [lead])
+  const candidates = found.slice(0, MAX_MATCH_CANDIDATES)
   if (candidates.length === 0) return []
-  const stored: StoredCandidate[] = candidates.map((c) => ({ leadId: c.leadId, score: c.score, reasons: c.reasons, territory: c.territory }))
-  const { rows } = await tx.trx.raw<{ rows: { id: string; inserted: boolean }[] }>(
+  for (const event of await openReviews(tx, [{ lead, candidates }])) await recordLeadEvent(deps, tx, event)
+  return candidates.map(candidateView)
+}
+
+/** A `duplicate_detected` event to record, as recordLeadEvent and recordCreatedLeadEvents take it. */
+export interface DuplicateDetectedEvent {
+  type: 'freshplan.lead.duplicate_detected'
+  lead: ReviewedLead
+  data: object
+}
+
+/**
+ * reviewPossibleDuplicates for the leads a create just wrote (createLeads: one, or an import's
+ * batch): one candidate search and one insert of reviews for all of them. Their events are returned
+ * for the caller to record with the leads' `created` events (one statement).
+ */
+export async function reviewCreatedLeads(tx: Tx, leads: readonly ReviewedLead[]): Promise<{ possibleDuplicates: CandidateView[][]; events: DuplicateDetectedEvent[] }> {
+  const found = (await findReviewCandidates(tx, leads)).map((c) => c.slice(0, MAX_MATCH_CANDIDATES))
+  const events = await openReviews(tx, leads.flatMap((lead, i) => (found[i]!.length > 0 ? [{ lead, candidates: found[i]! }] : [])))
+  return { possibleDuplicates: found.map((candidates) => candidates.map(candidateView)), events }
+}
+
+/**
+ * Opens a review per lead with its candidates, or refreshes the lead's OPEN one: one statement for
+ * all. Returns each lead's `duplicate_detected` event, not yet recorded.
+ */
+async function openReviews(tx: Tx, found: readonly { lead: ReviewedLead; candidates: readonly ScoredCandidate[] }[]): Promise<DuplicateDetectedEvent[]> {
+  if (found.length === 0) return []
+  const stored = found.map(({ candidates }) => candidates.map((c): StoredCandidate => ({ leadId: c.leadId, score: c.score, reasons: c.reasons, territory: c.territory })))
+  const { rows } = await tx.trx.raw<{ rows: { id: string; lead_id: string; inserted: boolean }[] }>(
     `insert into reviews (tenant_id, territory, lead_id, candidates)
-     values (?, ?, ?, ?::jsonb)
+     select * from unnest(?::text[], ?::text[], ?::uuid[], ?::jsonb[])
      on conflict (tenant_id, lead_id) where status = 'OPEN'
        do update set candidates = excluded.candidates, territory = excluded.territory, updated_at = now()
-     returning id, (xmax = 0) as inserted`,
-    [lead.tenantId, lead.territory, lead.id, JSON.stringify(stored)],
+     returning id, lead_id, (xmax = 0) as inserted`,
+    [found.map((f) => f.lead.tenantId), found.map((f) => f.lead.territory), found.map((f) => f.lead.id), stored.map((s) => JSON.stringify(s))],
   )
-  const review = rows[0]!
-  if (review.inserted) reviewsOpened.inc({ territory: lead.territory })
-  await recordLeadEvent(deps, tx, {
-    type: 'freshplan.lead.duplicate_detected',
-    lead,
-    data: { reviewId: review.id, leadId: lead.id, hard: false, candidates: stored },
-    leadCreatedInThisTransaction: options.leadCreatedInThisTransaction,
+  const reviewOf = new Map(rows.map((row) => [row.lead_id, row]))
+  return found.map(({ lead }, i): DuplicateDetectedEvent => {
+    const review = reviewOf.get(lead.id)!
+    if (review.inserted) reviewsOpened.inc({ territory: lead.territory })
+    return { type: 'freshplan.lead.duplicate_detected', lead, data: { reviewId: review.id, leadId: lead.id, hard: false, candidates: stored[i]! } }
   })
-  return candidates.map(candidateView)
 }
 
 /** The live lead holding `emailNormalized`, visible to the caller or not (match_candidates() reads past RLS within the tenant). */

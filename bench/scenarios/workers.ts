@@ -144,7 +144,7 @@ export const workersScenario: Scenario = {
       baseline: prodBase.run.jobsPerSecond, ratio: prod.run.jobsPerSecond / prodBase.run.jobsPerSecond, verdict: 'INFO',
       method: `${jobs} leads (owner insert, REGISTERED, e-mail + consent) and their follow-up.t3 jobs (pg-boss insert as the app role, due now, singletonKey <leadId>:T3, data {leadId, tenantId}) queued before ` +
         `\`node jobs/worker.ts\` started (SMTP_URL unset: mails go to the log); jobs/s = completed ÷ (last completed_on − first started_on) in pgboss.job, over a ${window / 1000} s window from the first start: ${describe(prod.run)}. ` +
-        `Baseline: bench/queue-worker.ts (own process, startBoss as the worker, queue with the follow-up options, batchSize 1 + NOTIFY_QUEUE_WORK) with a no-op handler, same jobs, same window: ${describe(prodBase.run)}. ` +
+        `Baseline: bench/queue-worker.ts (own process, startBoss as the worker, queue with the follow-up options, batchSize 1 + POLL_EVERY_2S_WORK) with a no-op handler, same jobs, same window: ${describe(prodBase.run)}. ` +
         `Both work with jobs/worker.ts's settings: batchSize 1 and burstWhenReadyExceeds 1 (fetch again at once while jobs are ready, ready counts refreshed every 10 s), so a backlog drains at the handler's pace rather than one job per polling interval`,
       details: { worker: prod.run, baseline: prodBase.run },
     })
