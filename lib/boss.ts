@@ -1,6 +1,6 @@
 import { PgBoss, type Db, type Queue, type SendOptions } from 'pg-boss'
 import type { Logger } from './logger.ts'
-import type { Knex, Tx } from './db.ts'
+import { writeTogether, type Knex, type PendingWrite, type Tx } from './db.ts'
 import type { Config } from './config.ts'
 import { QUEUES } from './queues.ts'
 
@@ -71,38 +71,34 @@ export interface JobToSend {
 }
 
 /**
- * Sends jobs of any number of queues inside the caller's transaction in one round trip. pg-boss
- * builds each queue's insert (boss.insert: its statement and payload, captured here instead of
- * run), and the inserts travel together as data-modifying CTEs of one statement, so a lead's
- * follow-ups, protection job and publish job cost what one job did (issues 16, 17). A job whose
- * singletonKey is taken is skipped, as insert skips it. Returns the number of jobs created.
+ * pg-boss's inserts of these jobs, not yet sent: pg-boss builds each queue's insert (boss.insert:
+ * its statement and payload, captured here instead of run), for lib/db.ts writeTogether to send
+ * with the transaction's other writes. A job whose singletonKey is taken is skipped, as insert skips it.
  */
-export async function enqueueAll(boss: PgBoss, tx: Pick<Tx, 'db'>, jobs: readonly JobToSend[]): Promise<number> {
+export async function jobInserts(boss: PgBoss, jobs: readonly JobToSend[]): Promise<PendingWrite[]> {
   const byQueue = new Map<string, JobToSend[]>()
   for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job])
-  const inserts: { sql: string; payload: unknown }[] = []
+  const writes: PendingWrite[] = []
   for (const [queue, queued] of byQueue) {
     const capture: Db = {
       executeSql: async (sql: string, values?: unknown[]) => {
-        inserts.push({ sql, payload: values?.[0] })
+        // pg-boss's $1 placeholders as knex's ?, its literal ?s (jsonb operators) escaped (as fromKnex does).
+        if ((values ?? []).length !== 1 || /\$[2-9]/.test(sql)) throw new Error(`pg-boss insert of "${queue}" has an unexpected form`)
+        writes.push({ sql: sql.replace(/\?/g, '\\?').replace(/\$1\b/g, '?'), bindings: [values![0] as string] })
         return { rows: [] }
       },
     }
-    await boss.insert(queue, queued.map((job) => ({ data: job.data, ...job.options })), { db: capture, returnId: true })
+    await boss.insert(queue, queued.map((job) => ({ data: job.data, ...job.options })), { db: capture })
   }
-  // pg-boss's insert of a queue without `notify` is one INSERT with one parameter; anything else
-  // (a notify queue's insert is a WITH statement of its own) is sent as pg-boss built it.
-  const combinable = inserts.filter((insert) => /^\s*INSERT\b/i.test(insert.sql) && !/\$[2-9]/.test(insert.sql))
-  let created = 0
-  for (const insert of inserts.filter((i) => !combinable.includes(i))) created += (await tx.db.executeSql(insert.sql, [insert.payload])).rows.length
-  if (combinable.length === 1) created += (await tx.db.executeSql(combinable[0]!.sql, [combinable[0]!.payload])).rows.length
-  else if (combinable.length > 1) {
-    const ctes = combinable.map((insert, i) => `q${i} AS (${insert.sql.replace(/\$1\b/g, `$${i + 1}`)})`)
-    const count = combinable.map((_, i) => `(SELECT count(*) FROM q${i})`).join(' + ')
-    const { rows } = await tx.db.executeSql(`WITH ${ctes.join(',\n')}\nSELECT (${count})::int AS created`, combinable.map((insert) => insert.payload))
-    created += (rows[0] as { created: number }).created
-  }
-  return created
+  return writes
+}
+
+/**
+ * Sends jobs of any number of queues inside the caller's transaction in one round trip, so a
+ * lead's follow-ups and protection job cost what one job did (issues 16, 17).
+ */
+export async function enqueueAll(boss: PgBoss, tx: Pick<Tx, 'trx'>, jobs: readonly JobToSend[]): Promise<void> {
+  await writeTogether(tx, await jobInserts(boss, jobs))
 }
 
 /**

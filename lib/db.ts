@@ -151,6 +151,41 @@ export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (
   return result
 }
 
+/** A write whose result nobody reads: one INSERT with knex's `?` placeholders, to send with others. */
+export interface PendingWrite {
+  sql: string
+  bindings: readonly Knex.RawBinding[]
+}
+
+/**
+ * Writes as the statements to send: every plain INSERT as a data-modifying CTE of one statement,
+ * after the others (a statement with a WITH of its own) one by one. The combined statement's
+ * result is fixed (`select 1`; its `*`s are inside, in pg-boss's recordsets), so it is prepared
+ * like pg-boss's own (`fixedResult`).
+ */
+export function combineWrites(writes: readonly PendingWrite[]): (PendingWrite & { fixedResult?: boolean })[] {
+  const combinable = writes.filter((write) => /^\s*insert\b/i.test(write.sql))
+  const statements: (PendingWrite & { fixedResult?: boolean })[] = writes.filter((write) => !combinable.includes(write))
+  if (combinable.length === 1) statements.push(combinable[0]!)
+  if (combinable.length > 1) {
+    statements.push({
+      sql: `with ${combinable.map((write, i) => `w${i} as (${write.sql})`).join(',\n')}\nselect 1`,
+      bindings: combinable.flatMap((write) => write.bindings),
+      fixedResult: true,
+    })
+  }
+  return statements
+}
+
+/**
+ * Sends writes in one round trip, whatever their number (a create's activity, events, reviews and
+ * jobs, issue 16; see combineWrites). They all see the transaction as it was before the statement,
+ * so none may need another's rows.
+ */
+export async function writeTogether(tx: Pick<Tx, 'trx'>, writes: readonly PendingWrite[]): Promise<void> {
+  for (const { sql, bindings, fixedResult } of combineWrites(writes)) await tx.trx.raw(sql, bindings).options({ fixedResult: fixedResult === true })
+}
+
 /**
  * A savepoint inside `tx`: when `work` throws, its rows and jobs roll back alone and `tx` goes on.
  * For writes that may fail for reasons of their own (an import row, a dry run that undoes itself).

@@ -1,6 +1,6 @@
 // The outbox table `lead_events` (migrations/V0005): every query of it lives here, each inside a
 // transaction of lib/db.ts inTransaction, so its row-level security decides what a caller sees.
-import type { Knex } from '../lib/db.ts'
+import type { Knex, PendingWrite } from '../lib/db.ts'
 import { CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, type LeadEventRecord } from './events.ts'
 
 /** What a dashboard listener sends once per connection (§7's channels). */
@@ -117,22 +117,20 @@ export async function insertEvent(trx: Knex.Transaction, event: Omit<LeadEventRe
 }
 
 /**
- * Writes many events in one statement (a batch of created leads); answers how many were new. The
- * same table, columns and conflict rule as insertEvent.
+ * Many events in one statement (a batch of created leads), as a write to send with others (lib/db.ts
+ * writeTogether): the same table, columns and conflict rule as insertEvent.
  */
-export async function insertEvents(trx: Knex.Transaction, events: readonly Omit<LeadEventRecord, 'seq'>[]): Promise<number> {
-  if (events.length === 0) return 0
-  const { rowCount } = await trx.raw(
-    `insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data)
+export function eventsWrite(events: readonly Omit<LeadEventRecord, 'seq'>[]): PendingWrite {
+  return {
+    sql: `insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data)
      select e.id, e.tenant_id, e.territory, e.lead_id, e.owner_user_id, e.collaborator_user_ids, e.type, e.idempotency_key, e.time, e.data
        from jsonb_populate_recordset(null::lead_events, ?::jsonb) as e
      on conflict (idempotency_key) do nothing`,
-    [JSON.stringify(events.map((event) => ({
+    bindings: [JSON.stringify(events.map((event) => ({
       id: event.id, tenant_id: event.tenantId, territory: event.territory, lead_id: event.leadId, owner_user_id: event.ownerUserId,
       collaborator_user_ids: event.collaboratorUserIds, type: event.type, idempotency_key: event.idempotencyKey, time: event.time, data: event.data,
     })))],
-  )
-  return rowCount ?? 0
+  }
 }
 
 /** Published events after a sequence number, in delivery order, bounded in count and bytes; RLS leaves only what the caller may see. */

@@ -2,8 +2,8 @@
 // costs one statement per table; POST /api/leads creates a batch of one. Part of the one lead write
 // path (models/lead-commands.ts holds the shared rules and the changes of existing leads).
 import type { Deps } from '../lib/deps.ts'
-import type { Tx } from '../lib/db.ts'
-import { enqueueAll, type JobToSend } from '../lib/boss.ts'
+import { writeTogether, type PendingWrite, type Tx } from '../lib/db.ts'
+import { jobInserts, type JobToSend } from '../lib/boss.ts'
 import { MANAGER_ROLES } from '../lib/tenancy.ts'
 import { randomUUID } from 'node:crypto'
 import { DomainError, problems } from './errors.ts'
@@ -11,9 +11,9 @@ import { normalizeLead } from './normalization.ts'
 import { reviewCreatedLeads } from './reviews.ts'
 import type { CandidateView } from './match-candidates.ts'
 import { followUpJobsOf } from './follow-ups.ts'
-import { PUBLISH_JOB, recordCreatedLeadEvents, type CreatedLeadEvent } from './lead-events.ts'
+import { PUBLISH_JOB, createdLeadEventsWrite, type CreatedLeadEvent } from './lead-events.ts'
 import type { Lead } from './lead-table.ts'
-import { insertCreatedActivities, insertLeads, leadResource } from './lead-table.ts'
+import { createdActivitiesWrite, insertLeads, leadResource } from './lead-table.ts'
 import { initialProtection, protectionJob } from './lead-protection.ts'
 import type { ProtectionTransition } from './protection-rules.ts'
 import { DEFAULT_COUNTRY_CODE, DEFAULT_LEAD_SOURCE, INITIAL_LEAD_STATUS, initialStage, requiresFirstContact, territoryForCountry, type LeadSource } from './lead-rules.ts'
@@ -104,17 +104,17 @@ export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: read
     else outcomes[index] = { ok: false, error: await duplicateLead(deps, tx, plan.emailNormalized!) }
   }
   if (created.length === 0) return outcomes
-  await insertCreatedActivities(tx, created.map(({ plan, lead }) => ({ lead, summary: `Lead created from source ${plan.source}` })), actor.id, now)
-  // Every job of the new leads (T+3, T+7, the §10 protection job, the publisher's) goes out in one
-  // statement at the end.
-  const jobs: JobToSend[] = await followUpJobsOf(tx, created.map((c) => c.lead))
+  // What the new leads need besides their rows — CREATED activities, events, reviews, every job
+  // (T+3, T+7, the §10 protection job, the publisher's) — goes out as one statement at the end
+  // (lib/db.ts writeTogether): none of it reads another's rows.
+  const writes: PendingWrite[] = [createdActivitiesWrite(tx, created.map(({ plan, lead }) => ({ lead, summary: `Lead created from source ${plan.source}` })), actor.id, now)]
+  const jobs: JobToSend[] = [...await followUpJobsOf(tx, created.map((c) => c.lead)), PUBLISH_JOB]
   for (const { plan, lead } of created) if (plan.protection) jobs.push(protectionJob(lead, plan.protection))
   let events: CreatedLeadEvent[] = created.map((c) => ({ type: 'freshplan.lead.created', lead: c.lead, data: leadResource(c.lead) }))
-  let recorded = false
   const current = created.map((c) => c.lead)
   if (created.some((c) => c.plan.activities.length > 0)) {
-    // A lead's own activities have events of their own, after its `created` event.
-    recorded = await recordCreatedLeadEvents(deps, tx, events)
+    // A lead's own activities are written now, with events of their own after its `created` one.
+    await writeTogether(tx, [...writes.splice(0), createdLeadEventsWrite(deps, tx, events)!])
     events = []
     for (const [i, { plan }] of created.entries()) {
       for (const activity of plan.activities) current[i] = (await applyActivity(deps, tx, current[i]!, actor, activity)).lead
@@ -122,9 +122,10 @@ export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: read
   }
   // §11: possible duplicates open a review in this transaction.
   const reviewed = await reviewCreatedLeads(tx, current)
-  if (await recordCreatedLeadEvents(deps, tx, [...events, ...reviewed.events])) recorded = true
-  if (recorded) jobs.push(PUBLISH_JOB)
-  await enqueueAll(deps.boss, tx, jobs)
+  if (reviewed.write) writes.push(reviewed.write)
+  const eventsWrite = createdLeadEventsWrite(deps, tx, [...events, ...reviewed.events])
+  if (eventsWrite) writes.push(eventsWrite)
+  await writeTogether(tx, [...writes, ...await jobInserts(deps.boss, jobs)])
   for (const [i, { index, plan }] of created.entries()) {
     outcomes[index] = { ok: true, lead: current[i]!, warnings: plan.warnings, possibleDuplicates: reviewed.possibleDuplicates[i]! }
   }

@@ -2,12 +2,12 @@
 // are written in the caller's transaction, so a rollback leaves neither.
 import { randomUUID } from 'node:crypto'
 import { enqueue, type JobToSend } from '../lib/boss.ts'
-import type { Tx } from '../lib/db.ts'
+import type { PendingWrite, Tx } from '../lib/db.ts'
 import type { Deps } from '../lib/deps.ts'
 import { EVENTS_PUBLISH_QUEUE } from '../lib/queues.ts'
 import type { Territory } from '../lib/tenancy.ts'
 import { eventIdempotencyKey } from './event-ids.ts'
-import { insertEvent, insertEvents, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
+import { eventsWrite, insertEvent, lockLeadEvents, wakeOutboxRelay } from './event-outbox.ts'
 import type { LeadEventRecord, LeadEventType } from './events.ts'
 
 export type { LeadEventType }
@@ -94,15 +94,13 @@ export interface CreatedLeadEvent {
 
 /**
  * recordLeadEvent for leads this transaction created (models/lead-create.ts createLeads): their
- * events in one statement. No lead lock is needed, as for one created lead: nothing else can see
- * them before the commit. Returns whether any was recorded: the caller then sends PUBLISH_JOB with
- * its other jobs (lib/boss.ts enqueueAll).
+ * events as one write, for the caller to send with its other writes (lib/db.ts writeTogether),
+ * together with PUBLISH_JOB. No lead lock is needed, as for one created lead: nothing else can see
+ * them before the commit, and their idempotency keys (a new lead's id) cannot exist yet.
  */
-export async function recordCreatedLeadEvents(deps: Pick<Deps, 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly CreatedLeadEvent[]): Promise<boolean> {
-  if (events.length === 0) return false
+export function createdLeadEventsWrite(deps: Pick<Deps, 'clock' | 'knex' | 'logger'>, tx: Tx, events: readonly CreatedLeadEvent[]): PendingWrite | null {
+  if (events.length === 0) return null
   const time = deps.clock.now()
-  const recorded = await insertEvents(tx.trx, events.map(({ type, lead, data }) => eventRecord(type, lead, data, time)))
-  if (recorded === 0) return false
   tx.afterCommit(() => wakeRelay(deps))
-  return true
+  return eventsWrite(events.map(({ type, lead, data }) => eventRecord(type, lead, data, time)))
 }

@@ -1,5 +1,5 @@
 import { Model, raw, snakeCaseMappers } from 'objection'
-import type { Knex, Tx } from '../lib/db.ts'
+import type { Knex, PendingWrite, Tx } from '../lib/db.ts'
 import { PROTECTED_STATUSES, type ClockStopStatus, type ProtectionKind } from './protection-rules.ts'
 import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
 
@@ -197,14 +197,13 @@ export async function insertLeads(tx: Tx, rows: readonly (Partial<Lead> & { id: 
   }))
 }
 
-/** The CREATED activity of each new lead, in one statement. */
-export async function insertCreatedActivities(tx: Tx, created: readonly { lead: Lead; summary: string }[], userId: string, occurredAt: Date): Promise<void> {
-  if (created.length === 0) return
-  await tx.trx.raw(
-    `insert into lead_activities (tenant_id, lead_id, type, summary, user_id, occurred_at, outcome, metadata)
+/** The CREATED activity of each new lead, one statement for all, to send with the create's other writes (lib/db.ts writeTogether). */
+export function createdActivitiesWrite(tx: Tx, created: readonly { lead: Lead; summary: string }[], userId: string, occurredAt: Date): PendingWrite {
+  return {
+    sql: `insert into lead_activities (tenant_id, lead_id, type, summary, user_id, occurred_at, outcome, metadata)
      select ?, a.lead_id, 'CREATED', a.summary, ?, ?, null, '{}'::jsonb from unnest(?::uuid[], ?::text[]) as a (lead_id, summary)`,
-    [tx.ctx.tenantId, userId, occurredAt, created.map((c) => c.lead.id), created.map((c) => c.summary)],
-  )
+    bindings: [tx.ctx.tenantId, userId, occurredAt, created.map((c) => c.lead.id), created.map((c) => c.summary)],
+  }
 }
 
 /**

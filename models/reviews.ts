@@ -2,7 +2,8 @@
 // and the reads. Everything runs in the caller's transaction, so row-level security decides which
 // reviews exist for the caller (V0012: SALES the reviews of own leads, MANAGER/ADMIN their
 // territories) and a review opened on a lead's write commits or rolls back with it.
-import type { Tx } from '../lib/db.ts'
+import type { PendingWrite, Tx } from '../lib/db.ts'
+import { randomUUID } from 'node:crypto'
 import type { Deps } from '../lib/deps.ts'
 import { reviewsOpened } from '../lib/metrics.ts'
 import { inTransaction, systemContext, type SecurityContext } from '../lib/db.ts'
@@ -133,35 +134,61 @@ export interface DuplicateDetectedEvent {
 
 /**
  * reviewPossibleDuplicates for the leads a create just wrote (createLeads: one, or an import's
- * batch): one candidate search and one insert of reviews for all of them. Their events are returned
- * for the caller to record with the leads' `created` events (one statement).
+ * batch): one candidate search for all of them. The reviews come back as one write and their
+ * events as data, for the caller to send with its other writes (a new lead has no review yet, so
+ * each review's id is the one given here).
  */
-export async function reviewCreatedLeads(tx: Tx, leads: readonly ReviewedLead[]): Promise<{ possibleDuplicates: CandidateView[][]; events: DuplicateDetectedEvent[] }> {
+export async function reviewCreatedLeads(tx: Tx, leads: readonly ReviewedLead[]): Promise<{ possibleDuplicates: CandidateView[][]; events: DuplicateDetectedEvent[]; write: PendingWrite | null }> {
   const found = (await findReviewCandidates(tx, leads)).map((c) => c.slice(0, MAX_MATCH_CANDIDATES))
-  const events = await openReviews(tx, leads.flatMap((lead, i) => (found[i]!.length > 0 ? [{ lead, candidates: found[i]! }] : [])))
-  return { possibleDuplicates: found.map((candidates) => candidates.map(candidateView)), events }
+  const reviewed = reviewsOf(leads.flatMap((lead, i) => (found[i]!.length > 0 ? [{ lead, candidates: found[i]! }] : [])))
+  for (const { lead } of reviewed) reviewsOpened.inc({ territory: lead.territory })
+  return {
+    possibleDuplicates: found.map((candidates) => candidates.map(candidateView)),
+    events: reviewed.map(duplicateDetected),
+    write: reviewed.length > 0 ? reviewsWrite(reviewed) : null,
+  }
 }
 
-/**
- * Opens a review per lead with its candidates, or refreshes the lead's OPEN one: one statement for
- * all. Returns each lead's `duplicate_detected` event, not yet recorded.
- */
-async function openReviews(tx: Tx, found: readonly { lead: ReviewedLead; candidates: readonly ScoredCandidate[] }[]): Promise<DuplicateDetectedEvent[]> {
-  if (found.length === 0) return []
-  const stored = found.map(({ candidates }) => candidates.map((c): StoredCandidate => ({ leadId: c.leadId, score: c.score, reasons: c.reasons, territory: c.territory })))
-  const { rows } = await tx.trx.raw<{ rows: { id: string; lead_id: string; inserted: boolean }[] }>(
-    `insert into reviews (tenant_id, territory, lead_id, candidates)
-     select * from unnest(?::text[], ?::text[], ?::uuid[], ?::jsonb[])
+interface OpenedReview {
+  id: string
+  lead: ReviewedLead
+  candidates: StoredCandidate[]
+}
+
+function reviewsOf(found: readonly { lead: ReviewedLead; candidates: readonly ScoredCandidate[] }[]): OpenedReview[] {
+  return found.map(({ lead, candidates }) => ({
+    id: randomUUID(),
+    lead,
+    candidates: candidates.map((c) => ({ leadId: c.leadId, score: c.score, reasons: c.reasons, territory: c.territory })),
+  }))
+}
+
+function duplicateDetected(review: OpenedReview): DuplicateDetectedEvent {
+  return { type: 'freshplan.lead.duplicate_detected', lead: review.lead, data: { reviewId: review.id, leadId: review.lead.id, hard: false, candidates: review.candidates } }
+}
+
+/** Opens each lead's review with its candidates, or refreshes the lead's OPEN one (which keeps its id): one statement for all. */
+function reviewsWrite(reviews: readonly OpenedReview[]): PendingWrite {
+  return {
+    sql: `insert into reviews (id, tenant_id, territory, lead_id, candidates)
+     select * from unnest(?::uuid[], ?::text[], ?::text[], ?::uuid[], ?::jsonb[])
      on conflict (tenant_id, lead_id) where status = 'OPEN'
        do update set candidates = excluded.candidates, territory = excluded.territory, updated_at = now()
      returning id, lead_id, (xmax = 0) as inserted`,
-    [found.map((f) => f.lead.tenantId), found.map((f) => f.lead.territory), found.map((f) => f.lead.id), stored.map((s) => JSON.stringify(s))],
-  )
-  const reviewOf = new Map(rows.map((row) => [row.lead_id, row]))
-  return found.map(({ lead }, i): DuplicateDetectedEvent => {
-    const review = reviewOf.get(lead.id)!
-    if (review.inserted) reviewsOpened.inc({ territory: lead.territory })
-    return { type: 'freshplan.lead.duplicate_detected', lead, data: { reviewId: review.id, leadId: lead.id, hard: false, candidates: stored[i]! } }
+    bindings: [reviews.map((r) => r.id), reviews.map((r) => r.lead.tenantId), reviews.map((r) => r.lead.territory), reviews.map((r) => r.lead.id), reviews.map((r) => JSON.stringify(r.candidates))],
+  }
+}
+
+/** reviewsWrite, run: the events name the id each review has (an OPEN one refreshed keeps its own). */
+async function openReviews(tx: Tx, found: readonly { lead: ReviewedLead; candidates: readonly ScoredCandidate[] }[]): Promise<DuplicateDetectedEvent[]> {
+  const reviews = reviewsOf(found)
+  const { sql, bindings } = reviewsWrite(reviews)
+  const { rows } = await tx.trx.raw<{ rows: { id: string; lead_id: string; inserted: boolean }[] }>(sql, bindings)
+  const stored = new Map(rows.map((row) => [row.lead_id, row]))
+  return reviews.map((review) => {
+    const row = stored.get(review.lead.id)!
+    if (row.inserted) reviewsOpened.inc({ territory: review.lead.territory })
+    return duplicateDetected({ ...review, id: row.id })
   })
 }
 

@@ -5,9 +5,10 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import type { RequestParams } from 'autocannon'
 import pg from 'pg'
-import { PgBoss, type Db } from 'pg-boss'
-import { beginWithContext, type SecurityContext } from '../../lib/db.ts'
-import { enqueueAll, type JobToSend } from '../../lib/boss.ts'
+import { PgBoss } from 'pg-boss'
+import knexFactory from 'knex'
+import { beginWithContext, combineWrites, type SecurityContext } from '../../lib/db.ts'
+import { jobInserts, type JobToSend } from '../../lib/boss.ts'
 import { executePrepared } from '../lib/prepared.ts'
 import { EVENTS_PUBLISH_QUEUE, FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE } from '../../lib/queues.ts'
 import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST } from '../../models/lead-table.ts'
@@ -52,10 +53,8 @@ const INSERT_EVENT = `insert into lead_events (id, tenant_id, territory, lead_id
      on conflict (idempotency_key) do nothing`
 const INSERT_KEY = `insert into "idempotency_keys" ("body", "expires_at", "fingerprint", "headers", "key", "status_code", "tenant_id", "user_id") values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict ("tenant_id", "user_id", "key") do update set "body" = excluded."body", "expires_at" = excluded."expires_at", "fingerprint" = excluded."fingerprint", "headers" = excluded."headers", "key" = excluded."key", "status_code" = excluded."status_code", "tenant_id" = excluded."tenant_id", "user_id" = excluded."user_id"`
 
-/** pg-boss's job inserts, through this client, prepared like the service's (lib/db.ts bossDb). */
-function bossDb(client: pg.PoolClient): Db {
-  return { executeSql: (text, values = []) => executePrepared(client, text, values, true) }
-}
+/** Compiles statements to PostgreSQL's placeholders; never connects. */
+const sqlOnly = knexFactory({ client: 'pg' })
 
 const STATEMENTS = 'BEGIN with set_config (one round trip), advisory lock, idempotency lookup, insert lead (on conflict do nothing, returning its columns), insert CREATED activity, insert outbox event, the T+3, T+7, protection REMINDER and publish jobs in one statement (lib/boss.ts enqueueAll), insert idempotency record, COMMIT; without the service\'s §11 candidate search'
 
@@ -86,7 +85,10 @@ async function createDirectly(boss: PgBoss, client: pg.PoolClient, run: string, 
     ]
     await executePrepared(client, INSERT_EVENT, [randomUUID(), 'default', 'DE', lead.id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(lead)])
     // Every job in one statement, as the service sends them (lib/boss.ts enqueueAll).
-    await enqueueAll(boss, { db: bossDb(client) }, jobs)
+    for (const write of combineWrites(await jobInserts(boss, jobs))) {
+      const native = sqlOnly.raw(write.sql, write.bindings).toSQL().toNative()
+      await executePrepared(client, native.sql, native.bindings as unknown[], true)
+    }
     await executePrepared(client, INSERT_KEY, [
       Buffer.from(JSON.stringify(lead)), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${lead.id}`, etag: '"1"' }, key, 201, 'default', USER,
     ])
