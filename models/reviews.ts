@@ -125,7 +125,7 @@ export async function reviewPossibleDuplicates(deps: Deps, tx: Tx, lead: Reviewe
   return candidates.map(candidateView)
 }
 
-/** A `duplicate_detected` event to record, as recordLeadEvent and recordCreatedLeadEvents take it. */
+/** A `duplicate_detected` event to record, as recordLeadEvent and createdLeadEventsWrite take it. */
 export interface DuplicateDetectedEvent {
   type: 'freshplan.lead.duplicate_detected'
   lead: ReviewedLead
