@@ -28,7 +28,7 @@ const TARGET_P95_MS = 7
 const TARGET_SHARE = 0.5
 
 /**
- * A new business per request, as most creates are: its own phone, street and postal code, so §11
+ * A new business per request, as most creates are: its own phone, street, postal code and e-mail domain, so §11
  * finds no possible duplicate (a review is the exception, measured in scenarios/matching.ts). Until
  * §11 joined the create path every body had one phone and address, and each create opened a review.
  */
@@ -37,7 +37,7 @@ function leadBody(run: string, n: number): Record<string, unknown> {
   return {
     companyName: `Bench Gastro ${run} ${n} GmbH`,
     contactName: 'Maria Musterfrau',
-    email: `bench-${run}-${n}@example.com`,
+    email: `bench-${run}-${n}@gastro-${k}.example`,
     phone: `+49 30 ${20_000_000 + (k % 70_000_000)}`,
     street: `Hauptstraße ${1 + (k % 300)}`,
     postalCode: String(10_000 + (k % 89_999)),
