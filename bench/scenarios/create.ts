@@ -115,7 +115,7 @@ const PLAIN_ACTIVITY = 'insert into lead_activities (lead_id, occurred_at, summa
 const PLAIN_JOB = `insert into pgboss.job (name, data, start_after, singleton_key, policy) values ($1, $2, $3, $4, $5)`
 const PLAIN_EVENT = 'insert into lead_events (id, tenant_id, territory, lead_id, owner_user_id, collaborator_user_ids, type, idempotency_key, time, data) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)'
 const PLAIN_KEY = 'insert into idempotency_keys (body, expires_at, fingerprint, headers, key, status_code, tenant_id, user_id) values ($1, $2, $3, $4, $5, $6, $7, $8)'
-const PLAIN_STATEMENTS = 'BEGIN with set_config, then one plain prepared insert per row (lead returning id, activity, T+3 job, T+7 job, event, publish job, idempotency record), COMMIT: 9 round trips'
+const PLAIN_STATEMENTS = 'BEGIN with set_config, then one plain prepared insert per row (lead returning id, activity, T+3 job, T+7 job, protection REMINDER job, event, publish job, idempotency record), COMMIT: 10 round trips'
 
 async function createPlainly(_boss: PgBoss, client: pg.PoolClient, run: string, n: number): Promise<void> {
   const body = leadBody(run, n)
@@ -132,6 +132,7 @@ async function createPlainly(_boss: PgBoss, client: pg.PoolClient, run: string, 
     for (const [queue, days, kind] of [[FOLLOW_UP_T3_QUEUE, 3, 'T3'], [FOLLOW_UP_T7_QUEUE, 7, 'T7']] as const) {
       await executePrepared(client, PLAIN_JOB, [queue, { leadId: id, tenantId: 'default' }, new Date(now.getTime() + days * 86_400_000), `${id}:${kind}`, 'exclusive'])
     }
+    await executePrepared(client, PLAIN_JOB, [PROTECTION_REMINDER_QUEUE, { leadId: id, tenantId: 'default' }, new Date(now.getTime() + 53 * DAY), `${id}:REMINDER`, 'stately'])
     await executePrepared(client, PLAIN_EVENT, [randomUUID(), 'default', 'DE', id, USER, [], 'freshplan.lead.created', randomUUID(), now, JSON.stringify(body)])
     await executePrepared(client, PLAIN_JOB, [EVENTS_PUBLISH_QUEUE, {}, now, null, 'standard'])
     await executePrepared(client, PLAIN_KEY, [JSON.stringify(body), new Date(Date.now() + 86_400_000), randomBytes(32).toString('hex'), { location: `/api/leads/${id}` }, `bench-plain-${run}-${n}`, 201, 'default', USER])
