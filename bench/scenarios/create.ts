@@ -257,12 +257,12 @@ async function countRoundTrips(count: number): Promise<{ create: number; get: nu
       if (query.__knexTxId !== undefined) statements++
       else wakes++
     }
-    stack.deps.knex.on('query', listener)
+    stack.webDeps.knex.on('query', listener)
     const ids: string[] = []
     for (let i = 0; i < count; i++) ids.push(await create(i))
     const creates = statements
     for (const lead of ids) await read(lead)
-    stack.deps.knex.off('query', listener)
+    stack.webDeps.knex.off('query', listener)
     return { create: creates / count, get: (statements - creates) / count, wakeUpsOutsideTransactions: wakes }
   } finally {
     await stack.stop()
