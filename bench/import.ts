@@ -19,12 +19,15 @@ import { QUEUES } from '../lib/queues.ts'
 import { createImport, findImport, IMPORT_BATCH_SIZE } from '../models/imports.ts'
 
 const { values: args } = parseArgs({
+  allowNegative: true,
   options: {
     rows: { type: 'string', default: '100000' },
     format: { type: 'string', default: 'csv' },
     keep: { type: 'boolean', default: false },
     // Where the time goes: wall time per kind of statement (knex query events), summed.
     split: { type: 'boolean', default: false },
+    // --no-analyze: no autovacuum stand-in (below), to see the import on a table never analyzed.
+    analyze: { type: 'boolean', default: true },
   },
 })
 const rows = Number(args.rows)
@@ -90,7 +93,7 @@ if (args.split) {
  */
 async function autovacuumStandIn(): Promise<{ stop(): Promise<void> | void }> {
   const { rows: [setting] } = await owner.raw<{ rows: { autovacuum: string }[] }>('show autovacuum')
-  if (setting!.autovacuum === 'on') return { stop() {} }
+  if (setting!.autovacuum === 'on' || !args.analyze) return { stop() {} }
   log('autovacuum is off on this server: analyzing like autovacuum would (threshold 50 + 10 %, every 10 s)')
   let running = true
   const loop = (async () => {
