@@ -69,7 +69,7 @@ export function assertTerritoryAccess(tx: Tx, territory: string): void {
 }
 
 /** Every change of a lead is an event (§7), written in the change's transaction with the new version. */
-export function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { leadCreatedInThisTransaction?: boolean; changeId?: string } = {}): Promise<void> {
+export function emit(deps: Deps, tx: Tx, type: LeadEventType, lead: Lead, data: object, options: { changeId?: string } = {}): Promise<void> {
   return recordLeadEvent(deps, tx, { type, lead, data, ...options })
 }
 

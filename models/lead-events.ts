@@ -50,11 +50,10 @@ function eventRecord(type: LeadEventType, lead: LeadEventSubject, data: object, 
 export async function recordLeadEvent(
   deps: Deps,
   tx: Tx,
-  event: { type: LeadEventType; lead: LeadEventSubject; data: object; leadCreatedInThisTransaction?: boolean; changeId?: string },
+  event: { type: LeadEventType; lead: LeadEventSubject; data: object; changeId?: string },
 ): Promise<void> {
   const { lead, type } = event
-  // A lead created in this transaction is invisible to every other one until it commits: nothing can change it meanwhile.
-  if (!event.leadCreatedInThisTransaction) await lockLeadEvents(tx.trx, lead.id)
+  await lockLeadEvents(tx.trx, lead.id)
   const recorded = await insertEvent(tx.trx, eventRecord(type, lead, event.data, deps.clock.now(), event.changeId))
   if (!recorded) {
     deps.logger.warn({ leadId: lead.id, type, version: lead.version }, 'event with the same idempotency key already recorded; not recorded again')
