@@ -1,6 +1,6 @@
 import { PgBoss, type Db, type Queue, type SendOptions } from 'pg-boss'
 import type { Logger } from './logger.ts'
-import { writeTogether, type Knex, type PendingWrite, type Tx } from './db.ts'
+import type { Knex, PendingWrite, Tx } from './db.ts'
 import type { Config } from './config.ts'
 import { QUEUES } from './queues.ts'
 
@@ -76,10 +76,8 @@ export interface JobToSend {
  * with the transaction's other writes. A job whose singletonKey is taken is skipped, as insert skips it.
  */
 export async function jobInserts(boss: PgBoss, jobs: readonly JobToSend[]): Promise<PendingWrite[]> {
-  const byQueue = new Map<string, JobToSend[]>()
-  for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job])
   const writes: PendingWrite[] = []
-  for (const [queue, queued] of byQueue) {
+  for (const [queue, queued] of byQueue(jobs)) {
     const capture: Db = {
       executeSql: async (sql: string, values?: unknown[]) => {
         // pg-boss's $1 placeholders as knex's ?, its literal ?s (jsonb operators) escaped (as fromKnex does).
@@ -94,11 +92,26 @@ export async function jobInserts(boss: PgBoss, jobs: readonly JobToSend[]): Prom
 }
 
 /**
- * Sends jobs of any number of queues inside the caller's transaction in one round trip, so a
- * lead's follow-ups and protection job cost what one job did (issues 16, 17).
+ * Sends jobs now, in the caller's transaction: one pg-boss insert per queue, whatever the number
+ * of jobs (the sweeps' batches). A job whose singletonKey is taken is skipped; returns how many
+ * were created. (A create's jobs go with its other writes instead: jobInserts.)
  */
-export async function enqueueAll(boss: PgBoss, tx: Pick<Tx, 'trx'>, jobs: readonly JobToSend[]): Promise<void> {
-  await writeTogether(tx, await jobInserts(boss, jobs))
+export async function enqueueAll(boss: PgBoss, tx: Pick<Tx, 'db'>, jobs: readonly JobToSend[]): Promise<number> {
+  let created = 0
+  for (const [queue, queued] of byQueue(jobs)) {
+    created += (await boss.insert(queue, queued.map((job) => ({ data: job.data, ...job.options })), { db: tx.db, returnId: true }))?.length ?? 0
+  }
+  return created
+}
+
+function byQueue(jobs: readonly JobToSend[]): Map<string, JobToSend[]> {
+  const grouped = new Map<string, JobToSend[]>()
+  for (const job of jobs) {
+    const queued = grouped.get(job.queue)
+    if (queued) queued.push(job)
+    else grouped.set(job.queue, [job])
+  }
+  return grouped
 }
 
 /**

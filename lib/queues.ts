@@ -47,7 +47,7 @@ export const EVENTS_PRUNE_QUEUE = 'events.prune'
 // the database, so failures are transient: a few retries with backoff. No `notify`: the jobs are
 // due days ahead and found by polling (every 2 s, the sweep's due-now ones too), and a queue
 // without it has a plain INSERT that a lead's create sends together with its other jobs
-// (lib/boss.ts enqueueAll).
+// (lib/boss.ts jobInserts).
 export const FOLLOW_UP_T3_QUEUE = 'follow-up.t3'
 export const FOLLOW_UP_T7_QUEUE = 'follow-up.t7'
 /** The daily sweep that enqueues due follow-ups that have no job (imported or backfilled leads). */

@@ -50,7 +50,7 @@ export async function scheduleFollowUps(deps: Deps, tx: Tx, lead: NewLead): Prom
 
 /**
  * The T+3 and T+7 jobs of new leads (same keys and start times as scheduleFollowUps), for the
- * caller to send with its other jobs in one statement (lib/boss.ts enqueueAll).
+ * caller to send with its other writes in one statement (lib/boss.ts jobInserts).
  */
 export async function followUpJobsOf(tx: Tx, leads: readonly NewLead[]): Promise<JobToSend[]> {
   const zones = new Map<string, string>()
@@ -258,18 +258,17 @@ export async function sweepDueFollowUps(deps: Deps, options: { batchSize?: numbe
   for (;;) {
     const batch = await inTransaction(deps.knex, systemContext(ALL_TENANTS), async (tx) => {
       const rows = await followUpCandidates(tx, { registeredBefore, statuses: SWEEP_STATUSES, after, limit: batchSize })
-      const counts: SweepResult = { due: 0, enqueued: 0 }
+      const due: JobToSend[] = []
       for (const row of rows) {
         const lead = { status: row.status, t3SentAt: row.t3SentAt, t7SentAt: row.t7SentAt }
         for (const kind of FOLLOW_UP_KINDS) {
           if (isFollowUpSkipped(lead, kind) || followUpDueAt(row.registeredAt, kind, row.timeZone) > now) continue
-          counts.due++
           const data: FollowUpJobData = { leadId: row.id, tenantId: row.tenantId, territory: row.territory }
-          const id = await enqueue(deps.boss, tx, FOLLOW_UP_QUEUE_OF[kind], data, { singletonKey: followUpSingletonKey(row.id, kind) })
-          if (id !== null) counts.enqueued++
+          due.push({ queue: FOLLOW_UP_QUEUE_OF[kind], data, options: { singletonKey: followUpSingletonKey(row.id, kind) } })
         }
       }
-      return { rows, counts }
+      // One insert per kind for the batch; the singleton key turns a job that exists into no row.
+      return { rows, counts: { due: due.length, enqueued: await enqueueAll(deps.boss, tx, due) } }
     })
     result.due += batch.counts.due
     result.enqueued += batch.counts.enqueued

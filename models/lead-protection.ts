@@ -14,7 +14,7 @@ import { inTransaction, systemContext, type Tx } from '../lib/db.ts'
 import { renderMail } from '../lib/mail-template.ts'
 import { PROTECTION_QUEUE_OF } from '../lib/queues.ts'
 import { ALL_TENANTS, SYSTEM_USER_ID, type Territory as TerritoryCode } from '../lib/tenancy.ts'
-import type { JobToSend } from '../lib/boss.ts'
+import { enqueueAll, type JobToSend } from '../lib/boss.ts'
 import { queueOutboxMail } from './email-outbox.ts'
 import { mailTemplate } from './email-templates.ts'
 import { recordLeadEvent } from './lead-events.ts'
@@ -271,16 +271,12 @@ export async function sweepProtection(deps: Deps, options: { batchSize?: number 
       const rows = await protectionCandidates(tx, { dueBy: now, after, limit: batchSize })
       // One insert per kind for the whole batch; the singleton key turns a lead's second job into no row.
       // A lead never computed has no kind yet: the REMINDER queue takes it (the job works out what is due).
-      const byKind = new Map<ProtectionKind, { data: ProtectionJobData; singletonKey: string }[]>()
-      for (const row of rows) {
+      const jobs = rows.map((row): JobToSend => {
         const kind = row.nextKind ?? 'REMINDER'
-        const jobs = byKind.get(kind) ?? []
-        jobs.push({ data: { leadId: row.id, tenantId: row.tenantId, territory: row.territory, dueAt: now.toISOString() }, singletonKey: protectionSingletonKey(row.id, kind) })
-        byKind.set(kind, jobs)
-      }
-      let enqueued = 0
-      for (const [kind, jobs] of byKind) enqueued += (await deps.boss.insert(PROTECTION_QUEUE_OF[kind], jobs, { db: tx.db, returnId: true }))?.length ?? 0
-      return { rows, enqueued }
+        const data: ProtectionJobData = { leadId: row.id, tenantId: row.tenantId, territory: row.territory, dueAt: now.toISOString() }
+        return { queue: PROTECTION_QUEUE_OF[kind], data, options: { singletonKey: protectionSingletonKey(row.id, kind) } }
+      })
+      return { rows, enqueued: await enqueueAll(deps.boss, tx, jobs) }
     })
     result.due += batch.rows.length
     result.enqueued += batch.enqueued
