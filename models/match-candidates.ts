@@ -46,10 +46,9 @@ interface CandidateRow {
   business_type: string | null
 }
 
-// Columns named (no `*`), so the statement is prepared once per connection (lib/db.ts).
-const CANDIDATES_SQL =
-  'select id, territory, visible, company_name, contact_name, email_normalized, phone_e164, street, postal_code, city, business_type ' +
-  'from match_candidates(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::uuid)'
+// Columns named (no `*`), so the statements are prepared once per connection (lib/db.ts).
+const CANDIDATE_COLUMNS = ['id', 'territory', 'visible', 'company_name', 'contact_name', 'email_normalized', 'phone_e164', 'street', 'postal_code', 'city', 'business_type'] as const satisfies readonly (keyof CandidateRow)[]
+const CANDIDATES_SQL = `select ${CANDIDATE_COLUMNS.join(', ')} from match_candidates(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::uuid)`
 
 /** The probe values of a lead, as the stored keys are computed (matchKeyColumns). */
 function probeValues(fields: MatchFields, excludeLeadId: string | null): (string | null)[] {
@@ -72,7 +71,7 @@ export async function findMatchCandidates(tx: Tx, fields: MatchFields, options: 
 // none when the tenant switched review on write off (a gating qual). Always one row for the
 // settings, candidate columns null when there are none.
 const REVIEW_CANDIDATES_SQL =
-  'select s.review_threshold, c.ord, c.id, c.territory, c.visible, c.company_name, c.contact_name, c.email_normalized, c.phone_e164, c.street, c.postal_code, c.city, c.business_type ' +
+  `select s.review_threshold, c.ord, ${CANDIDATE_COLUMNS.map((column) => `c.${column}`).join(', ')} ` +
   'from (select coalesce(max(review_threshold), ?::int) as review_threshold, coalesce(bool_and(review_on_write), true) as review_on_write from matching_settings where tenant_id = ?) s ' +
   'left join lateral (select p.ord, m.* ' +
   'from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::uuid[]) with ordinality as p (name, phone, email, domain, postal, city, exclude, ord) ' +
