@@ -4,8 +4,8 @@
 // imitates a real tenant: half the names share one of ~180 common words (family names, inn names,
 // "Bella Vista"), the rest are rarer made-up words; a second word now and then; about 8,000 postal
 // codes with their towns; 55 % company domains of their own, 5 % of twenty chains, 40 % free mail;
-// every lead its own phone number. Indexes are dropped for the load and rebuilt afterwards.
-import pg from 'pg'
+// every lead its own phone number. Loaded like seed.ts's leads (bulkLoadLeads).
+import { bulkLoadLeads } from './seed.ts'
 
 export const COMMON_WORDS = [
   'mueller', 'schmidt', 'schneider', 'fischer', 'weber', 'meyer', 'wagner', 'becker', 'schulz', 'hoffmann', 'schaefer', 'koch',
@@ -23,27 +23,9 @@ const GENERIC = ['Restaurant', 'Hotel', 'Gasthaus', 'Café', 'Bistro', 'Catering
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'be', 'so', 'di', 'fa', 'gu', 'he', 'ji', 'ko', 'la', 'mu', 'no', 'pe', 'ri', 'sa', 'te', 'vi', 'wo', 'ze', 'bra', 'kel', 'dor', 'fin', 'gar', 'hol']
 export const SYLLABLE_COUNT = SYLLABLES.length
 
-const BULK_THRESHOLD = 50_000
-
 /** Leads number `from`..`to` (inclusive) of tenant `default`, DE, owners cycling over 50 sales users. */
 export async function seedMatchingLeads(ownerUrl: string, from: number, to: number): Promise<{ seconds: number }> {
-  const started = performance.now()
-  const client = new pg.Client({ connectionString: ownerUrl })
-  await client.connect()
-  try {
-    await client.query(`set synchronous_commit = off`)
-    await client.query(`set maintenance_work_mem = '256MB'`)
-    const bulk = to - from + 1 >= BULK_THRESHOLD
-    let indexes: string[] = []
-    if (bulk) {
-      const { rows } = await client.query<{ name: string; definition: string }>(
-        `select i.relname as name, pg_get_indexdef(i.oid) as definition
-           from pg_index x join pg_class i on i.oid = x.indexrelid
-          where x.indrelid = 'leads'::regclass and not x.indisprimary`,
-      )
-      indexes = rows.map((r) => r.definition)
-      for (const row of rows) await client.query(`drop index ${row.name}`)
-    }
+  return bulkLoadLeads(ownerUrl, from, to, async (client) => {
     await client.query(
       `insert into leads (tenant_id, territory, country_code, company_name, contact_name, email, phone, street, postal_code, city,
                           source, status, stage, owner_user_id, created_by, created_at, updated_at, registered_at,
@@ -76,13 +58,7 @@ export async function seedMatchingLeads(ownerUrl: string, from: number, to: numb
                          when abs(h % 20) = 11 then 'kette' || abs(h2 % 20) || '.de' end as domain) as e`,
       [from, to, GENERIC, COMMON_WORDS, SYLLABLES],
     )
-    for (const definition of indexes) await client.query(definition)
-    await client.query('vacuum (analyze) leads')
-    await client.query('checkpoint')
-  } finally {
-    await client.end()
-  }
-  return { seconds: (performance.now() - started) / 1000 }
+  })
 }
 
 /**

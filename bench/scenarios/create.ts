@@ -15,6 +15,7 @@ import { createdActivitiesWrite, LEAD_SELECT_LIST, type Lead } from '../../model
 import { eventsWrite } from '../../models/event-outbox.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { startStack } from '../../test/helpers/stack.ts'
+import { withClient } from '../../test/helpers/database.ts'
 import { backendCpu, backendCpuSince } from '../lib/backend-cpu.ts'
 import { assertAnswered, assertClean, loadSummary, percentile, runLoad, type LoadResult } from '../lib/load.ts'
 import { pace, runPaced } from '../lib/paced.ts'
@@ -271,21 +272,15 @@ async function countRoundTrips(count: number): Promise<{ create: number; get: nu
 
 /** Rows a create writes, per table (pg-boss jobs per queue): the baseline must write what the service writes. */
 async function rowsWritten(ownerUrl: string): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: ownerUrl })
-  await client.connect()
-  try {
-    const { rows } = await client.query<{ what: string; n: number }>(
-      `select 'leads' as what, count(*)::int as n from leads union all
-       select 'lead_activities', count(*)::int from lead_activities union all
-       select 'lead_events', count(*)::int from lead_events union all
-       select 'idempotency_keys', count(*)::int from idempotency_keys union all
-       select 'job ' || name, count(*)::int from pgboss.job where name = any($1) group by name`,
-      [[FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE, EVENTS_PUBLISH_QUEUE]],
-    )
-    return Object.fromEntries(rows.map((r) => [r.what, r.n]))
-  } finally {
-    await client.end()
-  }
+  const { rows } = await withClient(ownerUrl, (client) => client.query<{ what: string; n: number }>(
+    `select 'leads' as what, count(*)::int as n from leads union all
+     select 'lead_activities', count(*)::int from lead_activities union all
+     select 'lead_events', count(*)::int from lead_events union all
+     select 'idempotency_keys', count(*)::int from idempotency_keys union all
+     select 'job ' || name, count(*)::int from pgboss.job where name = any($1) group by name`,
+    [[FOLLOW_UP_T3_QUEUE, FOLLOW_UP_T7_QUEUE, PROTECTION_REMINDER_QUEUE, EVENTS_PUBLISH_QUEUE]],
+  ))
+  return Object.fromEntries(rows.map((r) => [r.what, r.n]))
 }
 
 /** Rows per create between two counts, rounded to 2 places. */

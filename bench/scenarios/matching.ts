@@ -5,14 +5,13 @@
 // words shared by thousands of leads at the large size, postal codes with a hundred leads each.
 import type { RequestParams } from 'autocannon'
 import { tokenFor } from '../../test/helpers/api.ts'
-import type { TestDatabase } from '../../test/helpers/database.ts'
+import { withClient, type TestDatabase } from '../../test/helpers/database.ts'
 import { assertClean, loadSummary, runLoad, type LoadResult } from '../lib/load.ts'
 import { matchBodies, seedMatchingLeads } from '../lib/matching-seed.ts'
 import { mergePaced, runPaced } from '../lib/paced.ts'
 import type { RunningProcess } from '../lib/processes.ts'
 import { verdict, type BenchContext, type Figure, type Scenario } from '../lib/types.ts'
 import { pacedMethod } from './create.ts'
-import pg from 'pg'
 
 const RATE = 100
 const TARGET_P95_MS = 15
@@ -34,17 +33,11 @@ function cycling(bodies: readonly string[]): (request: RequestParams) => Request
 }
 
 async function setReviewOnWrite(db: TestDatabase, on: boolean): Promise<void> {
-  const client = new pg.Client({ connectionString: db.ownerUrl })
-  await client.connect()
-  try {
-    await client.query(
-      `insert into matching_settings (tenant_id, review_on_write) values ('default', $1)
-       on conflict (tenant_id) do update set review_on_write = excluded.review_on_write, updated_at = now()`,
-      [on],
-    )
-  } finally {
-    await client.end()
-  }
+  await withClient(db.ownerUrl, (client) => client.query(
+    `insert into matching_settings (tenant_id, review_on_write) values ('default', $1)
+     on conflict (tenant_id) do update set review_on_write = excluded.review_on_write, updated_at = now()`,
+    [on],
+  ))
 }
 
 export const matchingScenario: Scenario = {

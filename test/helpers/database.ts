@@ -35,14 +35,19 @@ export function urlFor(database: string, credentials?: { user: string; password:
   return url.href
 }
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SERVER_URL })
+/** A raw session on `url` for the length of `work` (set-up, statements the application never sends). */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     return await work(client)
   } finally {
     await client.end()
   }
+}
+
+function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(SERVER_URL, work)
 }
 
 async function schemaHash(): Promise<string> {

@@ -6,7 +6,6 @@
 // - RLS context: the web's role cannot make itself SYSTEM or claim every tenant; only the worker role
 //   (a member of freshplan_system) can. A SALES collaborator changes a lead only by adding activities.
 import test from 'ava'
-import pg from 'pg'
 import type { PgBoss } from 'pg-boss'
 import { createLogger } from '../../lib/logger.ts'
 import { inTransaction, type Knex, type Role, type SecurityContext } from '../../lib/db.ts'
@@ -14,6 +13,7 @@ import { SYSTEM_ROLE } from '../../lib/config.ts'
 import { enqueue, startBoss } from '../../lib/boss.ts'
 import { PgBossAdapter } from '../../server/queue-board/index.ts'
 import { startStack, type Stack } from '../helpers/stack.ts'
+import { withClient } from '../helpers/database.ts'
 import { apiClient, tokenFor, type Api } from '../helpers/api.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -62,16 +62,6 @@ test.before(async () => {
 })
 test.after.always(() => stack?.stop())
 
-/** A raw session as one of the runtime roles, for statements the application never sends. */
-async function asRole<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await work(client)
-  } finally {
-    await client.end()
-  }
-}
 
 const runtimeRoles = () => [['web (freshplan_app)', stack.db.appUrl], ['worker (freshplan_worker)', stack.db.workerUrl]] as const
 
@@ -94,7 +84,7 @@ test('neither runtime role can read or write pgboss.bam, write pgboss.version, o
     `truncate pgboss.job_common`,
   ]
   for (const [name, url] of runtimeRoles()) {
-    await asRole(url, async (client) => {
+    await withClient(url, async (client) => {
       for (const sql of refused) {
         const error = await t.throwsAsync(client.query(sql), undefined, `${name}: ${sql}`)
         t.is((error as { code?: string }).code, '42501', `${name}: ${sql} → ${error?.message}`)
@@ -165,7 +155,7 @@ test('as the web role, a forged SYSTEM or all-tenants context reads nothing of a
   }
   t.is((await stack.owner.raw('select company_name from leads where id = ?', [leads.acmeLead])).rows[0].company_name, 'acme lead of u-acme')
   // The web role cannot take the membership either.
-  await asRole(stack.db.appUrl, async (client) => {
+  await withClient(stack.db.appUrl, async (client) => {
     await t.throwsAsync(client.query(`set role ${SYSTEM_ROLE}`), { code: '42501' })
     t.false((await client.query(`select pg_has_role('${SYSTEM_ROLE}', 'MEMBER') as member`)).rows[0].member)
   })
@@ -188,7 +178,7 @@ test('every policy reads the context through app_*(), so none can be fooled by a
 })
 
 test('the web listener reads the outbox of every tenant through its SECURITY DEFINER functions only', async (t) => {
-  await asRole(stack.db.appUrl, async (client) => {
+  await withClient(stack.db.appUrl, async (client) => {
     const { rows } = await client.query(`select distinct tenant_id from dashboard_events_after(0, 100) order by 1`)
     t.deepEqual(rows.map((r) => r.tenant_id), ['acme', 'default'])
     for (const fn of ['dashboard_latest_seq', 'dashboard_events_after', 'dashboard_events']) {
