@@ -15,6 +15,7 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ServiceProcess {
+  entry: 'server/web.ts' | 'jobs/worker.ts'
   child: ChildProcessWithoutNullStreams
   output(): string
   exited: Promise<number | null>
@@ -31,7 +32,7 @@ export function spawnService(entry: 'server/web.ts' | 'jobs/worker.ts', env: Rec
   child.stdout.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr.on('data', (c: Buffer) => (output += c.toString()))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return { child, output: () => output, exited }
+  return { entry, child, output: () => output, exited }
 }
 
 /** Polls /health/ready until 200; fails with the process output when it does not come up. */
@@ -40,7 +41,7 @@ export async function waitUntilReady(port: number, service: ServiceProcess, ms =
   for (;;) {
     const status = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status, () => 0)
     if (status === 200) return
-    if (Date.now() > deadline || service.child.exitCode !== null) throw new Error(`web did not become ready: ${service.output()}`)
+    if (Date.now() > deadline || service.child.exitCode !== null) throw new Error(`${service.entry} did not become ready: ${service.output()}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }

@@ -15,8 +15,14 @@ const soak = SECONDS > 0 ? test : test.skip
 let db: TestDatabase | undefined
 test.after.always(() => db?.drop())
 
-async function heapAndRss(port: number): Promise<{ heap: number; rss: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+async function heapAndRss(port: number, service: ServiceProcess): Promise<{ heap: number; rss: number }> {
+  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    (response) => response.text(),
+    (error: unknown) => {
+      // Which process did not answer, and what it printed: a bare "fetch failed" tells neither.
+      throw new Error(`${service.entry} /metrics did not answer (${String((error as Error).cause ?? error)}, exit code ${service.child.exitCode}): ${service.output().slice(-2000)}`)
+    },
+  )
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN)
   return { heap: read('nodejs_heap_size_used_bytes'), rss: read('process_resident_memory_bytes') }
 }
@@ -38,7 +44,9 @@ soak(`${SECONDS} s of mixed traffic at ${RATE} req/s: no error, no memory growth
   const nodeArgs = [`--max-old-space-size=${HEAP_CAP_MB}`]
   const processes: ServiceProcess[] = [spawnService('server/web.ts', env, nodeArgs), spawnService('jobs/worker.ts', env, nodeArgs)]
   try {
-    await waitUntilReady(webPort, processes[0]!)
+    // Both, before the first memory sample: the worker opens its metrics port only once its queues
+    // and schedules are registered, which on a busy machine comes after web is ready.
+    await Promise.all([waitUntilReady(webPort, processes[0]!), waitUntilReady(workerMetricsPort, processes[1]!)])
     const api = apiClient(`http://127.0.0.1:${webPort}`)
     const tokens = await Promise.all(['SALES', 'MANAGER'].map((role, i) => tokenFor({ user: `soak-${i}`, role, territories: ['DE', 'CH'] })))
     const counts: Record<string, number> = {}
@@ -71,7 +79,7 @@ soak(`${SECONDS} s of mixed traffic at ${RATE} req/s: no error, no memory growth
       const p = operation().catch((error) => void errors.push(String(error))).finally(() => inFlight.delete(p))
       inFlight.add(p)
       if (Date.now() >= nextSample) {
-        samples.push({ at: Date.now() - started, web: await heapAndRss(webPort), worker: await heapAndRss(workerMetricsPort) })
+        samples.push({ at: Date.now() - started, web: await heapAndRss(webPort, processes[0]!), worker: await heapAndRss(workerMetricsPort, processes[1]!) })
         nextSample += SAMPLE_MS
       }
     }
