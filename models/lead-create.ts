@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto'
 import { DomainError, problems } from './errors.ts'
 import { normalizeLead } from './normalization.ts'
 import { reviewCreatedLeads } from './reviews.ts'
-import type { CandidateView } from './match-candidates.ts'
+import { reviewCandidatesSearch, type CandidateView } from './match-candidates.ts'
+import type { MatchFields } from './matching.ts'
 import { followUpJobsOf } from './follow-ups.ts'
 import { PUBLISH_JOB, createdLeadEventsWrite, type CreatedLeadEvent } from './lead-events.ts'
 import type { Lead } from './lead-table.ts'
@@ -96,7 +97,11 @@ export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: read
     }
   }
   if (planned.length === 0) return outcomes
-  const inserted = await insertLeads(tx, planned.map(({ plan }) => plan.row))
+  // A lone lead's §11 search travels in its insert's statement (one round trip less, issue 16): it
+  // sees the table before the insert, which for one lead is all the search wants. A batch searches
+  // after its insert, so that its leads are found as each other's duplicates.
+  const search = planned.length === 1 ? reviewCandidatesSearch(tx, [planned[0]!.plan.row as MatchFields & { id: string }]) : undefined
+  const { inserted, alongsideRows } = await insertLeads(tx, planned.map(({ plan }) => plan.row), search)
   const created: { index: number; plan: PlannedLead; lead: Lead }[] = []
   for (const { index, plan } of planned) {
     const lead = inserted.get(plan.row.id)
@@ -121,7 +126,7 @@ export async function createLeads(deps: Deps, tx: Tx, actor: Actor, inputs: read
     }
   }
   // §11: possible duplicates open a review in this transaction.
-  const reviewed = await reviewCreatedLeads(tx, current)
+  const reviewed = await reviewCreatedLeads(tx, current, search?.scored(alongsideRows))
   if (reviewed.write) writes.push(reviewed.write)
   const eventsWrite = createdLeadEventsWrite(deps, tx, [...events, ...reviewed.events])
   if (eventsWrite) writes.push(eventsWrite)

@@ -78,23 +78,43 @@ const REVIEW_CANDIDATES_SQL =
   'cross join lateral match_candidates(p.name, p.phone, p.email, p.domain, p.postal, p.city, p.exclude) m ' +
   'where s.review_on_write) c on true'
 
+/** The §11 search for leads being written, as a statement to send (alone, or inside another: insertLeads) and what makes its rows into candidates. */
+export interface ReviewCandidatesSearch {
+  sql: string
+  bindings: readonly unknown[]
+  /** Each lead's candidates from the statement's rows (SearchRow). */
+  scored(rows: readonly object[]): ScoredCandidate[][]
+}
+
+type SearchRow = Partial<CandidateRow> & { review_threshold: number; ord: number | null }
+
 /**
  * §11 on a write: for each lead (each excluding itself), the candidates at or above the tenant's
  * review threshold (matching_settings, else §11's default), best first; none when the tenant
- * switched review on write off. One round trip for any number of leads, the settings included.
+ * switched review on write off. One statement for any number of leads, the settings included.
  */
-export async function findReviewCandidates(tx: Tx, leads: readonly (MatchFields & { id: string })[]): Promise<ScoredCandidate[][]> {
-  if (leads.length === 0) return []
+export function reviewCandidatesSearch(tx: Tx, leads: readonly (MatchFields & { id: string })[]): ReviewCandidatesSearch {
   const probes = leads.map((lead) => probeValues(lead, lead.id))
   const columns = probes[0]!.map((_, column) => probes.map((probe) => probe[column]))
-  const { rows } = await tx.trx.raw<{ rows: (Partial<CandidateRow> & { review_threshold: number; ord: number | null })[] }>(
-    REVIEW_CANDIDATES_SQL,
-    [DEFAULT_REVIEW_THRESHOLD, tx.ctx.tenantId, ...columns] as unknown as string[],
-  )
-  const rowsOf = leads.map((): CandidateRow[] => [])
-  for (const row of rows) if (row.ord !== null) rowsOf[row.ord - 1]!.push(row as CandidateRow)
-  const threshold = rows[0]!.review_threshold
-  return leads.map((lead, i) => scoredCandidates(lead, rowsOf[i]!, threshold))
+  return {
+    sql: REVIEW_CANDIDATES_SQL,
+    bindings: [DEFAULT_REVIEW_THRESHOLD, tx.ctx.tenantId, ...columns],
+    scored(searchRows) {
+      const rows = searchRows as readonly SearchRow[]
+      const rowsOf = leads.map((): CandidateRow[] => [])
+      for (const row of rows) if (row.ord !== null) rowsOf[row.ord - 1]!.push(row as CandidateRow)
+      const threshold = rows[0]!.review_threshold
+      return leads.map((lead, i) => scoredCandidates(lead, rowsOf[i]!, threshold))
+    },
+  }
+}
+
+/** reviewCandidatesSearch in a round trip of its own. */
+export async function findReviewCandidates(tx: Tx, leads: readonly (MatchFields & { id: string })[]): Promise<ScoredCandidate[][]> {
+  if (leads.length === 0) return []
+  const search = reviewCandidatesSearch(tx, leads)
+  const { rows } = await tx.trx.raw<{ rows: SearchRow[] }>(search.sql, search.bindings as string[])
+  return search.scored(rows)
 }
 
 function scoredCandidates(fields: MatchFields, rows: readonly CandidateRow[], minScore: number): ScoredCandidate[] {

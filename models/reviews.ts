@@ -134,12 +134,12 @@ export interface DuplicateDetectedEvent {
 
 /**
  * reviewPossibleDuplicates for the leads a create just wrote (createLeads: one, or an import's
- * batch): one candidate search for all of them. The reviews come back as one write and their
- * events as data, for the caller to send with its other writes (a new lead has no review yet, so
- * each review's id is the one given here).
+ * batch): one candidate search for all of them, or the one `searched` already ran with the insert.
+ * The reviews come back as one write and their events as data, for the caller to send with its
+ * other writes (a new lead has no review yet, so each review's id is the one given here).
  */
-export async function reviewCreatedLeads(tx: Tx, leads: readonly ReviewedLead[]): Promise<{ possibleDuplicates: CandidateView[][]; events: DuplicateDetectedEvent[]; write: PendingWrite | null }> {
-  const found = (await findReviewCandidates(tx, leads)).map((c) => c.slice(0, MAX_MATCH_CANDIDATES))
+export async function reviewCreatedLeads(tx: Tx, leads: readonly ReviewedLead[], searched?: ScoredCandidate[][]): Promise<{ possibleDuplicates: CandidateView[][]; events: DuplicateDetectedEvent[]; write: PendingWrite | null }> {
+  const found = (searched ?? await findReviewCandidates(tx, leads)).map((c) => c.slice(0, MAX_MATCH_CANDIDATES))
   const reviewed = reviewsOf(leads.flatMap((lead, i) => (found[i]!.length > 0 ? [{ lead, candidates: found[i]! }] : [])))
   for (const { lead } of reviewed) reviewsOpened.inc({ territory: lead.territory })
   return {
