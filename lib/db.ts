@@ -22,9 +22,16 @@ const requireKnex = createRequire(import.meta.url)
 const KnexPgClient = requireKnex('knex/lib/dialects/postgres/index.js') as typeof Knex.Client
 const KnexPgTransaction = requireKnex('knex/lib/dialects/postgres/execution/pg-transaction.js') as new (client: unknown, container: unknown, config?: TransactionConfig, outerTx?: unknown) => {
   begin(connection: unknown): Promise<unknown>
-  query(connection: unknown, sql: string): Promise<unknown>
+  commit(connection: unknown, value: unknown): Promise<unknown>
+  /** Sends `sql`; status 1 then resolves the transaction with `value`, 2 rejects it with `value` (knex's own COMMIT and ROLLBACK). */
+  query(connection: unknown, sql: string | LiteralQuery, status?: 1 | 2, value?: unknown): Promise<unknown>
+  trxClient: { query(connection: unknown, sql: string | LiteralQuery): Promise<unknown> }
+  _completed: boolean
+  _resolver(value: unknown): void
 }
 const runQuery = (KnexPgClient.prototype as unknown as { _query(connection: unknown, query: CompiledQuery): Promise<unknown> })._query
+// How pg turns a JavaScript value into a parameter's text; inlineBindings quotes that text.
+const { prepareValue } = requireKnex('pg/lib/utils.js') as { prepareValue(value: unknown): string | Buffer | null }
 
 /** Statement texts this process has decided on (a name, or null for unnamed); past the bound, further ones run unnamed (texts built from data must not grow memory). */
 const MAX_PREPARED_STATEMENTS = 2_000
@@ -44,30 +51,100 @@ export function preparedStatementName(sql: string, bindingCount: number, fixedRe
   return name ?? undefined
 }
 
-/**
- * BEGIN and the transaction's RLS context in one round trip (simple query protocol, so the values
- * are SQL literals). `set_config(..., true)` is transaction-local: a pooled connection never
- * carries it into the next transaction.
- */
-export function beginWithContext(ctx: SecurityContext): string {
-  const literal = pg.escapeLiteral
-  return `BEGIN; select set_config('app.tenant_id', ${literal(ctx.tenantId)}, true), set_config('app.user_id', ${literal(ctx.userId)}, true), ` +
-    `set_config('app.role', ${literal(ctx.role)}, true), set_config('app.territories', ${literal(ctx.territories.join(','))}, true)`
+/** One SQL statement with knex's `?` placeholders. */
+export interface Statement {
+  sql: string
+  bindings: readonly Knex.RawBinding[]
 }
 
-/** knex passes a transaction's config to its constructor; inTransaction puts the context there. */
-type TransactionConfig = Knex.TransactionConfig & { securityContext?: SecurityContext }
+/**
+ * A statement as text with its values inlined as SQL literals, for the simple query protocol that
+ * lets BEGIN or COMMIT travel with it (issue 16). Each value is the text pg would have sent as the
+ * parameter (its prepareValue), quoted by pg's escapeLiteral; bytes as bytea hex. Every `?` must be
+ * a placeholder.
+ */
+export function inlineBindings({ sql, bindings }: Statement): string {
+  const parts = sql.split('?')
+  if (parts.length !== bindings.length + 1) throw new Error(`inlineBindings: ${parts.length - 1} placeholders for ${bindings.length} values in: ${sql}`)
+  return parts.reduce((text, part, i) => {
+    const value = prepareValue(bindings[i - 1])
+    const literal = value === null ? 'null' : Buffer.isBuffer(value) ? `'\\x${value.toString('hex')}'` : pg.escapeLiteral(value)
+    return `${text}${literal}${part}`
+  })
+}
+
+/**
+ * A text with its values inlined, as a query knex sends unchanged: knex rewrites every `?` of a
+ * query's text into a `$n` placeholder (a `?` inside a literal too, and a backslash before one is
+ * lost), so AppPgClient sends the text kept in the options instead.
+ */
+function literalText(text: string): LiteralQuery {
+  return { sql: text, options: { literal: text } }
+}
+
+interface LiteralQuery {
+  sql: string
+  options: { literal: string }
+}
+
+/**
+ * BEGIN and the transaction's RLS context in one round trip (simple query protocol, so the values
+ * are SQL literals), and any statements that should run first (`alsoAtBegin`, inlineBindings).
+ * `set_config(..., true)` is transaction-local: a pooled connection never carries it into the next
+ * transaction.
+ */
+export function beginWithContext(ctx: SecurityContext, alsoAtBegin: readonly Statement[] = []): string {
+  const literal = pg.escapeLiteral
+  return [
+    `BEGIN; select set_config('app.tenant_id', ${literal(ctx.tenantId)}, true), set_config('app.user_id', ${literal(ctx.userId)}, true), ` +
+      `set_config('app.role', ${literal(ctx.role)}, true), set_config('app.territories', ${literal(ctx.territories.join(','))}, true)`,
+    ...alsoAtBegin.map(inlineBindings),
+  ].join(';\n')
+}
+
+/** knex passes a transaction's config to its constructor; inTransaction puts the context and its round-trip sharing there. */
+type TransactionConfig = Knex.TransactionConfig & { securityContext?: SecurityContext; sharing?: SharedRoundTrips }
+
+/** What a transaction sends with its BEGIN and with its COMMIT, and what came back of the first. */
+interface SharedRoundTrips {
+  atBegin: readonly Statement[]
+  /** The rows of each `atBegin` statement, once BEGIN has run. */
+  begun?: object[][]
+  atCommit: Statement[]
+}
 
 class ContextTransaction extends KnexPgTransaction {
   readonly securityContext: SecurityContext | undefined
+  readonly sharing: SharedRoundTrips | undefined
 
   constructor(client: unknown, container: unknown, config?: TransactionConfig, outerTx?: unknown) {
     super(client, container, config, outerTx)
     this.securityContext = config?.securityContext
+    this.sharing = config?.sharing
   }
 
-  override begin(connection: unknown): Promise<unknown> {
-    return this.securityContext ? this.query(connection, beginWithContext(this.securityContext)) : super.begin(connection)
+  override async begin(connection: unknown): Promise<unknown> {
+    if (!this.securityContext) return super.begin(connection)
+    const sent = (await this.query(connection, literalText(beginWithContext(this.securityContext, this.sharing?.atBegin)))) as { response?: { rows: object[] }[] } | undefined
+    // knex hands back its query object; `response` is pg's result of each statement, BEGIN's and
+    // the set_config select's first. Nothing when BEGIN failed (knex has rejected the transaction).
+    if (this.sharing && Array.isArray(sent?.response)) this.sharing.begun = sent.response.slice(2).map((result) => result.rows)
+    return sent
+  }
+
+  override async commit(connection: unknown, value: unknown): Promise<unknown> {
+    const atCommit = this.sharing?.atCommit ?? []
+    if (atCommit.length === 0) return super.commit(connection, value)
+    try {
+      await this.trxClient.query(connection, literalText([...atCommit.map(inlineBindings), 'COMMIT'].join(';\n')))
+    } catch (error) {
+      // The statement failed, so COMMIT never ran: roll the open transaction back before the
+      // connection returns to the pool, and fail the transaction with the statement's error.
+      return this.query(connection, 'ROLLBACK', 2, error)
+    }
+    this._completed = true
+    this._resolver(value)
+    return undefined
   }
 }
 
@@ -84,7 +161,8 @@ class AppPgClient extends KnexPgClient {
   }
 
   _query(connection: unknown, query: CompiledQuery): Promise<unknown> {
-    const { fixedResult, ...options } = query.options ?? {}
+    const { fixedResult, literal, ...options } = query.options ?? {}
+    if (typeof literal === 'string') query.sql = literal
     const name = preparedStatementName(query.sql, query.bindings?.length ?? 0, fixedResult === true)
     // In place: knex reads the driver's response back from this very object.
     query.options = name === undefined ? options : { ...options, name }
@@ -126,6 +204,12 @@ export interface Tx {
    * must not hold anything inside the transaction, e.g. waking the outbox relay (models/lead-events.ts).
    */
   afterCommit(hook: () => void): void
+  /**
+   * Sends `statement` with the COMMIT, in its round trip (values inlined: inlineBindings); the
+   * transaction fails and rolls back if it fails. For the last write of a request whose result
+   * nobody reads (the Idempotency-Key's stored response).
+   */
+  atCommit(statement: Statement): void
 }
 
 /**
@@ -140,22 +224,21 @@ function bossDb(trx: Knex.Transaction): Db {
 /**
  * The one transaction helper of the code base: opens a transaction with the RLS context set for it
  * alone (beginWithContext) and hands out the pg-boss adapter, so "write rows + enqueue jobs" is
- * one atomic unit.
+ * one atomic unit. `atBegin`: statements sent in BEGIN's round trip, after the context is set,
+ * each with a snapshot of its own; `work` gets their rows (`begun`).
  */
-export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(knex: Knex, ctx: SecurityContext, work: (tx: Tx, begun: object[][]) => Promise<T>, atBegin: readonly Statement[] = []): Promise<T> {
   const hooks: (() => void)[] = []
+  const sharing: SharedRoundTrips = { atBegin, atCommit: [] }
   const result = await knex.transaction(async (trx) => {
-    return work({ trx, db: bossDb(trx), ctx, afterCommit: (hook) => hooks.push(hook) })
-  }, { securityContext: ctx } as TransactionConfig)
+    return work({ trx, db: bossDb(trx), ctx, afterCommit: (hook) => hooks.push(hook), atCommit: (statement) => sharing.atCommit.push(statement) }, sharing.begun ?? [])
+  }, { securityContext: ctx, sharing } as TransactionConfig)
   for (const hook of hooks) hook()
   return result
 }
 
 /** A write whose result nobody reads: one INSERT with knex's `?` placeholders, to send with others. */
-export interface PendingWrite {
-  sql: string
-  bindings: readonly Knex.RawBinding[]
-}
+export type PendingWrite = Statement
 
 /**
  * Writes as the statements to send: every plain INSERT as a data-modifying CTE of one statement,
@@ -193,5 +276,14 @@ export async function writeTogether(tx: Pick<Tx, 'trx'>, writes: readonly Pendin
 export async function inSavepoint<T>(tx: Tx, work: (savepoint: Tx) => Promise<T>): Promise<T> {
   // After-commit hooks wait for the outer transaction; one of a rolled-back savepoint only wakes
   // the outbox relay for nothing.
-  return tx.trx.transaction((trx) => work({ trx, db: bossDb(trx), ctx: tx.ctx, afterCommit: tx.afterCommit }))
+  return tx.trx.transaction((trx) => work({
+    trx,
+    db: bossDb(trx),
+    ctx: tx.ctx,
+    afterCommit: tx.afterCommit,
+    // It would run with the outer COMMIT even when this savepoint rolls back.
+    atCommit: () => {
+      throw new Error('atCommit belongs to the outermost transaction, not a savepoint')
+    },
+  }))
 }

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa'
 import { inTransaction, type Tx } from '../../lib/db.ts'
 import type { Deps } from '../../lib/deps.ts'
 import { DomainError, problems } from '../../models/errors.ts'
-import { findStoredResponse, storeResponse, tryLockKey } from '../../models/idempotency-keys.ts'
+import { keyStatements, storeResponse } from '../../models/idempotency-keys.ts'
 
 const PRINTABLE_KEY = /^[\x20-\x7e]{1,255}$/
 const REPLAYED_HEADERS = ['location', 'etag', 'content-type'] as const
@@ -45,11 +45,12 @@ export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Midd
     }
     const fingerprint = requestFingerprint(ctx.method, ctx.path, ctx.state.body)
     const auth = ctx.state.auth
-    await inTransaction(deps.knex, auth, async (tx: Tx) => {
-      if (!(await tryLockKey(tx, auth.userId, key))) {
+    const keyState = keyStatements(auth, auth.userId, key, deps.clock.now())
+    await inTransaction(deps.knex, auth, async (tx: Tx, begun) => {
+      const { locked, stored } = keyState.read(begun)
+      if (!locked) {
         throw new DomainError({ status: 409, type: 'idempotency-key-in-use', title: 'Request in progress', detail: 'A request with this Idempotency-Key is still running; retry shortly.', headers: { 'Retry-After': '1' } })
       }
-      const stored = await findStoredResponse(tx, auth.userId, key, deps.clock.now())
       if (stored) {
         if (stored.fingerprint !== fingerprint) {
           throw new DomainError({ status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key reused', detail: 'This Idempotency-Key was used for a different request.' })
@@ -73,8 +74,8 @@ export function idempotency(deps: Pick<Deps, 'knex' | 'config' | 'clock'>): Midd
         }
         const headers = Object.fromEntries(REPLAYED_HEADERS.filter((h) => ctx.response.get(h)).map((h) => [h, ctx.response.get(h)]))
         const expiresAt = new Date(deps.clock.now().getTime() + deps.config.idempotencyTtlHours * 3_600_000)
-        await storeResponse(tx, auth.userId, key, { fingerprint, statusCode: ctx.status, headers, body }, expiresAt)
+        storeResponse(tx, auth.userId, key, { fingerprint, statusCode: ctx.status, headers, body }, expiresAt)
       }
-    })
+    }, keyState.statements)
   }
 }
