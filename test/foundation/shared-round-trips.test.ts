@@ -85,3 +85,9 @@ test('a savepoint refuses atCommit: its statement would run even when the savepo
     })
   })
 })
+
+test('the RLS context arrives as given, a `?` or backslash in it too (knex would have made `?` a placeholder)', async (t) => {
+  const odd: SecurityContext = { ...ctx, userId: "u?1 \\? it's" }
+  const [[row]] = await inTransaction(knex, odd, async (tx, begun) => [(await tx.trx.raw<{ rows: object[] }>("select current_setting('app.user_id') as user_id")).rows, begun])
+  t.deepEqual(row, { user_id: "u?1 \\? it's" })
+})
