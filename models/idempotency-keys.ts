@@ -42,7 +42,7 @@ export function keyStatements(ctx: SecurityContext, userId: string, key: string,
 }
 
 /** Stores (or replaces an expired) response of a key, sent with the transaction's COMMIT (Tx.atCommit). */
-export function storeResponse(tx: Tx, userId: string, key: string, response: StoredResponse, expiresAt: Date): void {
+export function storeResponse(tx: Pick<Tx, 'ctx' | 'atCommit'>, userId: string, key: string, response: StoredResponse, expiresAt: Date): void {
   tx.atCommit({
     sql: `insert into idempotency_keys (tenant_id, user_id, key, fingerprint, status_code, headers, body, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (tenant_id, user_id, key) do update set fingerprint = excluded.fingerprint, status_code = excluded.status_code,
