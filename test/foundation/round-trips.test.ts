@@ -10,7 +10,8 @@ let api: Api
 let manager: string
 
 test.before(async () => {
-  stack = await startStack()
+  // One connection, so pg_prepared_statements (per connection) shows every request's statements.
+  stack = await startStack({ env: { DB_POOL_MAX: '1' } })
   api = apiClient(stack.baseUrl)
   manager = await tokenFor({ user: 'm1', role: 'MANAGER', territories: ['DE', 'CH'] })
 })
@@ -97,4 +98,17 @@ test.serial('a read by id is BEGIN with the context, one SELECT, COMMIT', async 
   })
   t.is(status, 200)
   t.is(sent.length, GET_ROUND_TRIPS)
+})
+
+test.serial('a create\'s statements run on their generic plans: PostgreSQL does not plan them again for every request', async (t) => {
+  for (let i = 0; i < 8; i++) t.is((await create({ 'idempotency-key': crypto.randomUUID() })).status, 201)
+  // plan_cache_mode auto: five custom plans, then the generic one if it is no dearer. The lead's
+  // insert with its §11 search kept a custom plan per create while its probes were unnested arrays.
+  const { rows } = await stack.webDeps.knex.raw<{ rows: { statement: string; generic_plans: number; custom_plans: number }[] }>(
+    "select statement, generic_plans, custom_plans from pg_prepared_statements where statement ~* '^with (inserted|w0) as \\(insert into (leads|lead_activities)'",
+  )
+  // Statements run often enough to have settled (the writes' text differs with and without a review).
+  const settled = rows.filter((row) => row.generic_plans + row.custom_plans >= 6)
+  t.true(settled.some((row) => row.statement.startsWith('with inserted')), `the lead's insert with its search ran 6 times or more: ${rows.map((r) => r.statement.slice(0, 30))}`)
+  for (const row of settled) t.true(row.generic_plans >= 1 && row.custom_plans <= 5, `${row.statement.slice(0, 60)}: ${row.generic_plans} generic, ${row.custom_plans} custom plans`)
 })
