@@ -1,5 +1,6 @@
 // The bare baseline of the read scenario: node:http + pg and nothing else. It runs the statements
-// the service runs for the same request (BEGIN with the RLS context; the query; COMMIT),
+// the service runs for the same request (a read by id: the RLS context and the SELECT as one
+// simple query, lib/db.ts readTogether; a list: BEGIN with the RLS context, the query, COMMIT),
 // prepared as the service prepares them (lib/db.ts), on a pool of the service's default size, so
 // the difference to the service is the framework: koa, middleware, JWT verification, validation,
 // knex/objection and the resource mapping.
@@ -7,8 +8,8 @@
 import http from 'node:http'
 import pg from 'pg'
 import { executePrepared } from './lib/prepared.ts'
-import { beginWithContext, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
-import { LEAD_SELECT_LIST } from '../models/lead-table.ts'
+import { beginWithContext, readTogetherText, type Role, type SecurityContext, type Territory } from '../lib/db.ts'
+import { LEAD_SELECT_LIST, leadByIdStatement } from '../models/lead-table.ts'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DB_POOL_MAX ?? 10), application_name: 'freshplan-bench-bare' })
 const context: SecurityContext = {
@@ -47,7 +48,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
   if (byId) {
     const id = byId[1]!
     if (!UUID.test(id)) return send(res, 404, { status: 404 })
-    const rows = await inTransaction(async (client) => (await executePrepared(client, `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = $1`, [id])).rows)
+    // What the service sends for it (lib/db.ts readTogether): the context and the SELECT as one simple query.
+    const results = (await pool.query(readTogetherText(context, [leadByIdStatement(id)]))) as unknown as pg.QueryResult[]
+    const rows = results[1]!.rows
     return rows[0] ? send(res, 200, rows[0]) : send(res, 404, { status: 404 })
   }
   if (url.pathname === '/api/leads') {

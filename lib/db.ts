@@ -94,12 +94,32 @@ interface LiteralQuery {
  * transaction.
  */
 export function beginWithContext(ctx: SecurityContext, alsoAtBegin: readonly Statement[] = []): string {
+  return [`BEGIN; ${contextSelect(ctx)}`, ...alsoAtBegin.map(inlineBindings)].join(';\n')
+}
+
+/** The select that sets the RLS context for the rest of the transaction (transaction-local set_config). */
+function contextSelect(ctx: SecurityContext): string {
   const literal = pg.escapeLiteral
-  return [
-    `BEGIN; select set_config('app.tenant_id', ${literal(ctx.tenantId)}, true), set_config('app.user_id', ${literal(ctx.userId)}, true), ` +
-      `set_config('app.role', ${literal(ctx.role)}, true), set_config('app.territories', ${literal(ctx.territories.join(','))}, true)`,
-    ...alsoAtBegin.map(inlineBindings),
-  ].join(';\n')
+  return `select set_config('app.tenant_id', ${literal(ctx.tenantId)}, true), set_config('app.user_id', ${literal(ctx.userId)}, true), ` +
+    `set_config('app.role', ${literal(ctx.role)}, true), set_config('app.territories', ${literal(ctx.territories.join(','))}, true)`
+}
+
+/** The one simple query readTogether sends (the read bench's bare server sends it too). */
+export function readTogetherText(ctx: SecurityContext, statements: readonly Statement[]): string {
+  return [contextSelect(ctx), ...statements.map(inlineBindings)].join(';\n')
+}
+
+/**
+ * A read-only transaction whose statements are known up front, in one round trip (issue 16: GET
+ * /api/leads/:id): the RLS context and `statements` as one simple query, which PostgreSQL runs as
+ * one implicit transaction — the context lasts until its end, each statement takes its own
+ * snapshot, and an error rolls all of it back and leaves the connection idle. Returns each
+ * statement's rows. For writes and anything that reads before it decides, inTransaction.
+ */
+export async function readTogether(knex: Knex, ctx: SecurityContext, statements: readonly Statement[]): Promise<object[][]> {
+  const text = readTogetherText(ctx, statements)
+  const results = (await knex.raw(text).options({ literal: text })) as unknown as { rows: object[] }[]
+  return results.slice(1).map((result) => result.rows)
 }
 
 /** knex passes a transaction's config to its constructor; inTransaction puts the context and its round-trip sharing there. */

@@ -2,10 +2,10 @@
 // row-level security decides what exists. Lists are keyset-paginated, so a page costs the same
 // at any depth (§4).
 import { raw } from 'objection'
-import type { Tx } from '../lib/db.ts'
+import { readTogether, type Knex, type SecurityContext, type Tx } from '../lib/db.ts'
 import { decodeCursor, encodeCursor, hasStringKeys, isSortValue, isUuid } from './cursor.ts'
 import { problems } from './errors.ts'
-import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById } from './lead-table.ts'
+import { ACTIVITY_SELECT_LIST, LEAD_SELECT_LIST, Lead, LeadActivity, leadById, leadByIdStatement } from './lead-table.ts'
 import type { BusinessType, LeadSource, LeadStatus } from './lead-rules.ts'
 
 export async function findLead(tx: Tx, id: string): Promise<Lead | undefined> {
@@ -16,6 +16,13 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
   const lead = await findLead(tx, id)
   if (!lead) throw problems.notFound(`No lead ${id}.`)
   return lead
+}
+
+/** requireLead as a transaction of its own, in one round trip (GET /api/leads/:id; lib/db.ts readTogether). */
+export async function readLead(knex: Knex, ctx: SecurityContext, id: string): Promise<Lead> {
+  const [rows] = isUuid(id) ? await readTogether(knex, ctx, [leadByIdStatement(id)]) : [[]]
+  if (!rows![0]) throw problems.notFound(`No lead ${id}.`)
+  return Lead.fromDatabaseJson(rows![0])
 }
 
 export interface LeadListQuery {

@@ -1,5 +1,5 @@
 import { Model, raw, snakeCaseMappers } from 'objection'
-import type { Knex, PendingWrite, Tx } from '../lib/db.ts'
+import type { Knex, PendingWrite, Statement, Tx } from '../lib/db.ts'
 import { PROTECTED_STATUSES, type ClockStopStatus, type ProtectionKind } from './protection-rules.ts'
 import type { ActivityOutcome, ActivityType, BusinessType, KitchenSize, LeadSource, LeadStage, LeadStatus, TerritoryCode } from './lead-rules.ts'
 
@@ -132,6 +132,11 @@ const LEAD_BY_ID = `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" =
 const LEAD_BY_ID_FOR_UPDATE = `${LEAD_BY_ID} for update`
 
 /** The lead with this id as row-level security lets the transaction see it; `forUpdate` also locks the row until commit. */
+/** leadById as a statement, for a read that travels in one round trip (lib/db.ts readTogether); `Lead.fromDatabaseJson` maps its row. */
+export function leadByIdStatement(id: string): Statement {
+  return { sql: LEAD_BY_ID, bindings: [id] }
+}
+
 export async function leadById(trx: Knex.Transaction, id: string, options: { forUpdate?: boolean } = {}): Promise<Lead | undefined> {
   const { rows } = await trx.raw<{ rows: object[] }>(options.forUpdate ? LEAD_BY_ID_FOR_UPDATE : LEAD_BY_ID, [id])
   return rows[0] === undefined ? undefined : Lead.fromDatabaseJson(rows[0])

@@ -10,7 +10,7 @@ import { activityResource, leadResource, type Lead } from '../../models/lead-tab
 import { addActivity, deleteLead, eraseLead, patchLead, reassignOwner, revokeConsent, setCollaborator, type ActivityInput, type Actor, type LeadCreateInput, type LeadPatchInput } from '../../models/lead-commands.ts'
 import { approveClockStop, changeRegisteredAt, resumeClock, stopClock } from '../../models/lead-clock-commands.ts'
 import { createLead } from '../../models/lead-create.ts'
-import { listActivities, listLeads, requireLead, type LeadListQuery } from '../../models/lead-queries.ts'
+import { listActivities, listLeads, readLead, type LeadListQuery } from '../../models/lead-queries.ts'
 import { clockState } from '../../models/lead-protection.ts'
 import { matchLead, type MatchInput } from '../../models/reviews.ts'
 import { exportLead } from '../../models/privacy.ts'
@@ -54,7 +54,7 @@ export function leadRoutes(deps: Deps): Router {
   })
 
   router.get('/:id', async (ctx) => {
-    const lead = await transact(deps, ctx, (tx) => requireLead(tx, ctx.params.id!))
+    const lead = await readLead(deps.knex, ctx.state.auth!, ctx.params.id!)
     if (matchesIfNoneMatch(ctx, lead.version)) {
       ctx.status = 304
       ctx.set('ETag', etagFor(lead.version))

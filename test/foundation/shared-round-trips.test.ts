@@ -1,8 +1,8 @@
 // lib/db.ts inTransaction's shared round trips (issue 16): statements sent with BEGIN (after the
-// RLS context, each with its own snapshot) and with COMMIT (Tx.atCommit), their values inlined as
-// SQL literals by inlineBindings. Against the real PostgreSQL, as the app role under RLS.
+// RLS context, each with its own snapshot) and with COMMIT (Tx.atCommit), and readTogether's read
+// in one round trip, their values inlined as SQL literals by inlineBindings. Against the real PostgreSQL, as the app role under RLS.
 import test from 'ava'
-import { createKnex, inlineBindings, inSavepoint, inTransaction, type Knex, type SecurityContext } from '../../lib/db.ts'
+import { createKnex, inlineBindings, inSavepoint, inTransaction, readTogether, type Knex, type SecurityContext } from '../../lib/db.ts'
 import { createTestDatabase, withClient, type TestDatabase } from '../helpers/database.ts'
 
 let db: TestDatabase
@@ -90,4 +90,22 @@ test('the RLS context arrives as given, a `?` or backslash in it too (knex would
   const odd: SecurityContext = { ...ctx, userId: "u?1 \\? it's" }
   const [[row]] = await inTransaction(knex, odd, async (tx, begun) => [(await tx.trx.raw<{ rows: object[] }>("select current_setting('app.user_id') as user_id")).rows, begun])
   t.deepEqual(row, { user_id: "u?1 \\? it's" })
+})
+
+test('readTogether: the context and the statements in one implicit transaction; the context ends with it', async (t) => {
+  const rows = await readTogether(knex, ctx, [
+    { sql: "select current_setting('app.tenant_id') as tenant, current_setting('app.user_id') as user_id", bindings: [] },
+    { sql: 'select ?::text as echoed', bindings: ["it's ?"] },
+  ])
+  t.deepEqual(rows, [[{ tenant: 'default', user_id: 'u-1' }], [{ echoed: "it's ?" }]])
+  // The pool's only connection: the next statement on it sees no context left behind.
+  const { rows: after } = await knex.raw<{ rows: { tenant: string | null }[] }>("select nullif(current_setting('app.tenant_id', true), '') as tenant")
+  t.deepEqual(after, [{ tenant: null }])
+})
+
+test('readTogether: an error rolls the whole read back and leaves the connection idle, its context gone', async (t) => {
+  await t.throwsAsync(readTogether(knex, ctx, [{ sql: 'select 1 / ?::int', bindings: [0] }]), { message: /division by zero/ })
+  const { rows } = await knex.raw<{ rows: { tenant: string | null; in_transaction: boolean }[] }>("select nullif(current_setting('app.tenant_id', true), '') as tenant, txid_current_if_assigned() is not null as in_transaction")
+  t.deepEqual(rows, [{ tenant: null, in_transaction: false }])
+  t.deepEqual(await readTogether(knex, ctx, [{ sql: 'select 1 as ok', bindings: [] }]), [[{ ok: 1 }]])
 })
