@@ -84,7 +84,7 @@ export const readScenario: Scenario = {
     const get = measured.get!
     const list = measured.list!
     const satMethod = (what: string, r: LoadResult, b: LoadResult) =>
-      `autocannon, ${ctx.connections} connections, ${r.seconds.toFixed(1)} s after a warm-up, ${what}; MANAGER token (DE, CH), ${ctx.readRows} leads. Baseline: bench/bare-server.ts (node:http + pg pool of 10, the same statements prepared the same way: BEGIN with set_config in one round trip; the same SELECT; COMMIT; no JWT verification), same load, ${b.seconds.toFixed(1)} s`
+      `autocannon, ${ctx.connections} connections, ${r.seconds.toFixed(1)} s after a warm-up, ${what}; MANAGER token (DE, CH), ${ctx.readRows} leads. Baseline: bench/bare-server.ts (node:http + pg pool of 10, the statements the service sends, sent the same way — a read by id: the RLS context and the SELECT as one simple query; a list: BEGIN with set_config in one round trip, the same prepared SELECT, COMMIT; no JWT verification), same load, ${b.seconds.toFixed(1)} s`
     const getShare = get.saturated.throughput / get.bareSaturated.throughput
     const listShare = list.saturated.throughput / list.bareSaturated.throughput
     return [
