@@ -51,6 +51,10 @@ soak(`${SECONDS} s of mixed traffic at ${RATE} req/s: no error, no memory growth
     const tokens = await Promise.all(['SALES', 'MANAGER'].map((role, i) => tokenFor({ user: `soak-${i}`, role, territories: ['DE', 'CH'] })))
     const counts: Record<string, number> = {}
     const errors: string[] = []
+    // When the errors came and how slow each kind got: a failure should say whether it was a burst
+    // (the database or the pool stalled) or a request kind that slowed down.
+    const errorSeconds: number[] = []
+    const slowest: Record<string, number> = {}
     const leads: { id: string; version: number }[] = []
     let sequence = 0
     const operation = async () => {
@@ -59,13 +63,18 @@ soak(`${SECONDS} s of mixed traffic at ${RATE} req/s: no error, no memory growth
       const kind = leads.length < 20 || n % 5 === 0 ? 'create' : (['get', 'list', 'patch', 'activity'] as const)[n % 4]!
       const lead = leads[n % Math.max(1, leads.length)]
       let response
+      const began = performance.now()
       if (kind === 'create') response = await api('POST', '/api/leads', { token: tokens[1]!, body: { companyName: `Soak ${n}`, email: `soak${n}@load.example`, countryCode: n % 3 ? 'DE' : 'CH', emailConsent: true } })
       else if (kind === 'get') response = await api('GET', `/api/leads/${lead!.id}`, { token: tokens[1]! })
       else if (kind === 'list') response = await api('GET', `/api/leads?limit=20&q=Soak`, { token })
       else if (kind === 'patch') response = await api('PATCH', `/api/leads/${lead!.id}`, { token: tokens[1]!, body: { notes: `n${n}` }, headers: { 'if-match': '*' } })
       else response = await api('POST', `/api/leads/${lead!.id}/activities`, { token: tokens[1]!, body: { type: 'NOTE', summary: `note ${n}` } })
+      slowest[kind] = Math.max(slowest[kind] ?? 0, Math.round(performance.now() - began))
       counts[`${kind} ${response.status}`] = (counts[`${kind} ${response.status}`] ?? 0) + 1
-      if (response.status >= 300) errors.push(`${kind} → ${response.status} ${JSON.stringify(response.body).slice(0, 200)}`)
+      if (response.status >= 300) {
+        errors.push(`${kind} → ${response.status} ${JSON.stringify(response.body).slice(0, 200)}`)
+        errorSeconds.push(Math.round((Date.now() - started) / 1000))
+      }
       if (kind === 'create' && response.status === 201) leads.push({ id: response.body.id, version: 1 })
     }
     const samples: { at: number; web: { heap: number; rss: number }; worker: { heap: number; rss: number } }[] = []
@@ -86,6 +95,11 @@ soak(`${SECONDS} s of mixed traffic at ${RATE} req/s: no error, no memory growth
     await Promise.all(inFlight)
     const total = Object.values(counts).reduce((a, b) => a + b, 0)
     t.log(`${total} requests in ${SECONDS} s (${(total / SECONDS).toFixed(1)}/s): ${JSON.stringify(counts)}`)
+    t.log(`slowest response per kind (ms): ${JSON.stringify(slowest)}`)
+    if (errors.length > 0) {
+      t.log(`errors at (s since start): ${[...new Set(errorSeconds)].join(' ')}`)
+      for (const p of processes) t.log(`${p.entry} output (last 3000 characters): ${p.output().slice(-3000)}`)
+    }
     for (const s of samples) t.log(`t=${Math.round(s.at / 1000)}s web heap ${mb(s.web.heap)} MB rss ${mb(s.web.rss)} MB · worker heap ${mb(s.worker.heap)} MB rss ${mb(s.worker.rss)} MB`)
     t.deepEqual(errors.slice(0, 5), [], `${errors.length} errors`)
     t.true(samples.length >= 6, 'at least six memory samples')
