@@ -70,15 +70,23 @@ export async function recordLeadEvent(
  */
 const WAKE_INTERVAL_MS = 250
 let lastWake = -Infinity
+// One wake-up in flight per process at most: a NOTIFY waits for PostgreSQL's global notify lock at
+// its commit, and wake-ups stuck behind it must not take the pool's connections from requests.
+let wakeInFlight = false
 
 function wakeRelay(deps: Pick<Deps, 'knex' | 'logger'>): void {
   const now = performance.now()
-  if (now - lastWake < WAKE_INTERVAL_MS) return
+  if (wakeInFlight || now - lastWake < WAKE_INTERVAL_MS) return
   lastWake = now
-  wakeOutboxRelay(deps.knex).catch((error: unknown) => {
-    lastWake = -Infinity
-    deps.logger.debug({ err: error }, 'could not wake the outbox relay; it finds the event by polling')
-  })
+  wakeInFlight = true
+  wakeOutboxRelay(deps.knex)
+    .catch((error: unknown) => {
+      lastWake = -Infinity
+      deps.logger.debug({ err: error }, 'could not wake the outbox relay; it finds the event by polling')
+    })
+    .finally(() => {
+      wakeInFlight = false
+    })
 }
 
 /** The job that wakes the publisher for events recorded in a transaction; one per transaction is enough. */
