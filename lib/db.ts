@@ -97,6 +97,11 @@ export function beginWithContext(ctx: SecurityContext, alsoAtBegin: readonly Sta
   return [`BEGIN; ${contextSelect(ctx)}`, ...alsoAtBegin.map(inlineBindings)].join(';\n')
 }
 
+/** `statements` and COMMIT in one round trip (simple query protocol; Tx.atCommit). */
+export function commitWith(statements: readonly Statement[]): string {
+  return [...statements.map(inlineBindings), 'COMMIT'].join(';\n')
+}
+
 /** The select that sets the RLS context for the rest of the transaction (transaction-local set_config). */
 function contextSelect(ctx: SecurityContext): string {
   const literal = pg.escapeLiteral
@@ -118,7 +123,7 @@ export function readTogetherText(ctx: SecurityContext, statements: readonly Stat
  */
 export async function readTogether(knex: Knex, ctx: SecurityContext, statements: readonly Statement[]): Promise<object[][]> {
   const text = readTogetherText(ctx, statements)
-  const results = (await knex.raw(text).options({ literal: text })) as unknown as { rows: object[] }[]
+  const results = (await knex.raw(text).options(literalText(text).options)) as unknown as { rows: object[] }[]
   return results.slice(1).map((result) => result.rows)
 }
 
@@ -156,7 +161,7 @@ class ContextTransaction extends KnexPgTransaction {
     const atCommit = this.sharing?.atCommit ?? []
     if (atCommit.length === 0) return super.commit(connection, value)
     try {
-      await this.trxClient.query(connection, literalText([...atCommit.map(inlineBindings), 'COMMIT'].join(';\n')))
+      await this.trxClient.query(connection, literalText(commitWith(atCommit)))
     } catch (error) {
       // The statement failed, so COMMIT never ran: roll the open transaction back before the
       // connection returns to the pool, and fail the transaction with the statement's error.

@@ -20,9 +20,9 @@ export async function requireLead(tx: Tx, id: string): Promise<Lead> {
 
 /** requireLead as a transaction of its own, in one round trip (GET /api/leads/:id; lib/db.ts readTogether). */
 export async function readLead(knex: Knex, ctx: SecurityContext, id: string): Promise<Lead> {
-  const [rows] = isUuid(id) ? await readTogether(knex, ctx, [leadByIdStatement(id)]) : [[]]
-  if (!rows![0]) throw problems.notFound(`No lead ${id}.`)
-  return Lead.fromDatabaseJson(rows![0])
+  const row = isUuid(id) ? (await readTogether(knex, ctx, [leadByIdStatement(id)]))[0]![0] : undefined
+  if (!row) throw problems.notFound(`No lead ${id}.`)
+  return Lead.fromDatabaseJson(row)
 }
 
 export interface LeadListQuery {

@@ -131,12 +131,12 @@ export class LeadActivity extends Model {
 const LEAD_BY_ID = `select ${LEAD_SELECT_LIST} from "leads" where "leads"."id" = ?`
 const LEAD_BY_ID_FOR_UPDATE = `${LEAD_BY_ID} for update`
 
-/** The lead with this id as row-level security lets the transaction see it; `forUpdate` also locks the row until commit. */
 /** leadById as a statement, for a read that travels in one round trip (lib/db.ts readTogether); `Lead.fromDatabaseJson` maps its row. */
 export function leadByIdStatement(id: string): Statement {
   return { sql: LEAD_BY_ID, bindings: [id] }
 }
 
+/** The lead with this id as row-level security lets the transaction see it; `forUpdate` also locks the row until commit. */
 export async function leadById(trx: Knex.Transaction, id: string, options: { forUpdate?: boolean } = {}): Promise<Lead | undefined> {
   const { rows } = await trx.raw<{ rows: object[] }>(options.forUpdate ? LEAD_BY_ID_FOR_UPDATE : LEAD_BY_ID, [id])
   return rows[0] === undefined ? undefined : Lead.fromDatabaseJson(rows[0])
@@ -187,26 +187,21 @@ const INSERT_LEADS = `insert into leads (${CREATE_COLUMNS.join(', ')}, email_con
   on conflict ${LIVE_EMAIL_CONFLICT} do nothing
   returning ${LEAD_SELECT_LIST}`
 
-/** A read to send inside insertLeads's statement: it sees the table as it was before the insert. */
-export interface ReadAlongside {
-  sql: string
-  bindings: readonly unknown[]
-}
-
 /**
  * Inserts new leads (camelCase fields, each with its `id`) in one statement, in order. A row whose
  * normalized e-mail a live lead holds — also one inserted earlier by this statement — is not
  * inserted; a concurrent insert of the same address waits for the other's commit, then inserts
  * nothing. Returns the leads inserted, by id, and the rows of `alongside` (a create's §11 search,
- * issue 16: one round trip less), which runs in the same statement; none when nothing was inserted.
+ * issue 16: one round trip less), a read in the same statement — it sees the table as it was before
+ * the insert; none when nothing was inserted.
  */
-export async function insertLeads(tx: Tx, rows: readonly (Partial<Lead> & { id: string })[], alongside?: ReadAlongside): Promise<{ inserted: Map<string, Lead>; alongsideRows: object[] }> {
+export async function insertLeads(tx: Tx, rows: readonly (Partial<Lead> & { id: string })[], alongside?: Statement): Promise<{ inserted: Map<string, Lead>; alongsideRows: object[] }> {
   const json = JSON.stringify(rows.map((row) => Lead.columnNameMappers.format({ ...row })))
   const { rows: inserted } = alongside
     // `inserted.*` is the RETURNING list, fixed; `a` is inside an aggregate (lib/db.ts fixedResult).
     ? await tx.trx.raw<{ rows: (object & { alongside: object[] })[] }>(
       `with inserted as (${INSERT_LEADS}), alongside as (${alongside.sql})\nselect inserted.*, (select coalesce(json_agg(a), '[]'::json) from alongside a) as alongside from inserted`,
-      [json, ...alongside.bindings] as string[],
+      [json, ...alongside.bindings],
     ).options({ fixedResult: true })
     : await tx.trx.raw<{ rows: (object & { alongside?: undefined })[] }>(INSERT_LEADS, [json])
   const leads = new Map<string, Lead>()

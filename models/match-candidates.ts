@@ -2,7 +2,7 @@
 // index probe per signal — same phone, same e-mail, same company e-mail domain, similar name
 // (pg_trgm), same postal code, same city — each with its own LIMIT, so a search reads at most a
 // few dozen rows whatever the table size. The rows are scored here with models/matching.ts.
-import type { Tx } from '../lib/db.ts'
+import type { Knex, Statement, Tx } from '../lib/db.ts'
 import {
   DEFAULT_REVIEW_THRESHOLD,
   matchKeyColumns,
@@ -86,9 +86,7 @@ const REVIEW_CANDIDATES_SQL = {
 }
 
 /** The §11 search for leads being written, as a statement to send (alone, or inside another: insertLeads) and what makes its rows into candidates. */
-export interface ReviewCandidatesSearch {
-  sql: string
-  bindings: readonly unknown[]
+export interface ReviewCandidatesSearch extends Statement {
   /** Each lead's candidates from the statement's rows (SearchRow). */
   scored(rows: readonly object[]): ScoredCandidate[][]
 }
@@ -105,7 +103,8 @@ export function reviewCandidatesSearch(tx: Tx, leads: readonly (MatchFields & { 
   const columns = probes.length === 1 ? probes[0]! : probes[0]!.map((_, column) => probes.map((probe) => probe[column]))
   return {
     sql: probes.length === 1 ? REVIEW_CANDIDATES_SQL.one : REVIEW_CANDIDATES_SQL.many,
-    bindings: [DEFAULT_REVIEW_THRESHOLD, tx.ctx.tenantId, ...columns],
+    // pg sends arrays with nulls as PostgreSQL arrays; knex's binding type knows no null elements.
+    bindings: [DEFAULT_REVIEW_THRESHOLD, tx.ctx.tenantId, ...(columns as Knex.RawBinding[])],
     scored(searchRows) {
       const rows = searchRows as readonly SearchRow[]
       const rowsOf = leads.map((): CandidateRow[] => [])
@@ -120,7 +119,7 @@ export function reviewCandidatesSearch(tx: Tx, leads: readonly (MatchFields & { 
 export async function findReviewCandidates(tx: Tx, leads: readonly (MatchFields & { id: string })[]): Promise<ScoredCandidate[][]> {
   if (leads.length === 0) return []
   const search = reviewCandidatesSearch(tx, leads)
-  const { rows } = await tx.trx.raw<{ rows: SearchRow[] }>(search.sql, search.bindings as string[])
+  const { rows } = await tx.trx.raw<{ rows: SearchRow[] }>(search.sql, search.bindings)
   return search.scored(rows)
 }
 

@@ -49,7 +49,8 @@ export interface Scenario {
   run(ctx: BenchContext): Promise<Figure[]>
 }
 
-export function verdict(value: number | null | undefined, comparison: '<=' | '>=', limit: number): Verdict {
+export function verdict(value: number | null | undefined, comparison: '<' | '<=' | '>=', limit: number): Verdict {
   if (value === null || value === undefined || Number.isNaN(value)) return 'MISS'
-  return (comparison === '<=' ? value <= limit : value >= limit) ? 'PASS' : 'MISS'
+  const met = comparison === '<' ? value < limit : comparison === '<=' ? value <= limit : value >= limit
+  return met ? 'PASS' : 'MISS'
 }

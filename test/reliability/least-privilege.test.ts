@@ -62,7 +62,6 @@ test.before(async () => {
 })
 test.after.always(() => stack?.stop())
 
-
 const runtimeRoles = () => [['web (freshplan_app)', stack.db.appUrl], ['worker (freshplan_worker)', stack.db.workerUrl]] as const
 
 // ---- Point 3: pg-boss ------------------------------------------------------------------------
