@@ -1,16 +1,15 @@
 // The Workers scenario's second process (bench/scenarios/workers.ts), started like the worker:
-// pg-boss through jobs/boss.ts startBoss (role worker, application role, pool 10), one queue, work
-// options batchSize 1 + POLL_EVERY_2S_WORK as jobs/worker.ts uses them, and
+// pg-boss through jobs/boss.ts startBoss (role worker, application role, pool 10), one queue worked
+// by jobs/worker.ts startWorker (its work options: batchSize 1, fetch again after every job, the
+// ready-queues poll), and
 //   BENCH_HANDLER=noop       a handler that does nothing, on queue bench.noop with the follow-up
 //                            queues' options (the baseline);
-//   BENCH_HANDLER=follow-up  the real follow-up.t3 job definition run through jobs/worker.ts
-//                            startWorker with the real deps (knex pool, config, clock), nothing else;
-//   BENCH_BURST=1            adds pg-boss `burstWhenReadyExceeds: 1` (fetch again at once while more than one
-//                            job is ready; burstWhenBatchFull is ignored at batchSize 1) to measure the handler rather than the polling interval.
+//   BENCH_HANDLER=follow-up  the real follow-up.t3 job definition with the real deps (knex pool,
+//                            config, clock), nothing else.
 // Ready when GET /ready answers on PORT.
 import http from 'node:http'
 import { releaseResources, startBoss } from '../lib/boss.ts'
-import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE, POLL_EVERY_2S_WORK } from '../lib/queues.ts'
+import { FOLLOW_UP_QUEUES, FOLLOW_UP_T3_QUEUE } from '../lib/queues.ts'
 import { followUpJobs } from '../jobs/follow-ups.ts'
 import { startWorker } from '../jobs/worker.ts'
 import { createKnex } from '../lib/db.ts'
@@ -20,14 +19,13 @@ import { loadConfigOrExit } from '../lib/config.ts'
 
 const config = loadConfigOrExit(process.env, { worker: true })
 const logger = createLogger(config, 'bench-queue-worker')
-const burst = process.env.BENCH_BURST === '1' ? { burstWhenReadyExceeds: 1 } : {}
 const noop = process.env.BENCH_HANDLER === 'noop'
 const queue = noop ? { ...FOLLOW_UP_QUEUES[FOLLOW_UP_T3_QUEUE]!, name: 'bench.noop' } : FOLLOW_UP_QUEUES[FOLLOW_UP_T3_QUEUE]!
 const boss = await startBoss({ connectionString: config.workerDatabaseUrl!, logger, role: 'worker', queues: [queue] })
 const knex = createKnex(config.workerDatabaseUrl!, { poolMax: config.dbPoolMax, applicationName: 'freshplan-bench-worker' })
 const t3 = followUpJobs.find((job) => job.queue === FOLLOW_UP_T3_QUEUE)!
-const job = noop ? { queue: 'bench.noop', work: POLL_EVERY_2S_WORK, handle: async () => ({}) } : t3
-const worker = await startWorker({ config, knex, boss, logger, clock: systemClock }, [{ ...job, work: { ...job.work, ...burst } }], [], [])
+const job = noop ? { queue: 'bench.noop', handle: async () => ({}) } : t3
+const worker = await startWorker({ config, knex, boss, logger, clock: systemClock }, [job], [], [])
 const server = http.createServer((_req, res) => res.end('ok'))
 server.listen(Number(process.env.PORT), '127.0.0.1')
 const stop = () => {

@@ -112,6 +112,5 @@ async function handle(deps: Deps, [job]: Job<BackfillRef>[]): Promise<Record<str
 
 export const backfillJob: JobDefinition<BackfillRef> = {
   queue: BACKFILL_QUEUE.name,
-  work: { batchSize: 1, pollingIntervalSeconds: 1 },
   handle,
 }

@@ -7,7 +7,7 @@ import type { Job, JobWithMetadata } from 'pg-boss'
 import { inTransaction, systemContext } from '../lib/db.ts'
 import type { Config } from '../lib/config.ts'
 import type { Deps } from '../lib/deps.ts'
-import { EMAIL_QUEUES, EMAIL_SEND_QUEUE, POLL_EVERY_2S_WORK } from '../lib/queues.ts'
+import { EMAIL_QUEUES, EMAIL_SEND_QUEUE } from '../lib/queues.ts'
 import { lockOutboxMail, markMailSent, recordFailedAttempt, type EmailSendData } from '../models/email-outbox.ts'
 import type { JobDefinition } from './definitions.ts'
 
@@ -111,7 +111,7 @@ export async function deliverOutboxMail(deps: Deps, job: { data: EmailSendData; 
 export const emailSendJob: JobDefinition<EmailSendData> = {
   queue: EMAIL_SEND_QUEUE,
   // With metadata, each job carries its retryLimit: the last attempt marks the mail FAILED.
-  work: { ...POLL_EVERY_2S_WORK, includeMetadata: true },
+  work: { includeMetadata: true },
   async handle(deps: Deps, jobs: Job<EmailSendData>[]) {
     const results: DeliveryResult[] = []
     for (const job of jobs as JobWithMetadata<EmailSendData>[]) results.push(await deliverOutboxMail(deps, job))

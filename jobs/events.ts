@@ -72,7 +72,10 @@ export async function pruneOutbox(deps: Pick<Deps, 'knex' | 'clock' | 'config'>,
 export interface OutboxRelayOptions {
   /** Poll interval while events flow (after a wake-up or a publish). */
   activeIntervalMs?: number
-  /** Poll interval when nothing happens: only a fallback for a lost wake-up. */
+  /**
+   * Poll interval when nothing happens: only a last fallback for a lost wake-up, which the event's
+   * publish job covers already (found within READY_QUEUES_POLL_MS by the worker's ready-queues poll).
+   */
   idleIntervalMs?: number
   /** How long after the last wake-up or publish the relay keeps polling at the active interval. */
   idleAfterMs?: number
@@ -91,7 +94,8 @@ export interface OutboxRelayOptions {
  * every lead write would queue behind every other one's fsync: measured on this project's test
  * machine, writes at 100/s then took seconds. So writer transactions never NOTIFY: the wake-up is
  * sent after their commit in its own transaction that does not wait for the flush, and the job each
- * of them enqueues stays the durable trigger (pg-boss polls it, retries it, the board shows it).
+ * of them enqueues stays the durable trigger (the ready-queues poll finds it within 2 s, pg-boss
+ * retries it, the board shows it).
  * Only the publisher NOTIFYs inside its transaction, once per batch.
  */
 export class OutboxRelay {
@@ -112,7 +116,7 @@ export class OutboxRelay {
   constructor(deps: Pick<Deps, 'knex' | 'clock' | 'logger'> & { config?: Pick<Deps['config'], 'appDatabaseUrl'> }, options: OutboxRelayOptions = {}) {
     this.#deps = deps
     this.#active = options.activeIntervalMs ?? 20
-    this.#idle = options.idleIntervalMs ?? 2000
+    this.#idle = options.idleIntervalMs ?? 30_000
     this.#idleAfter = options.idleAfterMs ?? 2000
     this.#reconnectMax = options.reconnectMaxMs ?? 5000
   }
@@ -138,7 +142,7 @@ export class OutboxRelay {
     this.#wake?.()
   }
 
-  /** The LISTEN connection; on loss, reconnects with backoff (meanwhile the idle poll still finds everything). */
+  /** The LISTEN connection; on loss, reconnects with backoff (meanwhile the publish jobs still find everything). */
   async #listen(url: string): Promise<void> {
     if (this.#stopped) return
     const client = new pg.Client({ connectionString: url, application_name: 'freshplan-outbox-relay', keepAlive: true })
@@ -150,7 +154,7 @@ export class OutboxRelay {
       if (this.#stopped) return
       this.#listenFailures++
       const retryInMs = Math.min(this.#reconnectMax, 100 * 2 ** this.#listenFailures)
-      this.#deps.logger.warn({ err: error, retryInMs }, 'outbox relay lost its LISTEN connection; polling until it is back')
+      this.#deps.logger.warn({ err: error, retryInMs }, 'outbox relay lost its LISTEN connection; the publish jobs carry on until it is back')
       this.#reconnectTimer = setTimeout(() => void this.#listen(url), retryInMs)
     }
     client.on('notification', () => this.#wakeUp())
@@ -173,7 +177,7 @@ export class OutboxRelay {
       if (this.#woken) this.#lastActivity = performance.now()
       this.#woken = false
       try {
-        const pending = await inTransaction(this.#deps.knex, systemContext(ALL_TENANTS), (tx) => hasPending(tx.trx))
+        const pending = await hasPending(this.#deps.knex, systemContext(ALL_TENANTS))
         if (pending && (await publishPendingEvents(this.#deps)).published > 0) this.#lastActivity = performance.now()
         failures = 0
         pause = performance.now() - this.#lastActivity < this.#idleAfter ? this.#active : this.#idle

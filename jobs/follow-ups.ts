@@ -1,7 +1,7 @@
 // §6 follow-up jobs: T+3 and T+7 per lead, and the daily sweep; what they do is models/follow-ups.ts.
 import type { Job } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
-import { FOLLOW_UP_SWEEP_QUEUE, POLL_EVERY_2S_WORK } from '../lib/queues.ts'
+import { FOLLOW_UP_SWEEP_QUEUE } from '../lib/queues.ts'
 import type { FollowUpKind } from '../models/follow-up-rules.ts'
 import { FOLLOW_UP_QUEUE_OF, runFollowUp, sweepDueFollowUps, type FollowUpJobData, type FollowUpResult } from '../models/follow-ups.ts'
 import type { JobDefinition, ScheduleDefinition } from './definitions.ts'
@@ -9,7 +9,6 @@ import type { JobDefinition, ScheduleDefinition } from './definitions.ts'
 function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
   return {
     queue: FOLLOW_UP_QUEUE_OF[kind],
-    work: POLL_EVERY_2S_WORK,
     async handle(deps: Deps, jobs: Job<FollowUpJobData>[]) {
       const results: FollowUpResult[] = []
       for (const job of jobs) results.push(await runFollowUp(deps, kind, job.data))
@@ -22,7 +21,7 @@ function followUpJob(kind: FollowUpKind): JobDefinition<FollowUpJobData> {
 export const followUpJobs: JobDefinition<any>[] = [
   followUpJob('T3'),
   followUpJob('T7'),
-  { queue: FOLLOW_UP_SWEEP_QUEUE, work: POLL_EVERY_2S_WORK, handle: (deps: Deps) => sweepDueFollowUps(deps) },
+  { queue: FOLLOW_UP_SWEEP_QUEUE, handle: (deps: Deps) => sweepDueFollowUps(deps) },
 ]
 
 /** Daily at 08:00 UTC (09:00 or 10:00 in Berlin and Zurich): what the sweep enqueues goes out in office hours. */

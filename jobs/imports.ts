@@ -174,6 +174,5 @@ async function handle(deps: Deps, [job]: Job<ImportRef>[]): Promise<Record<strin
 
 export const importJob: JobDefinition<ImportRef> = {
   queue: IMPORT_QUEUE.name,
-  work: { batchSize: 1, pollingIntervalSeconds: 1 },
   handle,
 }

@@ -3,13 +3,12 @@
 import type { Job } from 'pg-boss'
 import type { Deps } from '../lib/deps.ts'
 import { runProtection, sweepProtection, type ProtectionJobData, type ProtectionRunResult } from '../models/lead-protection.ts'
-import { PROTECTION_QUEUE_OF, PROTECTION_SWEEP_QUEUE, POLL_EVERY_2S_WORK } from '../lib/queues.ts'
+import { PROTECTION_QUEUE_OF, PROTECTION_SWEEP_QUEUE } from '../lib/queues.ts'
 import type { JobDefinition, ScheduleDefinition } from './definitions.ts'
 
 function protectionJob(queue: string): JobDefinition<ProtectionJobData> {
   return {
     queue,
-    work: POLL_EVERY_2S_WORK,
     async handle(deps: Deps, jobs: Job<ProtectionJobData>[]) {
       const results: ProtectionRunResult[] = []
       for (const job of jobs) results.push(await runProtection(deps, job.data))
@@ -20,7 +19,7 @@ function protectionJob(queue: string): JobDefinition<ProtectionJobData> {
 
 export const protectionJobs: JobDefinition<any>[] = [
   ...Object.values(PROTECTION_QUEUE_OF).map(protectionJob),
-  { queue: PROTECTION_SWEEP_QUEUE, work: POLL_EVERY_2S_WORK, handle: (deps: Deps) => sweepProtection(deps) },
+  { queue: PROTECTION_SWEEP_QUEUE, handle: (deps: Deps) => sweepProtection(deps) },
 ]
 
 /** Daily at 02:30 UTC: the night before office hours in Berlin and Zurich; what it enqueues runs at once. */

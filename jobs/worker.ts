@@ -5,6 +5,8 @@ import { JOBS, SCHEDULES, SERVICES } from './registry.ts'
 import { type JobDefinition, type ScheduleDefinition, type ServiceDefinition } from './definitions.ts'
 import { measureJob, renderMetrics } from '../lib/metrics.ts'
 import { readiness } from '../lib/health.ts'
+import { watchReadyQueues } from '../lib/boss.ts'
+import { BACKSTOP_WORK, READY_QUEUES_POLL_MS } from '../lib/queues.ts'
 
 export interface WorkerProcess {
   /** Stops the services (the caller then releases pg-boss, which lets running jobs finish, and the pool). */
@@ -53,23 +55,35 @@ export async function startWorker(
   schedules: readonly ScheduleDefinition[] = SCHEDULES,
   services: readonly ServiceDefinition[] = SERVICES,
 ): Promise<WorkerProcess> {
+  const workerIds = new Map<string, string>()
   for (const job of jobs) {
-    // burstWhenReadyExceeds: with a backlog (the daily sweep, jobs piled up while workers were down)
-    // fetch again at once instead of waiting a polling interval after every job; the benchmark
-    // measured 0.5 jobs/s without it. The ready count comes from supervision (every 10 s).
-    await deps.boss.work(job.queue, { batchSize: 1, burstWhenReadyExceeds: 1, ...job.work }, async (batch) => {
+    // Known once work() returns; a first job handled before that (it cannot: fetching takes a round
+    // trip) would only miss the early fetch, and the watcher finds the next one.
+    const worker: { id?: string } = {}
+    worker.id = await deps.boss.work(job.queue, { batchSize: 1, ...BACKSTOP_WORK, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })
       try {
         return await measureJob(job.queue, batch.length, () => job.handle(deps, batch))
       } catch (error) {
         log.warn({ err: error }, 'job failed; pg-boss will retry it')
         throw error
+      } finally {
+        // Fetch again at once: with a backlog (the daily sweep, jobs piled up while workers were
+        // down, a slice's continuation) the next job is there; only an empty fetch waits.
+        if (worker.id !== undefined) deps.boss.notifyWorker(worker.id)
       }
     })
+    workerIds.set(job.queue, worker.id)
   }
+  const watcher = watchReadyQueues(deps.boss, workerIds, READY_QUEUES_POLL_MS, (error) => deps.logger.warn({ err: error }, 'ready queues not polled; retrying'))
   for (const schedule of schedules) await deps.boss.schedule(schedule.queue, schedule.cron, schedule.data ?? {})
   const running = services.map((service) => service.start(deps))
-  return { stop: async () => void (await Promise.all(running.map((service) => service.stop()))) }
+  return {
+    stop: async () => {
+      watcher.stop()
+      await Promise.all(running.map((service) => service.stop()))
+    },
+  }
 }
 
 async function main(): Promise<void> {

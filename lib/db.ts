@@ -195,11 +195,16 @@ class AppPgClient extends KnexPgClient {
   }
 }
 
+/** How long a pooled connection stays open unused, in both pools of a process (knex's and pg-boss's). */
+export const POOL_IDLE_TIMEOUT_MS = 60_000
+
 export function createKnex(connectionString: string, options: { poolMax?: number; applicationName?: string } = {}): Knex {
   return knexFactory({
     client: AppPgClient,
     connection: { connectionString, application_name: options.applicationName ?? 'freshplan-leads' },
-    pool: { min: 0, max: options.poolMax ?? 10 },
+    // Idle connections close after a minute, not tarn's 30 s: a process's periodic statements (the
+    // worker's every few seconds) would otherwise open a new session every so often (issue 16).
+    pool: { min: 0, max: options.poolMax ?? 10, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS },
     acquireConnectionTimeout: 10_000,
   })
 }

@@ -45,7 +45,7 @@ export const EVENTS_PRUNE_QUEUE = 'events.prune'
 // turns a second send with the same key into a no-op while the first is waiting, retrying or
 // running, which is how the sweep and lead creation never double up. The handlers only touch
 // the database, so failures are transient: a few retries with backoff. No `notify`: the jobs are
-// due days ahead and found by polling (every 2 s, the sweep's due-now ones too), and a queue
+// due days ahead and found by the ready-queues poll (READY_QUEUES_POLL_MS, the sweep's due-now ones too), and a queue
 // without it has a plain INSERT that a lead's create sends together with its other jobs
 // (lib/boss.ts jobInserts).
 export const FOLLOW_UP_T3_QUEUE = 'follow-up.t3'
@@ -100,11 +100,15 @@ export const EMAIL_QUEUES: Record<string, Queue> = {
 }
 
 /**
- * Work options of the queues above whose jobs must start within seconds of being due. A deferred
- * job reaching its start time (a follow-up or protection job due days later) or a retry after its
- * backoff is only found by polling, which pg-boss slows to 30 s on `notify` queues: keep it at 2 s.
+ * How a worker process finds its jobs (issue 16). A job due now — a follow-up or protection job
+ * reaching its start time days later, a retry after its backoff, a job sent without NOTIFY — is
+ * found within READY_QUEUES_POLL_MS by one statement for all queues (lib/boss.ts watchReadyQueues),
+ * which wakes the queue's worker; a worker that has handled a job fetches again at once, so a
+ * backlog drains at the handlers' pace (jobs/worker.ts). Each worker's own poll is only a backstop
+ * (pg-boss would poll every queue every 2 s: 7.5 fetches a second for an idle process).
  */
-export const POLL_EVERY_2S_WORK: WorkOptions = { pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }
+export const READY_QUEUES_POLL_MS = 2000
+export const BACKSTOP_WORK: WorkOptions = { pollingIntervalSeconds: 60, notifyPollingIntervalSeconds: 60 }
 
 /**
  * §11: `duplicate_detected` of a hard duplicate (409). The request's transaction rolls back, and

@@ -1,6 +1,6 @@
 // The outbox table `lead_events` (migrations/V0005): every query of it lives here, each inside a
 // transaction of lib/db.ts inTransaction, so its row-level security decides what a caller sees.
-import type { Knex, PendingWrite } from '../lib/db.ts'
+import { readTogether, type Knex, type PendingWrite, type SecurityContext, type Statement } from '../lib/db.ts'
 import { CROSS_MODULE_CHANNEL, DASHBOARD_CHANNEL, type LeadEventRecord } from './events.ts'
 
 /** What a dashboard listener sends once per connection (§7's channels). */
@@ -172,11 +172,13 @@ export async function dashboardFindEvents(knex: Knex, ids: readonly string[]): P
   return rows.map(fromRow)
 }
 
-/** Is anything waiting to be published? One index probe (lead_events_pending_idx). */
-export async function hasPending(trx: Knex.Transaction): Promise<boolean> {
-  const { rows } = await trx.raw<{ rows: { pending: boolean }[] }>(`select exists (select 1 from lead_events where seq is null) as pending`)
+/** Is anything waiting to be published? One index probe (lead_events_pending_idx), with the RLS context in one round trip: the relay asks every 20 ms while events flow. */
+export async function hasPending(knex: Knex, ctx: SecurityContext): Promise<boolean> {
+  const [rows] = (await readTogether(knex, ctx, [HAS_PENDING])) as [{ pending: boolean }[]]
   return rows[0]!.pending
 }
+
+const HAS_PENDING: Statement = { sql: 'select exists (select 1 from lead_events where seq is null) as pending', bindings: [] }
 
 /** Unpublished events in the order they were written, bounded in count and bytes; only the publisher calls this, under its lock. */
 export async function pendingEvents(trx: Knex.Transaction, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {

@@ -75,40 +75,43 @@ async function startProcess(name: string, script: string, env: Record<string, st
 }
 
 export interface ServiceOptions {
-  /** Directory for a V8 CPU profile of the server process (`--cpu-prof`). */
+  /** Directory for a V8 CPU profile of the process (`--cpu-prof`). */
   cpuProfileDir?: string
 }
 
 /** The `web` process exactly as production starts it, against the benchmark's database. */
 export function startService(db: TestDatabase, options: ServiceOptions = {}): Promise<RunningProcess> {
-  const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []
   return startProcess(
     'service',
     'server/web.ts',
     { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET },
     '/health/ready',
-    nodeArgs,
+    profiling(options),
   )
 }
 
+function profiling(options: ServiceOptions): string[] {
+  return options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []
+}
+
 /** The `worker` process exactly as production starts it; ready when its /metrics listener answers. */
-export function startWorkerProcess(db: TestDatabase): Promise<RunningProcess> {
+export function startWorkerProcess(db: TestDatabase, options: ServiceOptions = {}): Promise<RunningProcess> {
   return startProcess(
     'worker',
     'jobs/worker.ts',
     { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET },
     '/metrics',
-    [],
+    profiling(options),
     'WORKER_METRICS_PORT',
   )
 }
 
-/** bench/queue-worker.ts: one queue, a no-op or the real follow-up.t3 handler, optionally in burst mode. */
-export function startQueueWorker(db: TestDatabase, handler: 'noop' | 'follow-up', burst: boolean): Promise<RunningProcess> {
+/** bench/queue-worker.ts: one queue, a no-op or the real follow-up.t3 handler. */
+export function startQueueWorker(db: TestDatabase, handler: 'noop' | 'follow-up'): Promise<RunningProcess> {
   return startProcess(
     `queue-worker-${handler}`,
     'bench/queue-worker.ts',
-    { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET, BENCH_HANDLER: handler, BENCH_BURST: burst ? '1' : '0' },
+    { DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, LOG_LEVEL: 'warn', AUTH_JWT_SECRET: TEST_JWT_SECRET, BENCH_HANDLER: handler },
     '/ready',
   )
 }

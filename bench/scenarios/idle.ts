@@ -10,7 +10,7 @@ export const idleScenario: Scenario = {
   name: 'idle',
   async run(ctx: BenchContext): Promise<Figure[]> {
     const db = await ctx.freshDatabase()
-    const worker = await startWorkerProcess(db)
+    const worker = await startWorkerProcess(db, { cpuProfileDir: ctx.cpuProfileDir })
     const settle = ctx.smoke ? 3 : 10
     const window = ctx.smoke ? 10 : 60
     try {

@@ -11,7 +11,7 @@
 // follow-up.t3 jobs in pgboss.job, i.e. worker start-up is not counted.
 // Baseline, same run: bench/queue-worker.ts in its own process, pg-boss started the same way (startBoss,
 // role worker, app role, pool 10) working a queue with the follow-up queues' options and the same
-// work settings (jobs/worker.ts startWorker: batchSize 1, burst while jobs are ready) with a handler
+// work settings (jobs/worker.ts startWorker: batchSize 1, fetch again after every job) with a handler
 // that does nothing; same N jobs, inserted the same way; measured the same way.
 import pg from 'pg'
 import type { TestDatabase } from '../../test/helpers/database.ts'
@@ -137,15 +137,15 @@ export const workersScenario: Scenario = {
     ctx.log(`workers: ${jobs} follow-up.t3 jobs queued, \`node jobs/worker.ts\` (production work settings), ${window / 1000} s window`)
     const prod = await run(ctx, FOLLOW_UP_T3_QUEUE, jobs, window, startWorkerProcess)
     ctx.log(`workers: ${prod.run.jobsPerSecond} jobs/s; baseline no-op handler, same settings`)
-    const prodBase = await run(ctx, NOOP, jobs, window, (db) => startQueueWorker(db, 'noop', false))
+    const prodBase = await run(ctx, NOOP, jobs, window, (db) => startQueueWorker(db, 'noop'))
     ctx.log(`workers: baseline ${prodBase.run.jobsPerSecond} jobs/s`)
     figures.push({
       scenario: 'Workers', figure: 'follow-up jobs (T+3)/s, `node jobs/worker.ts`, production settings, vs no-op pg-boss', value: prod.run.jobsPerSecond, unit: 'jobs/s',
       baseline: prodBase.run.jobsPerSecond, ratio: prod.run.jobsPerSecond / prodBase.run.jobsPerSecond, verdict: 'INFO',
       method: `${jobs} leads (owner insert, REGISTERED, e-mail + consent) and their follow-up.t3 jobs (pg-boss insert as the app role, due now, singletonKey <leadId>:T3, data {leadId, tenantId}) queued before ` +
         `\`node jobs/worker.ts\` started (SMTP_URL unset: mails go to the log); jobs/s = completed ÷ (last completed_on − first started_on) in pgboss.job, over a ${window / 1000} s window from the first start: ${describe(prod.run)}. ` +
-        `Baseline: bench/queue-worker.ts (own process, startBoss as the worker, queue with the follow-up options, batchSize 1 + POLL_EVERY_2S_WORK) with a no-op handler, same jobs, same window: ${describe(prodBase.run)}. ` +
-        `Both work with jobs/worker.ts's settings: batchSize 1 and burstWhenReadyExceeds 1 (fetch again at once while jobs are ready, ready counts refreshed every 10 s), so a backlog drains at the handler's pace rather than one job per polling interval`,
+        `Baseline: bench/queue-worker.ts (own process, startBoss as the worker, queue with the follow-up options, worked by jobs/worker.ts startWorker) with a no-op handler, same jobs, same window: ${describe(prodBase.run)}. ` +
+        `Both work with jobs/worker.ts's settings: batchSize 1, a worker fetches again at once after every job and waits only after an empty fetch (one ready-queues poll per process every 2 s wakes it), so a backlog drains at the handler's pace rather than one job per polling interval`,
       details: { worker: prod.run, baseline: prodBase.run },
     })
 
