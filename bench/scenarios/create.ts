@@ -37,7 +37,8 @@ const TARGET_SHARE = 0.5
  * finds no possible duplicate (a review is the exception, measured in scenarios/matching.ts). Until
  * §11 joined the create path every body had one phone and address, and each create opened a review.
  */
-function leadBody(run: string, n: number): Record<string, unknown> {
+/** A create's body: a new business each, spread over postal codes, phones and domains like real ones. */
+export function leadBody(run: string, n: number): Record<string, unknown> {
   const k = createHash('sha1').update(`${run}:${n}`).digest().readUInt32BE(0)
   return {
     companyName: `Bench Gastro ${run} ${n} GmbH`,
@@ -55,6 +56,8 @@ function leadBody(run: string, n: number): Record<string, unknown> {
 // The statements the service sends for one create with an Idempotency-Key, as PostgreSQL's
 // statement log shows them (log_statement = all): the same texts, prepared the same way.
 const DAY = 86_400_000
+/** The baselines' pool: the service's DB_POOL_MAX. */
+const POOL_MAX = 10
 const CONTEXT: SecurityContext = { tenantId: 'default', userId: USER, role: 'SALES', territories: ['DE'] }
 const INSERT_LEAD = `insert into "leads" ("business_type", "city", "company_name", "contact_name", "country_code", "created_by", "email", "email_normalized", "name_normalized", "normalization_version", "owner_user_id", "phone", "phone_e164", "postal_code", "progress_deadline", "protection_next_at", "protection_next_kind", "protection_start_at", "protection_until", "registered_at", "source", "stage", "status", "street", "tenant_id", "territory") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) on conflict (tenant_id, email_normalized) where email_normalized is not null and deleted_at is null do nothing returning ${LEAD_SELECT_LIST}`
 /** Compiles statements to PostgreSQL's placeholders; never connects. */
@@ -147,8 +150,8 @@ async function createPlainly(_boss: PgBoss, client: pg.PoolClient, run: string, 
 type CreateFn = typeof createDirectly
 
 /** Runs `work` with a function that creates lead `n` directly (pool of 10, the service's DB_POOL_MAX). */
-async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n: number) => Promise<void>) => Promise<T>, how: CreateFn = createDirectly): Promise<T> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'freshplan-bench-sql' })
+async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n: number) => Promise<void>, pool: pg.Pool) => Promise<T>, how: CreateFn = createDirectly): Promise<T> {
+  const pool = new pg.Pool({ connectionString: url, max: POOL_MAX, application_name: 'freshplan-bench-sql' })
   // Only to build pg-boss's statements (its queue cache); every statement goes through `pool`.
   const boss = new PgBoss({ connectionString: url, max: 1, migrate: false, createSchema: false, schedule: false, supervise: false })
   await boss.start()
@@ -161,18 +164,33 @@ async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n
     }
   }
   try {
-    return await work(createOne)
+    return await work(createOne, pool)
   } finally {
     await pool.end()
     await boss.stop({ graceful: false, close: true })
   }
 }
 
-/** `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads). */
-function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }, how: CreateFn = createDirectly): Promise<{ throughput: number; count: number; seconds: number }> {
-  return withSqlBaseline(url, run, async (createOne) => {
+/** Where the baseline's PostgreSQL CPU is read: the bench database's backends (bench/lib/backend-cpu.ts). */
+interface CpuProbe {
+  ownerUrl: string
+  database: string
+}
+
+/**
+ * `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads); with
+ * `cpu`, also the CPU of the database's backends per create (the pool's connections opened first).
+ */
+function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }, how: CreateFn = createDirectly, cpu?: CpuProbe): Promise<{ throughput: number; count: number; seconds: number; postgresCpuMs?: number }> {
+  return withSqlBaseline(url, run, async (createOne, pool) => {
     let next = 0
     let count = 0
+    let cpuBefore: Map<number, number> | undefined
+    if (cpu) {
+      const clients = await Promise.all(Array.from({ length: POOL_MAX }, () => pool.connect()))
+      for (const client of clients) client.release()
+      cpuBefore = await backendCpu(cpu.ownerUrl, cpu.database)
+    }
     const started = performance.now()
     const deadline = limit.duration !== undefined ? started + limit.duration * 1000 : Number.POSITIVE_INFINITY
     const amount = limit.amount ?? Number.POSITIVE_INFINITY
@@ -183,7 +201,8 @@ function sqlBaseline(url: string, run: string, concurrency: number, limit: { dur
       }
     }))
     const seconds = (performance.now() - started) / 1000
-    return { throughput: count / seconds, count, seconds }
+    const postgresCpuMs = cpuBefore ? (1000 * backendCpuSince(cpuBefore)) / count : undefined
+    return { throughput: count / seconds, count, seconds, ...(postgresCpuMs !== undefined && { postgresCpuMs }) }
   }, how)
 }
 
@@ -347,12 +366,16 @@ export const createScenario: Scenario = {
     ctx.log(`create: SQL baseline, ${ctx.connections} concurrent`)
     // Own run ids: the service's leads already use `run`'s e-mail addresses.
     const warm = await sqlBaseline(db.appUrl, `${run}w`, ctx.connections, ctx.durations.warmup)
-    const baseline = await sqlBaseline(db.appUrl, `${run}s`, ctx.connections, ctx.durations.saturation)
+    const cpu = { ownerUrl: db.ownerUrl, database: db.name }
+    const baseline = await sqlBaseline(db.appUrl, `${run}s`, ctx.connections, ctx.durations.saturation, createDirectly, cpu)
     ctx.log(`create: SQL baseline, ${RATE} creates/s evenly paced`)
     const sqlPaced = await sqlBaselinePaced(db.appUrl, `${run}p`, RATE, ctx.smoke ? 150 : RATE * 10)
     assertAnswered('create SQL baseline paced', sqlPaced)
+    ctx.log(`create: SQL baseline, ${LIGHT_RATE} creates/s evenly paced`)
+    const sqlLight = await sqlBaselinePaced(db.appUrl, `${run}q`, LIGHT_RATE, ctx.smoke ? 40 : LIGHT_RATE * 10)
+    assertAnswered('create SQL baseline light', sqlLight)
     const trips = await roundTrips(db.appUrl, ctx.smoke ? 20 : 200)
-    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok)
+    const baselineRows = perCreate(afterService, await rowsWritten(db.ownerUrl), warm.count + baseline.count + sqlPaced.ok + sqlLight.ok)
     // The ratio means something only if both wrote the same rows per lead.
     if (!isDeepStrictEqual(serviceRows, baselineRows)) {
       throw new Error(`the SQL baseline writes other rows per create than the service: ${JSON.stringify(baselineRows)} vs ${JSON.stringify(serviceRows)}`)
@@ -360,7 +383,7 @@ export const createScenario: Scenario = {
     ctx.log(`create: plain-SQL baseline (the same rows, one insert each), ${ctx.connections} concurrent`)
     const beforePlain = await rowsWritten(db.ownerUrl)
     const plainWarm = await sqlBaseline(db.appUrl, `${run}pw`, ctx.connections, ctx.durations.warmup, createPlainly)
-    const plain = await sqlBaseline(db.appUrl, `${run}pl`, ctx.connections, ctx.durations.saturation, createPlainly)
+    const plain = await sqlBaseline(db.appUrl, `${run}pl`, ctx.connections, ctx.durations.saturation, createPlainly, cpu)
     const plainRows = perCreate(beforePlain, await rowsWritten(db.ownerUrl), plainWarm.count + plain.count)
     if (!isDeepStrictEqual(serviceRows, plainRows)) {
       throw new Error(`the plain-SQL baseline writes other rows per create than the service: ${JSON.stringify(plainRows)} vs ${JSON.stringify(serviceRows)}`)
@@ -392,8 +415,10 @@ export const createScenario: Scenario = {
         method: 'as the line above, sequential GET /api/leads/:id', details: counted,
       },
       {
-        scenario: 'Create', figure: 'PostgreSQL CPU per create at saturation', value: postgresCpuMs, unit: 'ms', target: '≤ 0.7 ms', verdict: verdict(postgresCpuMs, '<=', 0.7),
-        method: 'user+system CPU (/proc/<pid>/stat) of the PostgreSQL backends connected to the bench database (the service\'s pools, after the warm-up) over the saturation run, ÷ creates answered. pg_stat_statements is not loaded on this shared server (shared_preload_libraries needs a restart), so this is CPU per backend, not per statement; it excludes the WAL writer and checkpointer',
+        scenario: 'Create', figure: 'PostgreSQL CPU per create at saturation', value: postgresCpuMs, unit: 'ms', baseline: plain.postgresCpuMs, ratio: postgresCpuMs / plain.postgresCpuMs!,
+        target: '≤ 0.7 ms', verdict: verdict(postgresCpuMs, '<=', 0.7),
+        method: `user+system CPU (/proc/<pid>/stat) of the PostgreSQL backends connected to the bench database (the service's pools, after the warm-up) over the saturation run, ÷ creates answered. pg_stat_statements is not loaded on this shared server (shared_preload_libraries needs a restart), so this is CPU per backend, not per statement; it excludes the WAL writer and checkpointer. Baseline column: the plain-SQL transaction of the same rows (line above), measured the same way over its saturation run (its pool's ${POOL_MAX} backends); the service's own statements without HTTP and without the §11 search: ${baseline.postgresCpuMs!.toFixed(2)} ms`,
+        details: { service: postgresCpuMs, serviceStatements: baseline.postgresCpuMs, plainSql: plain.postgresCpuMs },
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>
         f.figure.endsWith('p95 (paced)')
@@ -408,8 +433,10 @@ export const createScenario: Scenario = {
         method: `${pacedMethod(HEAVY_RATE, heavy)}; p50 ${heavy.p50.toFixed(2)} ms, p99 ${heavy.p99.toFixed(2)} ms`, details: { heavy: loadSummary(heavy) },
       },
       {
-        scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', target: `< ${LIGHT_TARGET_P95_MS} ms`, verdict: verdict(light.p95, '<', LIGHT_TARGET_P95_MS),
-        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (${counted.create} database round trips in one transaction)`, details: { light: loadSummary(light) },
+        scenario: 'Create', figure: `at ${LIGHT_RATE} req/s p95 (paced, light load)`, value: light.p95, unit: 'ms', baseline: sqlLight.p95, ratio: light.p95 / sqlLight.p95,
+        target: `< ${LIGHT_TARGET_P95_MS} ms`, verdict: verdict(light.p95, '<', LIGHT_TARGET_P95_MS),
+        method: `${pacedMethod(LIGHT_RATE, light)}; p50 ${light.p50.toFixed(2)} ms: one create with nothing queued (${counted.create} database round trips in one transaction); baseline column: the SQL baseline's creates (the service's statements without HTTP and without the §11 search) paced the same way, ${sqlLight.ok} in ${sqlLight.seconds.toFixed(1)} s, p50 ${sqlLight.p50.toFixed(2)} ms`,
+        details: { light: loadSummary(light), sqlBaselineLight: loadSummary(sqlLight) },
       },
       {
         scenario: 'Create', figure: 'one database round trip p50, idle vs back to back', value: trips.idle.p50, unit: 'ms', baseline: trips.busy.p50, ratio: trips.idle.p50 / trips.busy.p50, verdict: 'INFO',
