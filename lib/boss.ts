@@ -33,7 +33,8 @@ export async function startBoss(options: BossOptions): Promise<PgBoss> {
     // 10 s rather than pg-boss's 60 s, so a crashed worker's jobs move on within seconds.
     superviseIntervalSeconds: 10,
     monitorIntervalSeconds: 10,
-    // The cached ready counts also drive burst fetching of a backlog (jobs/worker.ts).
+    // A queue's settings (its table, policy, notify) as sends and workers read them: a changed
+    // queue applies within 10 s.
     queueCacheIntervalSeconds: 10,
     reindex: false, // the app role does not own pg-boss's indexes; operators reindex as owner
     // Job dependencies (flows) are not used here: their resolver need not look every 5 s.
