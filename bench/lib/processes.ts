@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
-import type { TestDatabase } from '../../test/helpers/database.ts'
+import { withClient, type TestDatabase } from '../../test/helpers/database.ts'
 import { TEST_JWT_SECRET } from '../../test/helpers/stack.ts'
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..')
@@ -104,6 +104,23 @@ export function startWorkerProcess(db: TestDatabase, options: ServiceOptions = {
     profiling(options),
     'WORKER_METRICS_PORT',
   )
+}
+
+/**
+ * Resolves once a worker process started on `db` is past its start-up: pg-boss's once-a-day
+ * maintenance of every queue, which it runs right after starting, is done (each queue's
+ * `maintain_on` set), and `settleMs` more have passed. A worker beside web costs its steady state;
+ * its start-up (module loading, compiling, that pass) comes once per deploy.
+ */
+export async function workerSettled(db: TestDatabase, settleMs = 2000): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const pending = await withClient(db.ownerUrl, async (client) => (await client.query('select 1 from pgboss.queue where maintain_on is null')).rowCount)
+    if (pending === 0) break
+    if (Date.now() > deadline) throw new Error(`the worker has not maintained ${pending} queues after 60 s`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  await new Promise((resolve) => setTimeout(resolve, settleMs))
 }
 
 /** bench/queue-worker.ts: one queue, a no-op or the real follow-up.t3 handler. */
