@@ -57,8 +57,7 @@ export async function startWorker(
 ): Promise<WorkerProcess> {
   const workerIds = new Map<string, string>()
   for (const job of jobs) {
-    // Known once work() returns; a first job handled before that (it cannot: fetching takes a round
-    // trip) would only miss the early fetch, and the watcher finds the next one.
+    // The id is known once work() returns, before any fetch has come back with a job.
     const worker: { id?: string } = {}
     worker.id = await deps.boss.work(job.queue, { batchSize: 1, ...BACKSTOP_WORK, ...job.work }, async (batch) => {
       const log = deps.logger.child({ queue: job.queue, jobIds: batch.map((j) => j.id) })

@@ -172,13 +172,13 @@ export async function dashboardFindEvents(knex: Knex, ids: readonly string[]): P
   return rows.map(fromRow)
 }
 
+const HAS_PENDING: Statement = { sql: 'select exists (select 1 from lead_events where seq is null) as pending', bindings: [] }
+
 /** Is anything waiting to be published? One index probe (lead_events_pending_idx), with the RLS context in one round trip: the relay asks every 20 ms while events flow. */
 export async function hasPending(knex: Knex, ctx: SecurityContext): Promise<boolean> {
   const [rows] = (await readTogether(knex, ctx, [HAS_PENDING])) as [{ pending: boolean }[]]
   return rows[0]!.pending
 }
-
-const HAS_PENDING: Statement = { sql: 'select exists (select 1 from lead_events where seq is null) as pending', bindings: [] }
 
 /** Unpublished events in the order they were written, bounded in count and bytes; only the publisher calls this, under its lock. */
 export async function pendingEvents(trx: Knex.Transaction, limit: number, maxBytes = EVENT_BATCH_MAX_BYTES): Promise<EventBatch> {

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import path from 'node:path'
-import { withClient, type TestDatabase } from '../../test/helpers/database.ts'
+import { everyQueueMaintained, type TestDatabase } from '../../test/helpers/database.ts'
+import { sleep, waitUntil } from '../../test/helpers/events.ts'
 import { TEST_JWT_SECRET } from '../../test/helpers/stack.ts'
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..')
@@ -113,14 +114,8 @@ export function startWorkerProcess(db: TestDatabase, options: ServiceOptions = {
  * its start-up (module loading, compiling, that pass) comes once per deploy.
  */
 export async function workerSettled(db: TestDatabase, settleMs = 2000): Promise<void> {
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    const pending = await withClient(db.ownerUrl, async (client) => (await client.query('select 1 from pgboss.queue where maintain_on is null')).rowCount)
-    if (pending === 0) break
-    if (Date.now() > deadline) throw new Error(`the worker has not maintained ${pending} queues after 60 s`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  }
-  await new Promise((resolve) => setTimeout(resolve, settleMs))
+  if (!(await waitUntil(() => everyQueueMaintained(db.ownerUrl), 60_000, 200))) throw new Error('the worker has not maintained every queue after 60 s')
+  await sleep(settleMs)
 }
 
 /** bench/queue-worker.ts: one queue, a no-op or the real follow-up.t3 handler. */

@@ -16,7 +16,7 @@ import { createdActivitiesWrite, LEAD_SELECT_LIST, type Lead } from '../../model
 import { eventsWrite } from '../../models/event-outbox.ts'
 import { tokenFor } from '../../test/helpers/api.ts'
 import { startStack } from '../../test/helpers/stack.ts'
-import { withClient } from '../../test/helpers/database.ts'
+import { withClient, type TestDatabase } from '../../test/helpers/database.ts'
 import { backendCpu, backendCpuSince } from '../lib/backend-cpu.ts'
 import { assertAnswered, assertClean, loadSummary, percentile, runLoad, type LoadResult } from '../lib/load.ts'
 import { pace, runPaced } from '../lib/paced.ts'
@@ -36,8 +36,8 @@ const TARGET_SHARE = 0.5
  * A new business per request, as most creates are: its own phone, street, postal code and e-mail domain, so §11
  * finds no possible duplicate (a review is the exception, measured in scenarios/matching.ts). Until
  * §11 joined the create path every body had one phone and address, and each create opened a review.
+ * bench/cpu-split.ts sends these too.
  */
-/** A create's body: a new business each, spread over postal codes, phones and domains like real ones. */
 export function leadBody(run: string, n: number): Record<string, unknown> {
   const k = createHash('sha1').update(`${run}:${n}`).digest().readUInt32BE(0)
   return {
@@ -171,26 +171,17 @@ async function withSqlBaseline<T>(url: string, run: string, work: (createOne: (n
   }
 }
 
-/** Where the baseline's PostgreSQL CPU is read: the bench database's backends (bench/lib/backend-cpu.ts). */
-interface CpuProbe {
-  ownerUrl: string
-  database: string
-}
-
 /**
- * `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads); with
- * `cpu`, also the CPU of the database's backends per create (the pool's connections opened first).
+ * `concurrency` loops creating leads one after another, for `seconds` (or `amount` leads), as the
+ * app role, and the CPU of the database's backends per create (the pool's connections opened first).
  */
-function sqlBaseline(url: string, run: string, concurrency: number, limit: { duration?: number; amount?: number }, how: CreateFn = createDirectly, cpu?: CpuProbe): Promise<{ throughput: number; count: number; seconds: number; postgresCpuMs?: number }> {
-  return withSqlBaseline(url, run, async (createOne, pool) => {
+async function sqlBaseline(db: TestDatabase, run: string, concurrency: number, limit: { duration?: number; amount?: number }, how: CreateFn = createDirectly): Promise<{ throughput: number; count: number; seconds: number; postgresCpuMs: number }> {
+  return withSqlBaseline(db.appUrl, run, async (createOne, pool) => {
     let next = 0
     let count = 0
-    let cpuBefore: Map<number, number> | undefined
-    if (cpu) {
-      const clients = await Promise.all(Array.from({ length: POOL_MAX }, () => pool.connect()))
-      for (const client of clients) client.release()
-      cpuBefore = await backendCpu(cpu.ownerUrl, cpu.database)
-    }
+    const clients = await Promise.all(Array.from({ length: POOL_MAX }, () => pool.connect()))
+    for (const client of clients) client.release()
+    const cpuBefore = await backendCpu(db.ownerUrl, db.name)
     const started = performance.now()
     const deadline = limit.duration !== undefined ? started + limit.duration * 1000 : Number.POSITIVE_INFINITY
     const amount = limit.amount ?? Number.POSITIVE_INFINITY
@@ -201,8 +192,7 @@ function sqlBaseline(url: string, run: string, concurrency: number, limit: { dur
       }
     }))
     const seconds = (performance.now() - started) / 1000
-    const postgresCpuMs = cpuBefore ? (1000 * backendCpuSince(cpuBefore)) / count : undefined
-    return { throughput: count / seconds, count, seconds, ...(postgresCpuMs !== undefined && { postgresCpuMs }) }
+    return { throughput: count / seconds, count, seconds, postgresCpuMs: (1000 * backendCpuSince(cpuBefore)) / count }
   }, how)
 }
 
@@ -365,9 +355,8 @@ export const createScenario: Scenario = {
     const serviceRows = perCreate({}, afterService, afterService.leads!)
     ctx.log(`create: SQL baseline, ${ctx.connections} concurrent`)
     // Own run ids: the service's leads already use `run`'s e-mail addresses.
-    const warm = await sqlBaseline(db.appUrl, `${run}w`, ctx.connections, ctx.durations.warmup)
-    const cpu = { ownerUrl: db.ownerUrl, database: db.name }
-    const baseline = await sqlBaseline(db.appUrl, `${run}s`, ctx.connections, ctx.durations.saturation, createDirectly, cpu)
+    const warm = await sqlBaseline(db, `${run}w`, ctx.connections, ctx.durations.warmup)
+    const baseline = await sqlBaseline(db, `${run}s`, ctx.connections, ctx.durations.saturation)
     ctx.log(`create: SQL baseline, ${RATE} creates/s evenly paced`)
     const sqlPaced = await sqlBaselinePaced(db.appUrl, `${run}p`, RATE, ctx.smoke ? 150 : RATE * 10)
     assertAnswered('create SQL baseline paced', sqlPaced)
@@ -382,8 +371,8 @@ export const createScenario: Scenario = {
     }
     ctx.log(`create: plain-SQL baseline (the same rows, one insert each), ${ctx.connections} concurrent`)
     const beforePlain = await rowsWritten(db.ownerUrl)
-    const plainWarm = await sqlBaseline(db.appUrl, `${run}pw`, ctx.connections, ctx.durations.warmup, createPlainly)
-    const plain = await sqlBaseline(db.appUrl, `${run}pl`, ctx.connections, ctx.durations.saturation, createPlainly, cpu)
+    const plainWarm = await sqlBaseline(db, `${run}pw`, ctx.connections, ctx.durations.warmup, createPlainly)
+    const plain = await sqlBaseline(db, `${run}pl`, ctx.connections, ctx.durations.saturation, createPlainly)
     const plainRows = perCreate(beforePlain, await rowsWritten(db.ownerUrl), plainWarm.count + plain.count)
     if (!isDeepStrictEqual(serviceRows, plainRows)) {
       throw new Error(`the plain-SQL baseline writes other rows per create than the service: ${JSON.stringify(plainRows)} vs ${JSON.stringify(serviceRows)}`)
@@ -415,9 +404,9 @@ export const createScenario: Scenario = {
         method: 'as the line above, sequential GET /api/leads/:id', details: counted,
       },
       {
-        scenario: 'Create', figure: 'PostgreSQL CPU per create at saturation', value: postgresCpuMs, unit: 'ms', baseline: plain.postgresCpuMs, ratio: postgresCpuMs / plain.postgresCpuMs!,
+        scenario: 'Create', figure: 'PostgreSQL CPU per create at saturation', value: postgresCpuMs, unit: 'ms', baseline: plain.postgresCpuMs, ratio: postgresCpuMs / plain.postgresCpuMs,
         target: '≤ 0.7 ms', verdict: verdict(postgresCpuMs, '<=', 0.7),
-        method: `user+system CPU (/proc/<pid>/stat) of the PostgreSQL backends connected to the bench database (the service's pools, after the warm-up) over the saturation run, ÷ creates answered. pg_stat_statements is not loaded on this shared server (shared_preload_libraries needs a restart), so this is CPU per backend, not per statement; it excludes the WAL writer and checkpointer. Baseline column: the plain-SQL transaction of the same rows (line above), measured the same way over its saturation run (its pool's ${POOL_MAX} backends); the service's own statements without HTTP and without the §11 search: ${baseline.postgresCpuMs!.toFixed(2)} ms`,
+        method: `user+system CPU (/proc/<pid>/stat) of the PostgreSQL backends connected to the bench database (the service's pools, after the warm-up) over the saturation run, ÷ creates answered. pg_stat_statements is not loaded on this shared server (shared_preload_libraries needs a restart), so this is CPU per backend, not per statement; it excludes the WAL writer and checkpointer. Baseline column: the plain-SQL transaction of the same rows (line above), measured the same way over its saturation run (its pool's ${POOL_MAX} backends); the service's own statements without HTTP and without the §11 search: ${baseline.postgresCpuMs.toFixed(2)} ms`,
         details: { service: postgresCpuMs, serviceStatements: baseline.postgresCpuMs, plainSql: plain.postgresCpuMs },
       },
       ...latencyFigures('Create', `at ${RATE} req/s`, TARGET_P95_MS, paced, fixed, RATE, ctx.rateConnections).map((f) =>

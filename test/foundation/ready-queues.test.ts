@@ -6,6 +6,7 @@ import test from 'ava'
 import type { Job } from 'pg-boss'
 import { startStack, type Stack } from '../helpers/stack.ts'
 import { sleep, waitUntil } from '../helpers/events.ts'
+import { everyQueueMaintained } from '../helpers/database.ts'
 import { READY_QUEUES_POLL_MS } from '../../lib/queues.ts'
 
 const QUEUE = 'test.ready-queues'
@@ -59,8 +60,7 @@ test.after.always(async () => {
 test.serial('an idle worker process sends no statement more often than once a second, and no per-queue fetch', async (t) => {
   await sleep(Math.max(0, 3000 - (performance.now() - started))) // past start-up's first fetch of every queue
   // pg-boss's daily maintenance of every queue runs right after start-up: once a day is not the rate in question.
-  const maintained = async () => (await idleStack.owner.raw<{ rows: unknown[] }>('select 1 from pgboss.queue where maintain_on is null')).rows.length === 0
-  t.true(await waitUntil(maintained, 30_000, 200), 'pg-boss maintained every queue once after start-up')
+  t.true(await waitUntil(() => everyQueueMaintained(idleStack.db.ownerUrl), 30_000, 200), 'pg-boss maintained every queue once after start-up')
   await sleep(1000)
   const counting = countStatements(idleStack)
   await sleep(8000)

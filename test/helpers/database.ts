@@ -46,6 +46,14 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
   }
 }
 
+/**
+ * Whether pg-boss has run its once-a-day maintenance on every queue of `ownerUrl`'s database — which
+ * a worker does right after it starts: until then an idle worker is still busy starting.
+ */
+export async function everyQueueMaintained(ownerUrl: string): Promise<boolean> {
+  return withClient(ownerUrl, async (client) => (await client.query('select 1 from pgboss.queue where maintain_on is null')).rowCount === 0)
+}
+
 function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   return withClient(SERVER_URL, work)
 }
